@@ -1,0 +1,5 @@
+"""``python -m bulkfetch``."""
+
+from bulkfetch.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The APIs bulkfetch speaks. Each module is one adapter (see :mod:`bulkfetch.adapter`)."""

@@ -1,0 +1,269 @@
+"""A bulk run, start to finish: input file -> store -> engine -> output file.
+
+The same code serves the CLI and library users::
+
+    async with CrystalRoof(key) as api:
+        report = await enrich(api, "postcodes.csv", column="postcode", out="enriched.csv")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import anyio
+import anyio.lowlevel
+
+from bulkfetch.adapter import Adapter
+from bulkfetch.apis.crystalroof import OCCUPATION, CrystalRoof
+from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.errors import InvalidInputError
+from bulkfetch.jobs import Lookup, Outcome, RowStatus
+from bulkfetch.limiter import RateLimiter
+from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
+from bulkfetch.sinks import CsvSink, JsonlSink, Sink, atomic_text_file
+from bulkfetch.sources import CsvSource
+from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
+
+__all__ = ["ExitCode", "Progress", "RunReport", "enrich", "run_bulk"]
+
+OutputFormat = Literal["csv", "jsonl"]
+_ENQUEUE_CHUNK = 2000
+
+
+class ExitCode:
+    """The CLI's exit codes (documented in the README)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    QUOTA = 3
+    AUTH = 4
+    INTERRUPTED = 130
+
+
+_STOP_EXIT = {StopKind.QUOTA: ExitCode.QUOTA, StopKind.AUTH: ExitCode.AUTH}
+
+
+class Progress(Protocol):
+    """What a run reports as it goes (the CLI draws a bar from it)."""
+
+    def start(self, total_rows: int, settled_rows: int) -> None: ...
+
+    def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None: ...
+
+
+class _Silent:
+    def start(self, total_rows: int, settled_rows: int) -> None:
+        pass
+
+    def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a run did, and how it ended."""
+
+    run_id: int
+    output: Path
+    rows: int
+    statuses: dict[str, int]
+    calls: int  # requests sent by this invocation
+    reclaimed: int  # jobs found in flight from a process that died: possibly billed twice
+    stop_kind: str | None = None
+    stop_reason: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.stop_kind is not None:
+            return _STOP_EXIT.get(self.stop_kind, ExitCode.INTERRUPTED)
+        if self.statuses.get(RowStatus.FAILED.value) or self.statuses.get(RowStatus.PENDING.value):
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+
+def _run_key(signature: dict[str, object]) -> str:
+    canonical = json.dumps(signature, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_bulk(
+    *,
+    adapter: Adapter,
+    source: CsvSource,
+    column: str,
+    make_lookup: Callable[[str], Lookup],
+    template: dict[str, str],
+    store: Store,
+    out: Path,
+    output_format: OutputFormat = "csv",
+    rate: float | None = None,
+    settings: EngineSettings | None = None,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    stop: StopRequest | None = None,
+    clock: Clock | None = None,
+) -> RunReport:
+    """Enqueue ``source`` (idempotently), work its jobs, and write ``out`` from the store.
+
+    ``template`` describes the lookup apart from the input value (endpoint and options); with
+    the input file's identity it names the run, so the same command finds the same run.
+    """
+    clock = clock or SystemClock()
+    stop = stop or StopRequest()
+    progress = progress or _Silent()
+    header = source.header()
+    index = source.column_index(column)
+    signature: dict[str, object] = {"api": adapter.name, "column": column, **template, "input": source.signature()}
+    spec = RunSpec(
+        run_key=_run_key(signature),
+        api=adapter.name,
+        endpoint=template.get("endpoint", ""),
+        description=f"{adapter.name} {template.get('endpoint', '')} of {source.path.name}",
+    )
+    run = await store.begin_run(spec, clock.time())
+    if not run.enqueue_complete:
+        await _enqueue(store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock)
+    reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
+    counts = await store.counts(run.id)
+    assert counts is not None
+    progress.start(counts.rows, await store.settled_rows(run.id))
+
+    calls = 0
+
+    def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
+        nonlocal calls
+        calls += sum(outcome.called for outcome in outcomes)
+        progress.advance(settled, outcomes)
+
+    if not stop.requested:
+        await run_jobs(
+            store,
+            run.id,
+            adapter,
+            RateLimiter(rate, clock=clock),
+            settings=settings,
+            stop=stop,
+            clock=clock,
+            on_outcomes=on_outcomes,
+        )
+    if stop.kind is not None:
+        await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
+    statuses = await _write_output(store, run.id, adapter, source, header, out, output_format)
+    if stop.kind is None and not statuses.get(RowStatus.PENDING.value):
+        await store.complete_run(run.id)
+    return RunReport(
+        run_id=run.id,
+        output=out,
+        rows=counts.rows,
+        statuses=statuses,
+        calls=calls,
+        reclaimed=reclaimed,
+        stop_kind=stop.kind,
+        stop_reason=stop.reason,
+    )
+
+
+async def _enqueue(
+    store: Store,
+    run_id: int,
+    source: CsvSource,
+    index: int,
+    make_lookup: Callable[[str], Lookup],
+    start: int,
+    stop: StopRequest,
+    clock: Clock,
+) -> None:
+    chunk: list[RowEntry] = []
+    for row_no, fields in source.rows(start):
+        try:
+            chunk.append(RowEntry(row_no, make_lookup(fields[index])))
+        except InvalidInputError as exc:
+            chunk.append(RowEntry(row_no, None, str(exc)))
+        if len(chunk) >= _ENQUEUE_CHUNK:
+            await store.enqueue(run_id, chunk, clock.time())
+            chunk = []
+            if stop.requested:
+                return
+    await store.enqueue(run_id, chunk, clock.time())
+    await store.finish_enqueue(run_id)
+
+
+async def _write_output(
+    store: Store,
+    run_id: int,
+    adapter: Adapter,
+    source: CsvSource,
+    header: list[str],
+    out: Path,
+    output_format: OutputFormat,
+) -> dict[str, int]:
+    """Write every row in input order from the store; return the count of each status."""
+    statuses: dict[str, int] = {}
+    columns = [c for c in await store.output_columns(run_id) if c not in adapter.fixed_columns]
+    with atomic_text_file(out) as handle:
+        sink: Sink = (
+            CsvSink(handle, header, [*columns, *adapter.fixed_columns])
+            if output_format == "csv"
+            else JsonlSink(handle, header)
+        )
+        inputs = source.rows()
+        async for row in store.output_rows(run_id):
+            row_no, fields = next(inputs)
+            assert row_no == row.row_no, "the input file changed under the run"
+            status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
+            statuses[status.value] = statuses.get(status.value, 0) + 1
+            body = row.body if status is RowStatus.OK else None
+            sink.write(
+                fields,
+                status.value,
+                adapter.output_values(body) if body is not None else None,
+                adapter.output_document(body) if body is not None else None,
+                row.error if status is not RowStatus.OK else None,
+            )
+            if row_no % 5000 == 0:
+                await anyio.lowlevel.checkpoint()
+    return statuses
+
+
+async def enrich(
+    api: CrystalRoof,
+    input_path: str | Path,
+    *,
+    column: str,
+    out: str | Path,
+    db: str | Path = "bulkfetch.db",
+    dataset: str = OCCUPATION,
+    area_type: str | None = "oa",
+    output_format: OutputFormat = "csv",
+    encoding: str = "utf-8-sig",
+    rate: float | None = None,
+    concurrency: int = 16,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    stop: StopRequest | None = None,
+) -> RunReport:
+    """Add a CrystalRoof dataset's columns to every row of a CSV file of locations."""
+    api.lookup("W6 0WW", dataset=dataset, area_type=area_type)  # check options before any work
+    async with await Store.open(db) as store:
+        return await run_bulk(
+            adapter=api,
+            source=CsvSource(Path(input_path), encoding),
+            column=column,
+            make_lookup=lambda value: api.lookup(value, dataset=dataset, area_type=area_type),
+            template={"endpoint": dataset, "area_type": area_type or ""},
+            store=store,
+            out=Path(out),
+            output_format=output_format,
+            rate=rate,
+            settings=EngineSettings(concurrency=concurrency),
+            refresh=refresh,
+            progress=progress,
+            stop=stop,
+        )

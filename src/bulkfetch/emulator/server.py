@@ -1,0 +1,215 @@
+"""The emulator's server: settings, the ledger, the gate every call passes, and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["EmulatorConfig", "Gate", "Ledger", "build_app", "serve"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How the emulator behaves. Rates are fractions of calls (0.05 = 5%)."""
+
+    keys: frozenset[str] | None = None  # None: any non-empty key is valid
+    rate_limit: int | None = None  # calls per key per wall-clock second
+    quota: int | None = None  # billed calls per key, then 402
+    not_found_rate: float = 0.03  # share of well-formed postcodes the API does not know
+    fail_rate: float = 0.0  # 500
+    drop_rate: float = 0.0  # the connection closes with no answer
+    slow_rate: float = 0.0  # the answer comes after slow_seconds
+    slow_seconds: float = 30.0
+    truncate_rate: float = 0.0  # the body is cut off mid-way
+    throttle_rate: float = 0.0  # 429 at random, besides the per-second limit
+    latency_min: float = 0.0  # every answer waits a random time in [min, max]
+    latency_max: float = 0.0
+    seed: int = 0
+
+    def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        if "keys" in changes and changes["keys"] is not None:
+            changes = {**changes, "keys": frozenset(changes["keys"])}
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Ledger:
+    """What the emulator answered: every status, and every billed call per lookup."""
+
+    by_status: Counter[int] = field(default_factory=Counter)
+    billed: Counter[str] = field(default_factory=Counter)
+    billed_per_key: Counter[str] = field(default_factory=Counter)
+    # Successful (billed) calls per wall-clock second, for rate benchmarks.
+    per_second: Counter[int] = field(default_factory=Counter)
+    rate_limited_per_second: Counter[int] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": sum(self.by_status.values()),
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "billed_total": sum(self.billed.values()),
+            "billed": dict(self.billed),
+            "billed_twice": sum(1 for n in self.billed.values() if n > 1),
+            "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
+            "rate_limited_per_second": {
+                str(k): v for k, v in sorted(self.rate_limited_per_second.items())
+            },
+        }
+
+
+class Refusal(Exception):
+    """The gate refuses a call with this status (the API's own body is chosen by the caller)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(status)
+
+
+class Gate:
+    """Keys, the per-second limit, the quota and faults: shared by every emulated API."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.ledger = Ledger()
+        self.rng = random.Random(config.seed)
+        self._window: dict[str, tuple[int, int]] = {}
+        self._used: defaultdict[str, int] = defaultdict(int)
+
+    def admit(self, key: str | None) -> None:
+        """Raise :class:`Refusal` for a bad key (401), a full second (429) or no quota (402)."""
+        cfg = self.config
+        if not key or (cfg.keys is not None and key not in cfg.keys and key != "DEMO"):
+            raise Refusal(401)
+        second = int(time.time())
+        if cfg.throttle_rate and self.rng.random() < cfg.throttle_rate:
+            raise Refusal(429)
+        if cfg.rate_limit is not None and key != "DEMO":
+            start, count = self._window.get(key, (second, 0))
+            if start != second:
+                start, count = second, 0
+            if count >= cfg.rate_limit:
+                raise Refusal(429)
+            self._window[key] = (start, count + 1)
+        if cfg.quota is not None and key != "DEMO" and self._used[key] >= cfg.quota:
+            raise Refusal(402)
+
+    def fault(self) -> str | None:
+        """Which fault, if any, this call meets."""
+        cfg = self.config
+        roll = self.rng.random()
+        for name, rate in (
+            ("fail", cfg.fail_rate),
+            ("drop", cfg.drop_rate),
+            ("slow", cfg.slow_rate),
+            ("truncate", cfg.truncate_rate),
+        ):
+            if roll < rate:
+                return name
+            roll -= rate
+        return None
+
+    def bill(self, key: str, lookup: str) -> None:
+        self._used[key] += 1
+        self.ledger.billed[lookup] += 1
+        self.ledger.billed_per_key[key] += 1
+        self.ledger.per_second[int(time.time())] += 1
+
+    def record(self, status: int) -> None:
+        self.ledger.by_status[status] += 1
+        if status == 429:
+            self.ledger.rate_limited_per_second[int(time.time())] += 1
+
+    async def latency(self) -> None:
+        cfg = self.config
+        if cfg.latency_max > 0:
+            await asyncio.sleep(self.rng.uniform(cfg.latency_min, cfg.latency_max))
+
+
+GATE = web.AppKey("gate", Gate)
+
+
+async def deliver(
+    request: web.Request, gate: Gate, status: int, body: dict[str, Any], fault: str | None
+) -> web.StreamResponse:
+    """Send an answer, or fail to, as the fault says."""
+    payload = json.dumps(body).encode()
+    await gate.latency()
+    if fault == "slow":
+        await asyncio.sleep(gate.config.slow_seconds)
+    if fault == "drop":
+        gate.record(0)
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=204)
+    gate.record(status)
+    if fault == "truncate":
+        response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        response.content_length = len(payload)
+        await response.prepare(request)
+        await response.write(payload[: len(payload) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    return web.Response(status=status, body=payload, content_type="application/json")
+
+
+async def _ledger(request: web.Request) -> web.Response:
+    return web.json_response(request.app[GATE].ledger.as_json())
+
+
+async def _config(request: web.Request) -> web.Response:
+    gate = request.app[GATE]
+    try:
+        gate.config = gate.config.updated(await request.json())
+    except (ValueError, TypeError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response({"ok": True})
+
+
+def build_app(config: EmulatorConfig) -> web.Application:
+    """The emulator as an aiohttp application, every emulated API mounted."""
+    from bulkfetch.emulator import crystalroof
+
+    app = web.Application()
+    app[GATE] = Gate(config)
+    app.router.add_get("/_emulator/ledger", _ledger)
+    app.router.add_post("/_emulator/config", _config)
+    crystalroof.mount(app)
+    return app
+
+
+async def serve(
+    config: EmulatorConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the emulator until cancelled; ``on_ready`` receives its base URL."""
+    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    try:
+        bound = runner.addresses[0]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
+        if on_ready is not None:
+            on_ready(url)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,173 @@
+"""Every error bulkfetch raises, rooted at :class:`BulkfetchError`.
+
+::
+
+    BulkfetchError
+    ├── UsageError                 bad options or input file (exit 2)
+    │   └── MissingColumnError     the column is not in the header
+    ├── StoreError                 the job store cannot be opened or written
+    │   └── StoreBusyError         another process is working on this store
+    ├── InvalidInputError          a lookup that cannot be valid; raised before any call
+    └── ApiError                   an answer from an API, or the failure to get one
+        ├── RetryableError         try again later, with backoff
+        │   ├── RateLimitedError   429
+        │   ├── ServerError        5xx
+        │   ├── TransportError     timeout, refused or dropped connection
+        │   └── BadResponseError   a body that cannot be read
+        ├── NotFoundError          404: a final, valid outcome for the lookup
+        ├── RejectedError          400: the API refused the lookup as invalid
+        └── StopRunError           nothing more may be sent with this key
+            ├── QuotaExhaustedError    402, or 403 meaning quota exceeded
+            └── AuthenticationError    401, or 403 for any other reason
+
+Each error says what it means for the job and the run through :attr:`disposition`, and
+carries its context (status, endpoint, lookup). No message ever holds an API key: endpoints
+are paths without their query string.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadResponseError",
+    "BulkfetchError",
+    "Disposition",
+    "InvalidInputError",
+    "MissingColumnError",
+    "NotFoundError",
+    "QuotaExhaustedError",
+    "RateLimitedError",
+    "RejectedError",
+    "RetryableError",
+    "ServerError",
+    "StopRunError",
+    "StoreBusyError",
+    "StoreError",
+    "TransportError",
+    "UsageError",
+]
+
+
+class Disposition(enum.Enum):
+    """What an error means for the job that met it and for the run."""
+
+    RETRY = "retry"  # the job may succeed later
+    PERMANENT = "permanent"  # the job has a final outcome; retrying would change nothing
+    STOP = "stop"  # the run must stop sending
+    USAGE = "usage"  # the user must change something before running again
+
+
+class BulkfetchError(Exception):
+    """The root of every error bulkfetch raises."""
+
+    disposition = Disposition.USAGE
+
+
+class UsageError(BulkfetchError):
+    """An option, argument or input file that cannot be used as given."""
+
+
+class MissingColumnError(UsageError):
+    """The input has no column of the requested name."""
+
+    def __init__(self, column: str, available: list[str]) -> None:
+        self.column = column
+        self.available = available
+        listed = ", ".join(repr(name) for name in available) or "(none: the file has no header)"
+        super().__init__(f"no column {column!r} in the input; its columns are: {listed}")
+
+
+class StoreError(BulkfetchError):
+    """The job store could not be opened, read or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another live process holds the store."""
+
+
+class InvalidInputError(BulkfetchError):
+    """A lookup that cannot be valid (a malformed postcode, say); no call is made for it."""
+
+    disposition = Disposition.PERMANENT
+
+    def __init__(self, message: str, *, value: str | None = None) -> None:
+        self.value = value
+        super().__init__(message)
+
+
+class ApiError(BulkfetchError):
+    """An answer from an API that is not a success, or the failure to get any answer."""
+
+    disposition = Disposition.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        endpoint: str | None = None,
+        lookup: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.endpoint = endpoint
+        self.lookup = lookup
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        context = [f"HTTP {self.status}" if self.status is not None else None, self.endpoint]
+        where = " ".join(part for part in context if part)
+        return f"{self.message} ({where})" if where else self.message
+
+
+class RetryableError(ApiError):
+    """A failure that may pass: the job is tried again after a backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RetryableError):
+    """429: too many calls in the provider's window."""
+
+
+class ServerError(RetryableError):
+    """5xx from the provider."""
+
+
+class TransportError(RetryableError):
+    """No answer: a timeout, a refused or a dropped connection."""
+
+
+class BadResponseError(RetryableError):
+    """An answer whose body cannot be read (truncated, not JSON, wrong shape)."""
+
+
+class NotFoundError(ApiError):
+    """404: the API knows no such lookup. A final outcome, not a failure."""
+
+    disposition = Disposition.PERMANENT
+
+
+class RejectedError(ApiError):
+    """400: the API refused the lookup's input as invalid."""
+
+    disposition = Disposition.PERMANENT
+
+
+class StopRunError(ApiError):
+    """Nothing more may be sent with this key until the user acts."""
+
+    disposition = Disposition.STOP
+
+
+class QuotaExhaustedError(StopRunError):
+    """402 (or 403 quota exceeded): the package of calls is used up."""
+
+
+class AuthenticationError(StopRunError):
+    """401, or 403 for a reason other than quota: the key is not accepted."""

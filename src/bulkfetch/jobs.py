@@ -1,0 +1,111 @@
+"""Jobs: what one lookup is, how it is identified, and the states it moves through."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Job", "JobState", "Lookup", "Outcome", "OutcomeKind", "RowStatus"]
+
+
+class JobState(enum.Enum):
+    """The life of a job in the store."""
+
+    PENDING = "pending"  # waiting for a call (perhaps not before next_attempt_at)
+    IN_FLIGHT = "in_flight"  # claimed under a lease by a live worker
+    DONE = "done"  # answered 200; the result is stored
+    NOT_FOUND = "not_found"  # answered 404: final and valid
+    INVALID = "invalid"  # the API refused the input (400): final
+    FAILED = "failed"  # retries ran out in this run; a later run tries again
+
+    @property
+    def is_final(self) -> bool:
+        return self in {JobState.DONE, JobState.NOT_FOUND, JobState.INVALID}
+
+
+class RowStatus(enum.Enum):
+    """The ``status`` column of an output row."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    FAILED = "failed"
+    PENDING = "pending"  # the run stopped (quota, key, Ctrl-C) before this row's lookup
+
+    @classmethod
+    def of(cls, state: JobState) -> RowStatus:
+        return _ROW_STATUS[state]
+
+
+_ROW_STATUS = {
+    JobState.PENDING: RowStatus.PENDING,
+    JobState.IN_FLIGHT: RowStatus.PENDING,
+    JobState.DONE: RowStatus.OK,
+    JobState.NOT_FOUND: RowStatus.NOT_FOUND,
+    JobState.INVALID: RowStatus.INVALID,
+    JobState.FAILED: RowStatus.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One paid call's worth of question: an API, an endpoint and normalised parameters.
+
+    Never holds a key, so neither does anything derived from it.
+    """
+
+    api: str
+    endpoint: str
+    params: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, api: str, endpoint: str, params: Mapping[str, str]) -> Lookup:
+        return cls(api, endpoint, tuple(sorted(params.items())))
+
+    @property
+    def fingerprint(self) -> str:
+        """Equal exactly when the lookups are equal; stable across processes and versions."""
+        canonical = json.dumps([self.api, self.endpoint, self.params], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def param(self, name: str) -> str:
+        return dict(self.params)[name]
+
+    def params_json(self) -> str:
+        return json.dumps(dict(self.params), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A lookup claimed from the store for one call."""
+
+    id: int
+    lookup: Lookup
+    attempts: int
+
+
+class OutcomeKind(enum.Enum):
+    """What the scheduler decided about a claimed job after its call (or instead of one)."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    RETRY = "retry"  # an attempt failed; try again at next_attempt_at, or fail if out of tries
+    RELEASE = "release"  # never sent (the run is stopping): back to pending, no attempt counted
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one job's call, as the writer stores it."""
+
+    job_id: int
+    kind: OutcomeKind
+    status: int | None = None
+    body: str | None = None  # the answer's JSON text, for DONE
+    columns: tuple[str, ...] = ()  # the flat column names this answer fills, for DONE
+    error: str | None = None
+    next_attempt_at: float = 0.0
+    called: bool = True  # whether a request was sent for it (counts toward calls made)

@@ -1,0 +1,114 @@
+"""Rate limiting for one API key: calls evenly spaced, never a burst.
+
+A provider that counts calls per wall-clock second punishes bursts at a window's edge even
+when the average rate is legal, so calls go out on a fixed grid of slots ``1/rate`` apart.
+Slots are handed out in advance, so a late wake-up does not push every later call back:
+the grid keeps its average rate. On a 429 the rate halves and nothing is sent for a second
+(the provider's window is spent); every later success adds back a little, probing up to the
+configured rate. A provider's ``Remaining: 0`` with a reset time pauses sending until then.
+
+Why not ``aiolimiter.AsyncLimiter(1, 1/rate)``: its bucket forgets a late wake-up instead
+of catching up (losing rate at hundreds of calls a second), its rate is fixed at creation,
+and it reads the event loop's clock; this one adapts and runs on an injected clock.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from bulkfetch.clock import Clock, SystemClock
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """Hands out evenly spaced send slots at up to ``rate`` calls a second."""
+
+    # A little under the limit: wake-ups and the network jitter by a few milliseconds, and a
+    # call that lands in the next second's window after its neighbour landed early makes one
+    # window hold one call too many.
+    HEADROOM = 0.985
+    BACKOFF_FACTOR = 0.5
+    PAUSE_AFTER_429 = 1.0
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Clock | None = None,
+        min_rate: float = 0.5,
+        probe_seconds: float = 10.0,
+    ) -> None:
+        """``rate=None``: no limit is known. Calls go unspaced until the first 429; from then on
+        the rate starts at half of what was being sent and probes upward with no ceiling."""
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self._clock = clock or SystemClock()
+        self._ceiling = rate * self.HEADROOM if rate is not None else None
+        self._rate = self._ceiling
+        self._min_rate = min_rate
+        self._probe_seconds = probe_seconds
+        self._next_slot = 0.0
+        self._resume_at = 0.0
+        self._lock = anyio.Lock()
+        self._window_start = 0.0
+        self._window_sends = 0
+        self._last_window_sends = 0
+        self.rate_limited = 0
+
+    @property
+    def rate(self) -> float | None:
+        """The rate calls are spaced at now; None while unlimited."""
+        return self._rate
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        async with self._lock:
+            now = self._clock.monotonic()
+            slot = max(now, self._next_slot, self._resume_at)
+            if self._rate is not None:
+                self._next_slot = slot + 1.0 / self._rate
+            self._count_send(slot)
+            delay = slot - now
+        if delay > 0:
+            await self._clock.sleep(delay)
+
+    def on_success(self) -> None:
+        """A call went through: probe back toward the configured rate.
+
+        Additive increase so that climbing from half the rate back to the ceiling takes about
+        ``probe_seconds``.
+        """
+        if self._rate is None or (self._ceiling is not None and self._rate >= self._ceiling):
+            return
+        target = self._ceiling if self._ceiling is not None else 2.0 * self._rate
+        step = target / (2.0 * self._probe_seconds * max(self._rate, 1.0))
+        self._rate = self._rate + step
+        if self._ceiling is not None:
+            self._rate = min(self._ceiling, self._rate)
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None:
+        """A 429: halve the rate and pause for the provider's window (or its Retry-After)."""
+        self.rate_limited += 1
+        now = self._clock.monotonic()
+        if now < self._resume_at:
+            # Calls sent before the last backoff are still answering 429: one event, one cut.
+            return
+        current = self._rate if self._rate is not None else float(self._last_window_sends or 2)
+        self._rate = max(self._min_rate, current * self.BACKOFF_FACTOR)
+        pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
+        self._resume_at = max(self._resume_at, now + pause)
+        self._next_slot = max(self._next_slot, self._resume_at)
+
+    def _count_send(self, slot: float) -> None:
+        """Count sends per second, so that a first 429 with no known rate has a rate to halve."""
+        if slot - self._window_start >= 1.0:
+            self._last_window_sends = self._window_sends
+            self._window_start = slot
+            self._window_sends = 0
+        self._window_sends += 1
+
+    def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
+        """The provider said how many calls are left in its window and when it resets."""
+        if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
+            self._resume_at = max(self._resume_at, self._clock.monotonic() + reset_in)

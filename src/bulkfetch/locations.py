@@ -1,0 +1,85 @@
+"""Locations CrystalRoof accepts: UK postcodes, ``lat,long`` pairs and ``uprn`` numbers.
+
+Parsing normalises, so that every spelling of one place becomes one lookup and one call:
+``w60ww``, ``W6 0WW`` and `` w6  0ww `` are all ``W6 0WW``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bulkfetch.errors import InvalidInputError
+
+__all__ = ["Location", "LocationKind", "parse_location"]
+
+# Outward code (area, district) then inward code (sector digit, unit letters); GIR 0AA is
+# the one historic exception still in use.
+_POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})|(GIR)(0AA))$")
+_COORDINATES = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)\s*$")
+_UPRN = re.compile(r"^uprn(\d{1,12})$", re.IGNORECASE)
+
+
+class LocationKind(enum.Enum):
+    """The three forms of location the API understands."""
+
+    POSTCODE = "postcode"
+    COORDINATES = "coordinates"
+    UPRN = "uprn"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A normalised location: equal values mean the same lookup."""
+
+    kind: LocationKind
+    value: str
+
+    @property
+    def path_segment(self) -> str:
+        """The form sent in the URL path (postcodes without their space)."""
+        return self.value.replace(" ", "") if self.kind is LocationKind.POSTCODE else self.value
+
+    @property
+    def postcode_sector(self) -> str | None:
+        """``W6 0`` for ``W6 0WW``; None for other kinds."""
+        return self.value[:-2] if self.kind is LocationKind.POSTCODE else None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _canonical_decimal(text: str) -> Decimal:
+    try:
+        number = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers
+        raise InvalidInputError(f"not a number: {text!r}", value=text) from exc
+    return number
+
+
+def _format_decimal(number: Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return "0" if text in {"-0", "+0"} else text
+
+
+def parse_location(raw: str) -> Location:
+    """Parse and normalise a postcode, ``lat,long`` or ``uprn12345``; raise if it cannot be one."""
+    text = raw.strip()
+    if not text:
+        raise InvalidInputError("empty location", value=raw)
+    coordinates = _COORDINATES.match(text)
+    if coordinates:
+        lat, long = (_canonical_decimal(part) for part in coordinates.groups())
+        if not (-90 <= lat <= 90 and -180 <= long <= 180):
+            raise InvalidInputError(f"coordinates out of range: {text!r}", value=raw)
+        return Location(LocationKind.COORDINATES, f"{_format_decimal(lat)},{_format_decimal(long)}")
+    uprn = _UPRN.match(text)
+    if uprn:
+        return Location(LocationKind.UPRN, f"uprn{int(uprn.group(1))}")
+    compact = re.sub(r"\s+", "", text).upper()
+    postcode = _POSTCODE.match(compact)
+    if postcode:
+        return Location(LocationKind.POSTCODE, f"{compact[:-3]} {compact[-3:]}")
+    raise InvalidInputError(f"not a UK postcode, lat,long or uprn: {text!r}", value=raw)

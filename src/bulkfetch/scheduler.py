@@ -1,0 +1,320 @@
+"""The engine: claims jobs, paces calls, classifies answers, stores outcomes, stops cleanly.
+
+It knows jobs, batches, limits, retries and stops; never a URL, a key or a body's shape.
+
+::
+
+    claimer --batches--> workers (one call each, paced by the limiter) --outcomes--> writer
+       ^                                                                              |
+       +----------------------- permits (one per request in flight) ------------------+
+
+A permit is held from the claim until the outcome is committed, so the jobs leased but not
+yet stored never exceed ``concurrency * batch_size``: that bounds what a ``kill -9`` can
+cost in calls billed twice. The writer is the only task that stores outcomes; it commits
+whatever has arrived since its last commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from bulkfetch.adapter import Adapter
+from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.errors import (
+    ApiError,
+    Disposition,
+    QuotaExhaustedError,
+    RateLimitedError,
+    StopRunError,
+)
+from bulkfetch.jobs import Job, Outcome, OutcomeKind
+from bulkfetch.limiter import RateLimiter
+from bulkfetch.store import StopKind, Store
+
+__all__ = ["EngineSettings", "StopRequest", "run_jobs"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How hard the engine works and how patiently it retries."""
+
+    concurrency: int = 16  # requests in flight at once
+    max_attempts: int = 5  # a job failing this often ends FAILED (a later run tries again)
+    backoff_base: float = 0.5  # seconds; the first retry waits up to this, doubling each time
+    backoff_cap: float = 60.0
+    lease_seconds: float = 600.0
+    claim_limit: int = 256  # requests claimed in one transaction, at most
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def backoff(self, attempts: int, retry_after: float | None, rng: random.Random) -> float:
+        """Full jitter, never shorter than what the provider asked for."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2.0**attempts))
+        return max(retry_after or 0.0, rng.uniform(0.0, ceiling))
+
+
+class StopRequest:
+    """Why the run must stop sending; the first reason given wins."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.reason: str | None = None
+        self.event = anyio.Event()
+
+    def request(self, kind: str, reason: str) -> None:
+        if self.kind is None:
+            self.kind, self.reason = kind, reason
+            self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self.kind is not None
+
+
+# Called after each commit: rows of the run it settled, and the outcomes stored.
+OnOutcomes = Callable[[int, Sequence[Outcome]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    jobs: list[Job]
+
+
+async def run_jobs(
+    store: Store,
+    run_id: int,
+    adapter: Adapter,
+    limiter: RateLimiter,
+    *,
+    settings: EngineSettings | None = None,
+    stop: StopRequest | None = None,
+    clock: Clock | None = None,
+    on_outcomes: OnOutcomes | None = None,
+    seed: int | None = None,
+) -> StopRequest:
+    """Work the run's pending jobs until every one is final or a stop is requested."""
+    engine = _Engine(
+        store,
+        run_id,
+        adapter,
+        limiter,
+        settings or EngineSettings(),
+        stop or StopRequest(),
+        clock or SystemClock(),
+        on_outcomes or (lambda _settled, _outcomes: None),
+        random.Random(seed),
+    )
+    await engine.run()
+    return engine.stop
+
+
+class _Engine:
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        adapter: Adapter,
+        limiter: RateLimiter,
+        settings: EngineSettings,
+        stop: StopRequest,
+        clock: Clock,
+        on_outcomes: OnOutcomes,
+        rng: random.Random,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.adapter = adapter
+        self.limiter = limiter
+        self.settings = settings
+        self.stop = stop
+        self.clock = clock
+        self.on_outcomes = on_outcomes
+        self.rng = rng
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.permits = anyio.Semaphore(settings.concurrency)
+        self.outstanding = 0
+        self.progressed = anyio.Event()
+
+    async def run(self) -> None:
+        batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](self.settings.concurrency)
+        # Unbounded, but never holding more than `concurrency` items: one per permit.
+        out_send, out_recv = anyio.create_memory_object_stream[list[Outcome]](float("inf"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._writer, out_recv)
+            async with out_send:
+                for _ in range(self.settings.concurrency):
+                    tg.start_soon(self._worker, batch_recv.clone(), out_send.clone())
+                batch_recv.close()
+            await self._claimer(batch_send)
+
+    # -- claimer ------------------------------------------------------------------------
+
+    async def _claimer(self, batches: MemoryObjectSendStream[_Batch]) -> None:
+        async with batches:
+            while not self.stop.requested:
+                if not await self._acquire_permit():
+                    break
+                self.progressed = anyio.Event()
+                wanted = 1
+                while wanted < self.settings.claim_limit and self.permits.value > 0:
+                    self.permits.acquire_nowait()
+                    wanted += 1
+                size = self.adapter.batch_size
+                jobs = await self.store.claim(
+                    self.run_id,
+                    owner=self.owner,
+                    limit=wanted * size,
+                    now=self.clock.time(),
+                    lease_seconds=self.settings.lease_seconds,
+                )
+                chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+                for _ in range(wanted - len(chunks)):
+                    self.permits.release()
+                self.outstanding += len(chunks)
+                for chunk in chunks:
+                    await batches.send(_Batch(chunk))
+                if not chunks and not await self._wait_for_work():
+                    break
+
+    async def _acquire_permit(self) -> bool:
+        """Wait for a free permit; False (holding none) if a stop comes first."""
+        acquired = False
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_on_stop() -> None:
+                await self.stop.event.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(cancel_on_stop)
+            await self.permits.acquire()
+            acquired = True
+            tg.cancel_scope.cancel()
+        if acquired and self.stop.requested:
+            self.permits.release()
+            return False
+        return acquired
+
+    async def _wait_for_work(self) -> bool:
+        """Nothing was due: wait until something may be. False when the run is finished."""
+        if self.outstanding == 0:
+            due = await self.store.next_due(self.run_id)
+            if due is None:
+                return False
+            delay = due - self.clock.time()
+        else:
+            delay = self.settings.backoff_cap
+        with anyio.move_on_after(max(0.0, delay)):
+            async with anyio.create_task_group() as tg:
+
+                async def wake_on_stop() -> None:
+                    await self.stop.event.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(wake_on_stop)
+                await self.progressed.wait()
+                tg.cancel_scope.cancel()
+        return True
+
+    # -- workers ------------------------------------------------------------------------
+
+    async def _worker(
+        self, batches: MemoryObjectReceiveStream[_Batch], outcomes: MemoryObjectSendStream[list[Outcome]]
+    ) -> None:
+        async with batches, outcomes:
+            async for batch in batches:
+                await outcomes.send(await self._call(batch.jobs))
+
+    async def _call(self, jobs: list[Job]) -> list[Outcome]:
+        if self.stop.requested:
+            return _released(jobs, called=False)
+        await self.limiter.acquire()
+        if self.stop.requested:
+            return _released(jobs, called=False)
+        try:
+            reply = await self.adapter.fetch([job.lookup for job in jobs])
+        except ApiError as exc:
+            return self._failed(jobs, exc)
+        self.limiter.on_success()
+        self.limiter.on_headers(reply.remaining, reply.reset_in)
+        return [
+            Outcome(
+                job.id,
+                result.kind,
+                status=result.status,
+                body=result.body,
+                columns=result.columns,
+                error=result.error,
+                called=index == 0,
+            )
+            for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
+        ]
+
+    def _failed(self, jobs: list[Job], exc: ApiError) -> list[Outcome]:
+        if isinstance(exc, StopRunError):
+            kind = StopKind.QUOTA if isinstance(exc, QuotaExhaustedError) else StopKind.AUTH
+            self.stop.request(kind, str(exc))
+            return _released(jobs, called=True)
+        if exc.disposition is Disposition.PERMANENT:
+            permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
+            return [
+                Outcome(job.id, permanent, status=exc.status, error=str(exc), called=i == 0)
+                for i, job in enumerate(jobs)
+            ]
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, RateLimitedError):
+            self.limiter.on_rate_limited(retry_after)
+        now = self.clock.time()
+        return [
+            Outcome(
+                job.id,
+                OutcomeKind.RETRY,
+                status=exc.status,
+                error=str(exc),
+                next_attempt_at=now + self.settings.backoff(job.attempts, retry_after, self.rng),
+                called=i == 0,
+            )
+            for i, job in enumerate(jobs)
+        ]
+
+    # -- writer -------------------------------------------------------------------------
+
+    async def _writer(self, outcomes: MemoryObjectReceiveStream[list[Outcome]]) -> None:
+        async with outcomes:
+            async for first in outcomes:
+                groups = [first]
+                while True:
+                    try:
+                        groups.append(outcomes.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                flat = [outcome for group in groups for outcome in group]
+                with anyio.CancelScope(shield=True):
+                    settled = await self.store.apply(
+                        self.run_id,
+                        flat,
+                        now=self.clock.time(),
+                        max_attempts=self.settings.max_attempts,
+                    )
+                self.outstanding -= len(groups)
+                for _ in groups:
+                    self.permits.release()
+                self.progressed.set()
+                self.on_outcomes(settled, flat)
+
+
+def _released(jobs: list[Job], *, called: bool) -> list[Outcome]:
+    return [
+        Outcome(job.id, OutcomeKind.RELEASE, called=called and i == 0)
+        for i, job in enumerate(jobs)
+    ]

@@ -1,0 +1,726 @@
+"""The job store: runs, jobs, results and the rows that map to them.
+
+The only module that speaks SQL. SQLAlchemy Core on aiosqlite, in WAL mode; the schema is
+plain enough for a PostgreSQL URL to serve it later. One process works on a store at a
+time (an OS lock beside the file), so every job still marked in flight when a store opens
+was claimed by a process that died: it is reclaimed, and counted as possibly billed twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bulkfetch.errors import StoreBusyError, StoreError
+from bulkfetch.jobs import Job, JobState, Lookup, Outcome, OutcomeKind
+
+__all__ = ["OutputRow", "RowEntry", "RunCounts", "RunInfo", "RunSpec", "StopKind", "Store"]
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("api", sa.String(64), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("rows_enqueued", sa.Integer, nullable=False, default=0),
+    sa.Column("enqueue_complete", sa.Boolean, nullable=False, default=False),
+    sa.Column("refresh_since", sa.Float),
+    sa.Column("calls", sa.Integer, nullable=False, default=0),
+    sa.Column("rate_limited", sa.Integer, nullable=False, default=0),
+    sa.Column("retries", sa.Integer, nullable=False, default=0),
+    sa.Column("reclaimed", sa.Integer, nullable=False, default=0),
+    sa.Column("stop_kind", sa.String(32)),
+    sa.Column("stop_reason", sa.Text),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
+    sa.Column("api", sa.String(64), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_jobs_state_id", "state", "id"),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+)
+
+run_jobs = sa.Table(
+    "run_jobs",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+)
+
+run_rows = sa.Table(
+    "run_rows",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("row_no", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
+    sa.Column("note", sa.Text),  # why the row has no job (its input cannot be valid)
+    sa.Index("ix_run_rows_job", "job_id", "run_id"),
+)
+
+
+# A row is settled when its job will not be tried again in this run.
+_SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
+
+
+class StopKind:
+    """Why a run stopped early; stored as text in ``runs.stop_kind``."""
+
+    QUOTA = "quota"
+    AUTH = "auth"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What identifies a run: running the same command again finds the same run."""
+
+    run_key: str
+    api: str
+    endpoint: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    rows_enqueued: int
+    enqueue_complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RowEntry:
+    """One input row as enqueued: its lookup, or why it has none."""
+
+    row_no: int
+    lookup: Lookup | None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRow:
+    row_no: int
+    state: JobState | None  # None: the input could not be a valid lookup
+    body: str | None
+    error: str | None  # why the row is invalid, or the job's last error
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    """What ``bulkfetch status`` shows of a run."""
+
+    run_id: int
+    description: str
+    rows: int
+    invalid_rows: int
+    jobs_by_state: dict[str, int]
+    calls: int
+    rate_limited: int
+    retries: int
+    reclaimed: int
+    stop_kind: str | None
+    stop_reason: str | None
+    updated_at: float
+
+
+def _sqlite_url(target: str) -> tuple[str, Path | None]:
+    """The SQLAlchemy URL for a path or URL, and the SQLite file it names (to lock)."""
+    if "://" in target:
+        if target.startswith("sqlite"):
+            name = target.split(":///", 1)[1] if ":///" in target else ""
+            return target, Path(name).resolve() if name else None
+        return target, None
+    path = Path(target).resolve()
+    return f"sqlite+aiosqlite:///{path}", path
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the output be read while a run writes; NORMAL survives a killed process
+    # (what resume is for), and busy_timeout rides out a reader's brief lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The job store. Open it with ``async with await Store.open(path):``."""
+
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection, lock_fd: int | None) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._lock_fd = lock_fd
+        self._lock = anyio.Lock()
+
+    @classmethod
+    async def open(cls, target: str | os.PathLike[str]) -> Store:
+        """Open (creating if needed) the store at a path or SQLAlchemy URL; lock it."""
+        url, path = _sqlite_url(os.fspath(target))
+        lock_fd = _lock_beside(path) if path is not None else None
+        try:
+            engine = create_async_engine(url)
+            sa.event.listen(engine.sync_engine, "connect", _on_connect)
+            conn = await engine.connect()
+            await conn.run_sync(metadata.create_all)
+            await cls._check_version(conn)
+            await conn.commit()
+        except SQLAlchemyError as exc:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise StoreError(f"cannot open the store {target}: {_reason(exc)}") from exc
+        return cls(engine, conn, lock_fd)
+
+    @staticmethod
+    async def _check_version(conn: AsyncConnection) -> None:
+        found = (
+            await conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
+        ).scalar()
+        if found is None:
+            await conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        elif int(found) != SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema version {found}; this bulkfetch reads {SCHEMA_VERSION}"
+            )
+
+    async def close(self) -> None:
+        await self._conn.close()
+        await self._engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.close()
+
+    async def _write(self, statements: Any) -> Any:
+        """Run ``statements(conn)`` in one transaction, serialised with every other write."""
+        async with self._lock:
+            try:
+                result = await self._conn.run_sync(statements)
+                await self._conn.commit()
+            except SQLAlchemyError as exc:
+                await self._safe_rollback()
+                raise StoreError(f"cannot write the store: {_reason(exc)}") from exc
+            return result
+
+    async def _safe_rollback(self) -> None:
+        try:
+            await self._conn.rollback()
+        except SQLAlchemyError:  # pragma: no cover - the original error is the one to report
+            pass
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def begin_run(self, spec: RunSpec, now: float) -> RunInfo:
+        """Find the run of this spec, or create it."""
+
+        def statements(conn: Connection) -> RunInfo:
+            row = conn.execute(
+                sa.select(runs.c.id, runs.c.rows_enqueued, runs.c.enqueue_complete).where(
+                    runs.c.run_key == spec.run_key
+                )
+            ).first()
+            if row is None:
+                run_id = conn.execute(
+                    runs.insert().values(
+                        run_key=spec.run_key,
+                        api=spec.api,
+                        endpoint=spec.endpoint,
+                        description=spec.description,
+                        created_at=now,
+                        updated_at=now,
+                        rows_enqueued=0,
+                        enqueue_complete=False,
+                    )
+                ).inserted_primary_key
+                assert run_id is not None
+                return RunInfo(int(run_id[0]), 0, False)
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == row.id)
+                .values(updated_at=now, stop_kind=None, stop_reason=None)
+            )
+            return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete))
+
+        result: RunInfo = await self._write(statements)
+        return result
+
+    async def enqueue(self, run_id: int, entries: Sequence[RowEntry], now: float) -> None:
+        """Record input rows and their jobs; idempotent, so a resumed enqueue repeats safely."""
+        if not entries:
+            return
+        by_fingerprint = {e.lookup.fingerprint: e.lookup for e in entries if e.lookup is not None}
+
+        def statements(conn: Connection) -> None:
+            ids: dict[str, int] = {}
+            if by_fingerprint:
+                conn.execute(
+                    sqlite_insert(jobs).on_conflict_do_nothing(index_elements=["fingerprint"]),
+                    [
+                        {
+                            "fingerprint": fp,
+                            "api": lookup.api,
+                            "endpoint": lookup.endpoint,
+                            "params": lookup.params_json(),
+                            "state": JobState.PENDING.value,
+                            "attempts": 0,
+                            "next_attempt_at": 0.0,
+                            "updated_at": now,
+                        }
+                        for fp, lookup in by_fingerprint.items()
+                    ],
+                )
+                found = conn.execute(
+                    sa.select(jobs.c.fingerprint, jobs.c.id).where(
+                        jobs.c.fingerprint.in_(list(by_fingerprint))
+                    )
+                )
+                ids = {fp: job_id for fp, job_id in found}
+                conn.execute(
+                    sqlite_insert(run_jobs).on_conflict_do_nothing(),
+                    [{"run_id": run_id, "job_id": job_id} for job_id in ids.values()],
+                )
+            conn.execute(
+                sqlite_insert(run_rows).on_conflict_do_nothing(),
+                [
+                    {
+                        "run_id": run_id,
+                        "row_no": e.row_no,
+                        "job_id": ids[e.lookup.fingerprint] if e.lookup is not None else None,
+                        "note": e.note,
+                    }
+                    for e in entries
+                ],
+            )
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(rows_enqueued=entries[-1].row_no + 1, updated_at=now)
+            )
+
+        await self._write(statements)
+
+    async def finish_enqueue(self, run_id: int) -> None:
+        def statements(conn: Connection) -> None:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(enqueue_complete=True))
+
+        await self._write(statements)
+
+    async def prepare_run(self, run_id: int, *, refresh: bool, now: float) -> int:
+        """Ready a run's jobs for work; return how many were reclaimed from a dead process.
+
+        Reclaimed jobs may have been sent before the process died: they are possibly billed
+        twice. Jobs that failed in an earlier run get a fresh set of attempts. With
+        ``refresh``, results fetched before this run's refresh point are fetched again; the
+        point is kept until the run completes, so a resumed refresh fetches nothing twice.
+        """
+
+        def statements(conn: Connection) -> int:
+            reclaimed = conn.execute(
+                jobs.update()
+                .where(jobs.c.state == JobState.IN_FLIGHT.value)
+                .values(state=JobState.PENDING.value, lease_owner=None, lease_expires_at=None)
+            ).rowcount
+            in_run = sa.select(run_jobs.c.job_id).where(run_jobs.c.run_id == run_id)
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.state == JobState.FAILED.value, jobs.c.id.in_(in_run))
+                .values(state=JobState.PENDING.value, attempts=0, next_attempt_at=0.0)
+            )
+            refresh_since = conn.execute(
+                sa.select(runs.c.refresh_since).where(runs.c.id == run_id)
+            ).scalar()
+            if refresh and refresh_since is None:
+                refresh_since = now
+            if refresh_since is not None:
+                stale = sa.select(results.c.job_id).where(
+                    results.c.fetched_at < refresh_since, results.c.job_id.in_(in_run)
+                )
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id.in_(stale))
+                    .values(state=JobState.PENDING.value, attempts=0, next_attempt_at=0.0)
+                )
+                conn.execute(
+                    jobs.update()
+                    .where(
+                        jobs.c.id.in_(in_run),
+                        jobs.c.state == JobState.NOT_FOUND.value,
+                        jobs.c.updated_at < refresh_since,
+                    )
+                    .values(state=JobState.PENDING.value, attempts=0, next_attempt_at=0.0)
+                )
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    refresh_since=refresh_since,
+                    reclaimed=runs.c.reclaimed + reclaimed,
+                    updated_at=now,
+                )
+            )
+            return int(reclaimed)
+
+        result: int = await self._write(statements)
+        return result
+
+    async def complete_run(self, run_id: int) -> None:
+        """The run has every job final: forget its refresh point."""
+
+        def statements(conn: Connection) -> None:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(refresh_since=None))
+
+        await self._write(statements)
+
+    async def record_stop(self, run_id: int, kind: str, reason: str) -> None:
+        def statements(conn: Connection) -> None:
+            conn.execute(
+                runs.update().where(runs.c.id == run_id).values(stop_kind=kind, stop_reason=reason)
+            )
+
+        await self._write(statements)
+
+    # -- the work loop ------------------------------------------------------------------
+
+    async def claim(
+        self, run_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
+    ) -> list[Job]:
+        """Lease up to ``limit`` due pending jobs of the run, oldest first."""
+
+        def statements(conn: Connection) -> list[Job]:
+            due = (
+                sa.select(jobs.c.id)
+                .join(run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id))
+                .where(jobs.c.state == JobState.PENDING.value, jobs.c.next_attempt_at <= now)
+                .order_by(jobs.c.id)
+                .limit(limit)
+            )
+            rows = conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(due.scalar_subquery()))
+                .values(
+                    state=JobState.IN_FLIGHT.value,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    updated_at=now,
+                )
+                .returning(jobs.c.id, jobs.c.api, jobs.c.endpoint, jobs.c.params, jobs.c.attempts)
+            ).all()
+            claimed = [
+                Job(
+                    row.id,
+                    Lookup.of(row.api, row.endpoint, json.loads(row.params)),
+                    row.attempts,
+                )
+                for row in rows
+            ]
+            claimed.sort(key=lambda job: job.id)
+            return claimed
+
+        result: list[Job] = await self._write(statements)
+        return result
+
+    async def next_due(self, run_id: int) -> float | None:
+        """When the earliest pending job of the run becomes due; None when none is pending."""
+        async with self._lock:
+            found = await self._conn.execute(
+                sa.select(sa.func.min(jobs.c.next_attempt_at))
+                .join(run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id))
+                .where(jobs.c.state == JobState.PENDING.value)
+            )
+            value = found.scalar()
+            await self._conn.commit()
+        return None if value is None else float(value)
+
+    async def apply(
+        self, run_id: int, outcomes: Sequence[Outcome], *, now: float, max_attempts: int
+    ) -> int:
+        """Store the outcomes of calls, and count them, in one transaction.
+
+        Returns how many of the run's input rows these outcomes settled (final or failed).
+        """
+        if not outcomes:
+            return 0
+
+        def statements(conn: Connection) -> int:
+            for outcome in outcomes:
+                _apply_one(conn, outcome, now=now, max_attempts=max_attempts)
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    calls=runs.c.calls + sum(o.called for o in outcomes),
+                    rate_limited=runs.c.rate_limited
+                    + sum(o.kind is OutcomeKind.RETRY and o.status == 429 for o in outcomes),
+                    retries=runs.c.retries + sum(o.kind is OutcomeKind.RETRY for o in outcomes),
+                    updated_at=now,
+                )
+            )
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(run_rows)
+                    .join(jobs, jobs.c.id == run_rows.c.job_id)
+                    .where(
+                        run_rows.c.run_id == run_id,
+                        run_rows.c.job_id.in_([o.job_id for o in outcomes]),
+                        jobs.c.state.in_(_SETTLED_STATES),
+                    )
+                ).scalar_one()
+            )
+
+        result: int = await self._write(statements)
+        return result
+
+    async def settled_rows(self, run_id: int) -> int:
+        """How many of the run's rows already have a final status (or failed)."""
+        async with self._lock:
+            found = await self._conn.execute(
+                sa.select(sa.func.count())
+                .select_from(run_rows)
+                .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
+                .where(
+                    run_rows.c.run_id == run_id,
+                    sa.or_(run_rows.c.job_id.is_(None), jobs.c.state.in_(_SETTLED_STATES)),
+                )
+            )
+            count = int(found.scalar_one())
+            await self._conn.commit()
+        return count
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def counts(self, run_id: int | None = None) -> RunCounts | None:
+        """Counts for a run (default: the one most recently worked on)."""
+        async with self._lock:
+            conn = self._conn
+            query = sa.select(runs)
+            query = (
+                query.where(runs.c.id == run_id)
+                if run_id is not None
+                else query.order_by(runs.c.updated_at.desc(), runs.c.id.desc()).limit(1)
+            )
+            run = (await conn.execute(query)).first()
+            if run is None:
+                await conn.commit()
+                return None
+            found = await conn.execute(
+                sa.select(jobs.c.state, sa.func.count())
+                .join(run_jobs, run_jobs.c.job_id == jobs.c.id)
+                .where(run_jobs.c.run_id == run.id)
+                .group_by(jobs.c.state)
+            )
+            by_state: dict[str, int] = {state: count for state, count in found}
+            rows, invalid = (
+                await conn.execute(
+                    sa.select(
+                        sa.func.count(),
+                        sa.func.count().filter(run_rows.c.job_id.is_(None)),
+                    ).where(run_rows.c.run_id == run.id)
+                )
+            ).one()
+            await conn.commit()
+        return RunCounts(
+            run_id=run.id,
+            description=run.description,
+            rows=rows,
+            invalid_rows=invalid,
+            jobs_by_state=by_state,
+            calls=run.calls,
+            rate_limited=run.rate_limited,
+            retries=run.retries,
+            reclaimed=run.reclaimed,
+            stop_kind=run.stop_kind,
+            stop_reason=run.stop_reason,
+            updated_at=run.updated_at,
+        )
+
+    async def output_columns(self, run_id: int) -> list[str]:
+        """Every flat column the run's results fill, in order of first appearance."""
+        async with self._lock:
+            found = await self._conn.execute(
+                sa.select(results.c.columns, sa.func.min(results.c.job_id).label("first"))
+                .join(run_jobs, run_jobs.c.job_id == results.c.job_id)
+                .where(run_jobs.c.run_id == run_id)
+                .group_by(results.c.columns)
+                .order_by(sa.text("first"))
+            )
+            signatures = [row.columns for row in found]
+            await self._conn.commit()
+        ordered: dict[str, None] = {}
+        for signature in signatures:
+            ordered.update(dict.fromkeys(json.loads(signature)))
+        return list(ordered)
+
+    async def output_rows(self, run_id: int) -> AsyncIterator[OutputRow]:
+        """Every row of the run, in input order, with its job's state and result."""
+        query = (
+            sa.select(
+                run_rows.c.row_no,
+                sa.func.coalesce(run_rows.c.note, jobs.c.last_error).label("error"),
+                jobs.c.state,
+                results.c.body,
+            )
+            .select_from(run_rows)
+            .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
+            .outerjoin(results, results.c.job_id == run_rows.c.job_id)
+            .where(run_rows.c.run_id == run_id)
+            .order_by(run_rows.c.row_no)
+        )
+        async with self._engine.connect() as conn:
+            stream = await conn.stream(query.execution_options(yield_per=2000))
+            async for partition in stream.partitions():
+                for row in partition:
+                    yield OutputRow(
+                        row.row_no,
+                        JobState(row.state) if row.state is not None else None,
+                        row.body,
+                        row.error,
+                    )
+
+
+def _apply_one(conn: Connection, outcome: Outcome, *, now: float, max_attempts: int) -> None:
+    where = jobs.c.id == outcome.job_id
+    released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    if outcome.kind is OutcomeKind.DONE:
+        assert outcome.body is not None
+        conn.execute(
+            jobs.update()
+            .where(where)
+            .values(
+                state=JobState.DONE.value,
+                attempts=jobs.c.attempts + 1,
+                last_status=outcome.status,
+                last_error=None,
+                **released,
+            )
+        )
+        values = {
+            "status": outcome.status or 200,
+            "body": outcome.body,
+            "columns": json.dumps(list(outcome.columns)),
+            "fetched_at": now,
+        }
+        conn.execute(
+            sqlite_insert(results)
+            .values(job_id=outcome.job_id, **values)
+            .on_conflict_do_update(index_elements=["job_id"], set_=values)
+        )
+    elif outcome.kind in {OutcomeKind.NOT_FOUND, OutcomeKind.INVALID}:
+        state = JobState.NOT_FOUND if outcome.kind is OutcomeKind.NOT_FOUND else JobState.INVALID
+        conn.execute(
+            jobs.update()
+            .where(where)
+            .values(
+                state=state.value,
+                attempts=jobs.c.attempts + 1,
+                last_status=outcome.status,
+                last_error=outcome.error,
+                **released,
+            )
+        )
+        conn.execute(results.delete().where(results.c.job_id == outcome.job_id))
+    elif outcome.kind is OutcomeKind.RETRY:
+        conn.execute(
+            jobs.update()
+            .where(where)
+            .values(
+                state=sa.case(
+                    (jobs.c.attempts + 1 >= max_attempts, JobState.FAILED.value),
+                    else_=JobState.PENDING.value,
+                ),
+                attempts=jobs.c.attempts + 1,
+                next_attempt_at=outcome.next_attempt_at,
+                last_status=outcome.status,
+                last_error=outcome.error,
+                **released,
+            )
+        )
+    else:  # RELEASE: never sent, so no attempt is counted
+        conn.execute(
+            jobs.update().where(where).values(state=JobState.PENDING.value, **released)
+        )
+
+
+def _lock_beside(path: Path) -> int:
+    """Hold an exclusive OS lock on ``<store>.lock``; the OS drops it if the process dies."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreBusyError(
+            f"another bulkfetch process is working on {path}; wait for it to finish, "
+            "or give this run its own --db"
+        ) from None
+    return fd
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    if isinstance(exc, OperationalError) and exc.orig is not None:
+        return str(exc.orig)
+    return exc.__class__.__name__
