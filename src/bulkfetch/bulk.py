@@ -120,7 +120,12 @@ async def run_bulk(
     progress = progress or _Silent()
     header = source.header()
     index = source.column_index(column)
-    signature: dict[str, object] = {"api": adapter.name, "column": column, **template, "input": source.signature()}
+    signature: dict[str, object] = {
+        "api": adapter.name,
+        "column": column,
+        **template,
+        "input": source.signature(),
+    }
     spec = RunSpec(
         run_key=_run_key(signature),
         api=adapter.name,

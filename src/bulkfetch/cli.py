@@ -17,7 +17,7 @@ from bulkfetch import __version__
 from bulkfetch.apis.crystalroof import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof
 from bulkfetch.bulk import ExitCode, RunReport, enrich
 from bulkfetch.emulator import EmulatorConfig, serve
-from bulkfetch.errors import BulkfetchError, StoreError
+from bulkfetch.errors import BulkfetchError, StoreError, UsageError
 from bulkfetch.progress import ProgressBar
 from bulkfetch.scheduler import StopRequest
 from bulkfetch.store import StopKind, Store
@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     enrich_cmd.add_argument("--concurrency", type=_positive_int, default=16)
     enrich_cmd.add_argument("--base-url", default=None, help="the API's base URL")
     enrich_cmd.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
-    enrich_cmd.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
+    enrich_cmd.add_argument(
+        "--format", dest="output_format", choices=("csv", "jsonl"), default="csv"
+    )
     enrich_cmd.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
     enrich_cmd.add_argument(
         "--api-key", help="the CrystalRoof key (better: the CRYSTALROOF_API_KEY variable)"
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "enrich":
             code = _enrich(args, err)
         elif args.command == "status":
+            if "://" not in args.db and not Path(args.db).exists():
+                raise UsageError(f"no store at {args.db}")
             code = anyio.run(_status, args)
         else:
             code = _emulate(args)
@@ -200,10 +204,7 @@ def _print_summary(report: RunReport, err: Console) -> None:
 
 
 async def _status(args: argparse.Namespace) -> int:
-    if "://" not in args.db and not Path(args.db).exists():
-        print(f"bulkfetch: error: no store at {args.db}", file=sys.stderr)
-        return ExitCode.USAGE
-    async with await Store.open(args.db) as store:
+    async with await Store.open(args.db, exclusive=False) as store:
         counts = await store.counts(args.run)
     if counts is None:
         print("the store holds no runs")
@@ -214,9 +215,12 @@ async def _status(args: argparse.Namespace) -> int:
     print("  lookups by state:")
     for state, count in sorted(counts.jobs_by_state.items()):
         print(f"    {state:<10} {count}")
-    print(f"  calls made: {counts.calls} ({counts.rate_limited} answered 429, {counts.retries} retried)")
+    print(f"  calls made: {counts.calls}", end="")
+    print(f" ({counts.rate_limited} answered 429, {counts.retries} retried)")
     print(f"  possibly billed twice after a crash: {counts.reclaimed}")
-    stopped = f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"
+    stopped = (
+        f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"
+    )
     print(f"  last run stopped: {stopped}")
     return ExitCode.OK
 

@@ -126,7 +126,9 @@ class ApiError(BulkfetchError):
 class RetryableError(ApiError):
     """A failure that may pass: the job is tried again after a backoff."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **context: object
+    ) -> None:
         super().__init__(message, **context)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

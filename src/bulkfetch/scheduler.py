@@ -147,7 +147,9 @@ class _Engine:
         self.progressed = anyio.Event()
 
     async def run(self) -> None:
-        batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](self.settings.concurrency)
+        batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](
+            self.settings.concurrency
+        )
         # Unbounded, but never holding more than `concurrency` items: one per permit.
         out_send, out_recv = anyio.create_memory_object_stream[list[Outcome]](float("inf"))
         async with anyio.create_task_group() as tg:
@@ -229,7 +231,9 @@ class _Engine:
     # -- workers ------------------------------------------------------------------------
 
     async def _worker(
-        self, batches: MemoryObjectReceiveStream[_Batch], outcomes: MemoryObjectSendStream[list[Outcome]]
+        self,
+        batches: MemoryObjectReceiveStream[_Batch],
+        outcomes: MemoryObjectSendStream[list[Outcome]],
     ) -> None:
         async with batches, outcomes:
             async for batch in batches:
@@ -315,6 +319,5 @@ class _Engine:
 
 def _released(jobs: list[Job], *, called: bool) -> list[Outcome]:
     return [
-        Outcome(job.id, OutcomeKind.RELEASE, called=called and i == 0)
-        for i, job in enumerate(jobs)
+        Outcome(job.id, OutcomeKind.RELEASE, called=called and i == 0) for i, job in enumerate(jobs)
     ]

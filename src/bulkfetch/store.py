@@ -8,6 +8,7 @@ was claimed by a process that died: it is reclaimed, and counted as possibly bil
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -204,10 +205,14 @@ class Store:
         self._lock = anyio.Lock()
 
     @classmethod
-    async def open(cls, target: str | os.PathLike[str]) -> Store:
-        """Open (creating if needed) the store at a path or SQLAlchemy URL; lock it."""
+    async def open(cls, target: str | os.PathLike[str], *, exclusive: bool = True) -> Store:
+        """Open (creating if needed) the store at a path or SQLAlchemy URL.
+
+        ``exclusive``: hold the store's lock, as a run must; ``bulkfetch status`` reads
+        without it, beside a run in progress.
+        """
         url, path = _sqlite_url(os.fspath(target))
-        lock_fd = _lock_beside(path) if path is not None else None
+        lock_fd = _lock_beside(path) if path is not None and exclusive else None
         try:
             engine = create_async_engine(url)
             sa.event.listen(engine.sync_engine, "connect", _on_connect)
@@ -227,7 +232,9 @@ class Store:
             await conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version"))
         ).scalar()
         if found is None:
-            await conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            await conn.execute(
+                meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
         elif int(found) != SCHEMA_VERSION:
             raise StoreError(
                 f"the store has schema version {found}; this bulkfetch reads {SCHEMA_VERSION}"
@@ -264,10 +271,9 @@ class Store:
             return result
 
     async def _safe_rollback(self) -> None:
-        try:
+        # The error that made us roll back is the one to report, not a failed rollback.
+        with contextlib.suppress(SQLAlchemyError):
             await self._conn.rollback()
-        except SQLAlchemyError:  # pragma: no cover - the original error is the one to report
-            pass
 
     # -- runs -------------------------------------------------------------------------
 
@@ -335,7 +341,7 @@ class Store:
                         jobs.c.fingerprint.in_(list(by_fingerprint))
                     )
                 )
-                ids = {fp: job_id for fp, job_id in found}
+                ids = {row.fingerprint: row.id for row in found}
                 conn.execute(
                     sqlite_insert(run_jobs).on_conflict_do_nothing(),
                     [{"run_id": run_id, "job_id": job_id} for job_id in ids.values()],
@@ -450,7 +456,9 @@ class Store:
         def statements(conn: Connection) -> list[Job]:
             due = (
                 sa.select(jobs.c.id)
-                .join(run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id))
+                .join(
+                    run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id)
+                )
                 .where(jobs.c.state == JobState.PENDING.value, jobs.c.next_attempt_at <= now)
                 .order_by(jobs.c.id)
                 .limit(limit)
@@ -485,7 +493,9 @@ class Store:
         async with self._lock:
             found = await self._conn.execute(
                 sa.select(sa.func.min(jobs.c.next_attempt_at))
-                .join(run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id))
+                .join(
+                    run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id)
+                )
                 .where(jobs.c.state == JobState.PENDING.value)
             )
             value = found.scalar()
@@ -565,12 +575,12 @@ class Store:
                 await conn.commit()
                 return None
             found = await conn.execute(
-                sa.select(jobs.c.state, sa.func.count())
+                sa.select(jobs.c.state, sa.func.count().label("count"))
                 .join(run_jobs, run_jobs.c.job_id == jobs.c.id)
                 .where(run_jobs.c.run_id == run.id)
                 .group_by(jobs.c.state)
             )
-            by_state: dict[str, int] = {state: count for state, count in found}
+            by_state = {row.state: int(row.count) for row in found}
             rows, invalid = (
                 await conn.execute(
                     sa.select(
@@ -697,9 +707,7 @@ def _apply_one(conn: Connection, outcome: Outcome, *, now: float, max_attempts: 
             )
         )
     else:  # RELEASE: never sent, so no attempt is counted
-        conn.execute(
-            jobs.update().where(where).values(state=JobState.PENDING.value, **released)
-        )
+        conn.execute(jobs.update().where(where).values(state=JobState.PENDING.value, **released))
 
 
 def _lock_beside(path: Path) -> int:

@@ -53,7 +53,9 @@ async def request(
         reason = exc.os_error.strerror or exc.os_error.__class__.__name__
         raise TransportError(f"cannot connect: {reason}", endpoint=endpoint) from None
     except (aiohttp.ClientError, OSError, UnicodeDecodeError) as exc:
-        raise TransportError(f"request failed: {exc.__class__.__name__}", endpoint=endpoint) from None
+        raise TransportError(
+            f"request failed: {exc.__class__.__name__}", endpoint=endpoint
+        ) from None
 
 
 def _number(value: str | None) -> float | None:
@@ -81,7 +83,9 @@ def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> floa
     return max(0.0, seconds) if seconds is not None else None
 
 
-def rate_headers(headers: Mapping[str, str], *, now: float | None = None) -> tuple[int | None, float | None]:
+def rate_headers(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> tuple[int | None, float | None]:
     """``X-RateLimit-Remaining`` and the seconds until ``X-RateLimit-Reset`` (UNIX seconds)."""
     now = time.time() if now is None else now
     remaining = _number(headers.get("X-RateLimit-Remaining"))

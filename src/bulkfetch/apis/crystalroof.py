@@ -150,9 +150,14 @@ class CrystalRoof:
     # -- lookups ----------------------------------------------------------------------
 
     def lookup(
-        self, location: str, *, dataset: str = OCCUPATION, area_type: str | None = "oa", **params: str
+        self,
+        location: str,
+        *,
+        dataset: str = OCCUPATION,
+        area_type: str | None = "oa",
+        **params: str,
     ) -> Lookup:
-        """The normalised lookup for a location; raises :class:`InvalidInputError` if it cannot be."""
+        """The normalised lookup for a location; :class:`InvalidInputError` if it cannot be one."""
         values = {"location": parse_location(location).value, **params}
         if area_type is not None:
             if area_type not in AREA_TYPES:
@@ -242,7 +247,9 @@ class CrystalRoof:
                     "the answer is not JSON", status=200, endpoint=endpoint
                 ) from None
             if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-                raise BadResponseError("the answer has no 'data' object", status=200, endpoint=endpoint)
+                raise BadResponseError(
+                    "the answer has no 'data' object", status=200, endpoint=endpoint
+                )
             return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         raise _error_for(answer, endpoint, lookup.param("location"))
 

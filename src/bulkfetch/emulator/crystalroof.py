@@ -113,7 +113,10 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     fault = gate.fault()
     if fault == "fail":
         return await deliver(request, gate, 500, _error(500), None)
-    gate.bill(key, f"{dataset}|{area_type}|{location.value if location else request.match_info['location']}")
+    gate.bill(
+        key,
+        f"{dataset}|{area_type}|{location.value if location else request.match_info['location']}",
+    )
     if location is None or not is_known(location, gate.config.not_found_rate):
         return await deliver(request, gate, 404, _error(404), fault)
     body = {

@@ -57,6 +57,8 @@ class Ledger:
     # Successful (billed) calls per wall-clock second, for rate benchmarks.
     per_second: Counter[int] = field(default_factory=Counter)
     rate_limited_per_second: Counter[int] = field(default_factory=Counter)
+    # For each status, how many requests had come in when it was first answered.
+    first_seen_at: dict[int, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class Ledger:
             "billed_total": sum(self.billed.values()),
             "billed": dict(self.billed),
             "billed_twice": sum(1 for n in self.billed.values() if n > 1),
+            "first_seen_at": {str(k): v for k, v in sorted(self.first_seen_at.items())},
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
             "rate_limited_per_second": {
                 str(k): v for k, v in sorted(self.rate_limited_per_second.items())
@@ -131,6 +134,7 @@ class Gate:
 
     def record(self, status: int) -> None:
         self.ledger.by_status[status] += 1
+        self.ledger.first_seen_at.setdefault(status, sum(self.ledger.by_status.values()))
         if status == 429:
             self.ledger.rate_limited_per_second[int(time.time())] += 1
 

@@ -1,0 +1,97 @@
+"""Shared fixtures: the real emulator in a subprocess, and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+KEY = "sk-test-5e3c1f0a9b"
+
+
+@dataclass
+class Emulator:
+    """A running ``bulkfetch emulate`` process."""
+
+    url: str
+    process: subprocess.Popen[str]
+
+    def ledger(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_emulator/ledger", timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    def configure(self, **changes: Any) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/config",
+            data=json.dumps(changes).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+
+class StartEmulator(Protocol):
+    def __call__(self, *options: str) -> Emulator: ...
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[StartEmulator]:
+    """Start emulators with the given CLI options; each is stopped after the test."""
+    started: list[Emulator] = []
+
+    def start(*options: str) -> Emulator:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bulkfetch", "emulate", "--port", "0", *options],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("emulator listening on "), line
+        emulator = Emulator(line.split()[-1], process)
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.process.terminate()
+        emulator.process.wait(timeout=10)
+
+
+@pytest.fixture
+def emulator(start_emulator: StartEmulator) -> Emulator:
+    """An emulator with default settings."""
+    return start_emulator()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CRYSTALROOF_API_KEY"}
+    env.update({"CRYSTALROOF_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def bulkfetch_command(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "bulkfetch", *map(str, args)]
+
+
+def run_cli(
+    *args: str | Path, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to completion, capturing its output."""
+    return subprocess.run(
+        bulkfetch_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(**env),
+        check=False,
+    )

@@ -1,0 +1,159 @@
+"""The CrystalRoof adapter alone: requests it builds, answers it reads (aioresponses)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+
+from bulkfetch.apis.crystalroof import CrystalRoof
+from bulkfetch.errors import (
+    AuthenticationError,
+    BadResponseError,
+    InvalidInputError,
+    NotFoundError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from bulkfetch.jobs import OutcomeKind
+from tests.mock_http import MockedResponse
+
+BASE = "https://api.test"
+SECRET = "sk-live-do-not-leak-42"
+URL = re.compile(r"^https://api\.test/customer-api/.*$")
+BODY = {
+    "data": {
+        "residents": {"Total": 98, "1. Managers, directors and senior officials": 9},
+        "rank": {"1. Managers, directors and senior officials": 3},
+    },
+    "dataDate": "2021-03-21",
+    "refreshedDate": "2021-03-21",
+}
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[CrystalRoof]:
+    async with CrystalRoof(SECRET, base_url=BASE) as client:
+        yield client
+
+
+async def test_occupation_builds_the_documented_request(api: CrystalRoof) -> None:
+    """Path, postcode without its space, area_type and the key in the query."""
+    with aioresponses() as mocked:
+        mocked.get(URL, response_class=MockedResponse, payload=BODY)
+        result = await api.occupation("w6 0ww", area_type="lsoa")
+        ((method, url), _calls) = next(iter(mocked.requests.items()))
+    assert method == "GET"
+    assert url.path == "/customer-api/work-and-travel/occupation/postcode/v1/W60WW"
+    assert url.query["area_type"] == "lsoa"
+    assert url.query["api_key"] == SECRET
+    assert result.residents["Total"] == 98
+    assert result.rank["1. Managers, directors and senior officials"] == 3
+    assert result.data_date == "2021-03-21"
+    assert result.location == "W6 0WW"
+
+
+async def test_datasets_without_postcode_segment_and_without_area_type(api: CrystalRoof) -> None:
+    """Other datasets are data, not code: their path and parameters follow the docs."""
+    with aioresponses() as mocked:
+        mocked.get(
+            URL, response_class=MockedResponse, payload={"data": {"totalMeanAnnualIncome": 64200}}
+        )
+        result = await api.dataset("geography/postcode-details", "W6 0WW", area_type=None)
+        ((_, url), _calls) = next(iter(mocked.requests.items()))
+    assert url.path == "/customer-api/geography/postcode-details/v1/W60WW"
+    assert "area_type" not in url.query
+    assert result.data == {"totalMeanAnnualIncome": 64200}
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "error"),
+    [
+        (401, "No such API key or it is not valid anymore.", AuthenticationError),
+        (
+            402,
+            "You have exhausted the available calls provided by your package.",
+            QuotaExhaustedError,
+        ),
+        (403, "API key is invalid for the given action.", AuthenticationError),
+        (404, "Can't find such location.", NotFoundError),
+        (429, "Too many requests have been sent in one second.", RateLimitedError),
+        (500, "We have already started working on a resolution!", ServerError),
+    ],
+)
+async def test_each_documented_status_is_a_typed_error(
+    api: CrystalRoof, status: int, message: str, error: type[Exception]
+) -> None:
+    """Every documented error maps to its class, with the API's words and no key."""
+    with aioresponses() as mocked:
+        mocked.get(URL, response_class=MockedResponse, status=status, payload={"error": message})
+        with pytest.raises(error) as raised:
+            await api.occupation("W6 0WW")
+    assert message in str(raised.value)
+    assert f"HTTP {status}" in str(raised.value)
+    assert SECRET not in str(raised.value)
+    assert SECRET not in repr(raised.value)
+
+
+async def test_retry_after_is_read_from_a_429(api: CrystalRoof) -> None:
+    """A Retry-After header travels with the RateLimitedError."""
+    with aioresponses() as mocked:
+        mocked.get(
+            URL,
+            response_class=MockedResponse,
+            status=429,
+            payload={"error": "x"},
+            headers={"Retry-After": "3"},
+        )
+        with pytest.raises(RateLimitedError) as raised:
+            await api.occupation("W6 0WW")
+    assert raised.value.retry_after == pytest.approx(3)
+
+
+async def test_unreadable_and_cut_answers_are_retryable(api: CrystalRoof) -> None:
+    """A body that is not JSON, or a broken connection, never escapes as aiohttp's error."""
+    with aioresponses() as mocked:
+        mocked.get(URL, response_class=MockedResponse, status=200, body="<html>oops")
+        with pytest.raises(BadResponseError):
+            await api.occupation("W6 0WW")
+        mocked.get(URL, exception=aiohttp.ServerDisconnectedError())
+        with pytest.raises(TransportError) as raised:
+            await api.occupation("W6 0WW")
+    assert SECRET not in str(raised.value)
+
+
+async def test_bulk_fetch_turns_404_into_a_not_found_result(api: CrystalRoof) -> None:
+    """In bulk, 404 is an outcome of the lookup, not an error."""
+    lookup = api.lookup("W6 0WW")
+    with aioresponses() as mocked:
+        mocked.get(
+            URL,
+            response_class=MockedResponse,
+            status=404,
+            payload={"error": "Can't find such location."},
+        )
+        reply = await api.fetch([lookup])
+    assert reply.results[0].kind is OutcomeKind.NOT_FOUND
+
+
+async def test_bad_input_raises_before_any_call(api: CrystalRoof) -> None:
+    """Malformed locations, unknown area types and datasets are refused locally."""
+    with aioresponses() as mocked:
+        for call in (
+            api.occupation("not a postcode"),
+            api.occupation("W6 0WW", area_type="street"),
+            api.dataset("occupation", "W6 0WW"),
+        ):
+            with pytest.raises(InvalidInputError):
+                await call
+        assert not mocked.requests
+
+
+def test_repr_hides_the_key() -> None:
+    """The client can be printed or logged safely."""
+    assert SECRET not in repr(CrystalRoof(SECRET))

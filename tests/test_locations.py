@@ -1,0 +1,56 @@
+"""Parsing and normalising locations."""
+
+from __future__ import annotations
+
+import pytest
+
+from bulkfetch.errors import InvalidInputError
+from bulkfetch.locations import LocationKind, parse_location
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("W6 0WW", "W6 0WW"),
+        ("w60ww", "W6 0WW"),
+        ("  w6   0ww ", "W6 0WW"),
+        ("SW1A1AA", "SW1A 1AA"),
+        ("ec1a 1bb", "EC1A 1BB"),
+        ("M1 1AE", "M1 1AE"),
+        ("GIR 0AA", "GIR 0AA"),
+    ],
+)
+def test_postcodes_normalise_case_and_spacing(raw: str, canonical: str) -> None:
+    """Every spelling of a postcode becomes its canonical form."""
+    location = parse_location(raw)
+    assert location.kind is LocationKind.POSTCODE
+    assert location.value == canonical
+    assert location.path_segment == canonical.replace(" ", "")
+
+
+def test_coordinates_normalise_to_one_form() -> None:
+    """Equal coordinates written differently are one lookup."""
+    assert parse_location("51.4960, -0.2300").value == "51.496,-0.23"
+    assert parse_location("51.496,-0.23").value == "51.496,-0.23"
+    assert parse_location("51.496,-0.23").kind is LocationKind.COORDINATES
+
+
+def test_uprn_normalises_case_and_leading_zeros() -> None:
+    """``UPRN00123`` and ``uprn123`` are the same property."""
+    assert parse_location("UPRN00123").value == "uprn123"
+    assert parse_location("uprn12345678").kind is LocationKind.UPRN
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "hello", "W6 0", "12345", "W6-0WW", "91.0,0.0", "0,181", "uprn", "uprnabc"]
+)
+def test_malformed_locations_raise_before_any_call(raw: str) -> None:
+    """Input that cannot be a location is refused with the value quoted."""
+    with pytest.raises(InvalidInputError):
+        parse_location(raw)
+
+
+def test_postcode_sector() -> None:
+    """The sector is the outward code and the inward digit."""
+    assert parse_location("w60ww").postcode_sector == "W6 0"
+    assert parse_location("51.5,-0.2").postcode_sector is None
