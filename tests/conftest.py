@@ -65,6 +65,8 @@ def start_emulator() -> Iterator[StartEmulator]:
     for emulator in started:
         emulator.process.terminate()
         emulator.process.wait(timeout=10)
+        if emulator.process.stdout is not None:
+            emulator.process.stdout.close()
 
 
 @pytest.fixture

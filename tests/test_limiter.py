@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from bulkfetch.limiter import RateLimiter
@@ -36,7 +38,7 @@ async def test_calls_are_evenly_spaced_with_no_burst_at_start() -> None:
     clock = FakeClock()
     limiter = RateLimiter(10, clock=clock)
     times = await send_times(limiter, clock, 21)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     expected = 1 / (10 * RateLimiter.HEADROOM)
     assert gaps == pytest.approx([expected] * 20)
     assert times[-1] - times[0] == pytest.approx(20 * expected)

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     enrich_cmd.add_argument("--db", default="bulkfetch.db", help="the job store (SQLite file)")
     enrich_cmd.add_argument("--rate", type=_positive_float, help="calls a second (default: none)")
     enrich_cmd.add_argument("--concurrency", type=_positive_int, default=16)
+    enrich_cmd.add_argument(
+        "--max-attempts", type=_positive_int, default=5, help="tries a lookup gets in one run"
+    )
     enrich_cmd.add_argument("--base-url", default=None, help="the API's base URL")
     enrich_cmd.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
     enrich_cmd.add_argument(
@@ -100,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if args.command == "enrich":
             code = _enrich(args, err)
@@ -110,13 +113,34 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = anyio.run(_status, args)
         else:
             code = _emulate(args)
-    except StoreError as exc:
-        err.print(f"bulkfetch: store error: {exc}", markup=False)
-        code = STORE_ERROR
     except BulkfetchError as exc:
-        err.print(f"bulkfetch: error: {exc}", markup=False)
-        code = ExitCode.USAGE
+        code = _report_error(exc, err)
+    except BaseExceptionGroup as group:
+        # Task groups wrap what their tasks raise; ours raise one error at a time.
+        first = _first_error(group)
+        if first is None:
+            raise
+        code = _report_error(first, err)
     sys.exit(code)
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, BulkfetchError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def _report_error(exc: BulkfetchError, err: Console) -> int:
+    if isinstance(exc, StoreError):
+        err.print(f"bulkfetch: store error: {exc}", markup=False)
+        return STORE_ERROR
+    err.print(f"bulkfetch: error: {exc}", markup=False)
+    return ExitCode.USAGE
 
 
 def _enrich(args: argparse.Namespace, err: Console) -> int:
@@ -149,6 +173,7 @@ async def _run_enrich(args: argparse.Namespace, key: str, err: Console) -> RunRe
                     encoding=args.encoding,
                     rate=args.rate,
                     concurrency=args.concurrency,
+                    max_attempts=args.max_attempts,
                     refresh=args.refresh,
                     progress=bar,
                     stop=stop,

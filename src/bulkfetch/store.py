@@ -575,12 +575,12 @@ class Store:
                 await conn.commit()
                 return None
             found = await conn.execute(
-                sa.select(jobs.c.state, sa.func.count().label("count"))
+                sa.select(jobs.c.state, sa.func.count().label("n"))
                 .join(run_jobs, run_jobs.c.job_id == jobs.c.id)
                 .where(run_jobs.c.run_id == run.id)
                 .group_by(jobs.c.state)
             )
-            by_state = {row.state: int(row.count) for row in found}
+            by_state = {row.state: int(row.n) for row in found}
             rows, invalid = (
                 await conn.execute(
                     sa.select(
