@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -24,10 +25,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def distinct_valid(path: Path) -> set[str]:
     found = set()
     for row in read_csv(path):
-        try:
+        with contextlib.suppress(InvalidInputError):
             found.add(parse_location(row["postcode"]).value)
-        except InvalidInputError:
-            pass
     return found
 
 
@@ -38,7 +37,9 @@ def enrich(emulator: Emulator, source: Path, out: Path, db: Path, *extra: str, *
     )  # fmt: skip
 
 
-def test_ten_thousand_rows_one_call_per_distinct_postcode(emulator: Emulator, tmp_path: Path) -> None:
+def test_ten_thousand_rows_one_call_per_distinct_postcode(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """10,000 rows, 10% repeats spelt differently, 2% malformed: one row out per row in,
     in order; malformed rows invalid at no call; one billed call per distinct postcode."""
     source = write_postcode_file(
@@ -97,7 +98,9 @@ def test_output_columns_are_the_api_s_own_names(emulator: Emulator, tmp_path: Pa
     assert row["data_date"] == "2021-03-21"
 
 
-def test_second_run_makes_no_call_and_writes_the_same_file(emulator: Emulator, tmp_path: Path) -> None:
+def test_second_run_makes_no_call_and_writes_the_same_file(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """Results stay in the store: the same command again is free; --refresh fetches again."""
     source = write_postcode_file(tmp_path / "in.csv", 200, seed=3)
     db = tmp_path / "s.db"
@@ -115,7 +118,9 @@ def test_second_run_makes_no_call_and_writes_the_same_file(emulator: Emulator, t
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
 
 
-def test_jsonl_output_holds_the_input_status_and_raw_data(emulator: Emulator, tmp_path: Path) -> None:
+def test_jsonl_output_holds_the_input_status_and_raw_data(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """JSON Lines: the input row, status and the answer's data object, one line a row."""
     source = tmp_path / "in.csv"
     source.write_text("postcode\nW6 0WW\nnope\n")
@@ -129,9 +134,13 @@ def test_jsonl_output_holds_the_input_status_and_raw_data(emulator: Emulator, tm
     assert "nope" in second["error"]
 
 
-def test_faults_are_retried_until_every_row_is_final(start_emulator: StartEmulator, tmp_path: Path) -> None:
+def test_faults_are_retried_until_every_row_is_final(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
     """500s, dropped connections and cut bodies are retried; the values come out right."""
-    faulty = start_emulator("--fail-rate", "0.05", "--drop-rate", "0.03", "--truncate-rate", "0.02", "--seed", "4")
+    faulty = start_emulator(
+        "--fail-rate", "0.05", "--drop-rate", "0.03", "--truncate-rate", "0.02", "--seed", "4"
+    )
     clean = start_emulator()
     source = write_postcode_file(tmp_path / "in.csv", 400, seed=9)
     result = enrich(faulty, source, tmp_path / "f.csv", tmp_path / "f.db", "--max-attempts", "8")
@@ -192,7 +201,9 @@ def test_quota_stop_exits_3_and_resumes_without_paying_twice(
     assert {r["status"] for r in read_csv(out)} <= {"ok", "not_found"}
 
 
-@pytest.mark.parametrize(("keys", "needle"), [("other-key", "No such API key"), ("DEMO", "invalid for the given action")])
+@pytest.mark.parametrize(
+    ("keys", "needle"), [("other-key", "No such API key"), ("DEMO", "invalid for the given action")]
+)
 def test_a_refused_key_stops_the_run_with_exit_4(
     start_emulator: StartEmulator, tmp_path: Path, keys: str, needle: str
 ) -> None:
@@ -212,7 +223,9 @@ def test_demo_key_works_inside_w6_0(start_emulator: StartEmulator, tmp_path: Pat
     emulator = start_emulator("--keys", "nobody")
     source = tmp_path / "in.csv"
     source.write_text("postcode\nW6 0WW\nw60wx\n")
-    result = enrich(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", CRYSTALROOF_API_KEY="DEMO")
+    result = enrich(
+        emulator, source, tmp_path / "o.csv", tmp_path / "s.db", CRYSTALROOF_API_KEY="DEMO"
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -246,7 +259,9 @@ def test_no_key_is_a_usage_error(emulator: Emulator, tmp_path: Path) -> None:
     assert "CRYSTALROOF_API_KEY" in result.stderr
 
 
-def test_the_key_is_in_no_byte_of_store_output_or_logs(start_emulator: StartEmulator, tmp_path: Path) -> None:
+def test_the_key_is_in_no_byte_of_store_output_or_logs(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
     """Success, faults, a quota stop: the key appears in no file and no line printed."""
     emulator = start_emulator("--quota", "40", "--fail-rate", "0.1", "--truncate-rate", "0.05")
     source = write_postcode_file(tmp_path / "in.csv", 80, seed=8, malformed_rate=0.05)

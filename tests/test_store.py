@@ -30,6 +30,8 @@ async def test_enqueue_is_idempotent_and_shares_jobs(tmp_path: Path) -> None:
         await store.enqueue(run.id, entries, now=1.0)
         await store.enqueue(run.id, entries, now=2.0)
         counts = await store.counts(run.id)
+        claimed = await store.claim(run.id, owner="a", limit=5, now=3.0, lease_seconds=60)
+    assert [job.rows for job in claimed] == [2, 1]
     assert counts is not None
     assert counts.rows == 4
     assert counts.invalid_rows == 1
@@ -121,7 +123,8 @@ async def test_results_are_kept_and_read_back_in_row_order(tmp_path: Path) -> No
             now=1.0,
         )
         jobs = await store.claim(run.id, owner="a", limit=5, now=1.0, lease_seconds=60)
-        settled = await store.apply(
+        assert [job.rows for job in jobs] == [1, 1]
+        await store.apply(
             run.id,
             [
                 Outcome(
@@ -132,7 +135,6 @@ async def test_results_are_kept_and_read_back_in_row_order(tmp_path: Path) -> No
             now=2.0,
             max_attempts=3,
         )
-        assert settled == 2
         rows = [row async for row in store.output_rows(run.id)]
         columns = await store.output_columns(run.id)
     assert [(r.row_no, r.state, r.body, r.error) for r in rows] == [

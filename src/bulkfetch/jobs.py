@@ -85,6 +85,7 @@ class Job:
     id: int
     lookup: Lookup
     attempts: int
+    rows: int = 1  # input rows of the run that wait on this lookup
 
 
 class OutcomeKind(enum.Enum):
@@ -109,3 +110,4 @@ class Outcome:
     error: str | None = None
     next_attempt_at: float = 0.0
     called: bool = True  # whether a request was sent for it (counts toward calls made)
+    settles: int = 0  # input rows this outcome gives their final status (for progress)

@@ -13,7 +13,8 @@ _AREAS = ("W", "SW", "N", "E", "M", "B", "LS", "G", "CF", "EH", "BS", "NE", "OX"
 _UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 _DISTRICTS = 20
 _SPACE = len(_AREAS) * _DISTRICTS * 10 * len(_UNIT_LETTERS) ** 2  # 5,120,000 postcodes
-_STRIDE = 1_000_003  # prime, so i -> i * _STRIDE mod _SPACE visits every postcode once
+_STRIDE = 3_164_291  # coprime with _SPACE (odd, not a multiple of 5): i -> i * _STRIDE visits
+# every postcode once; near _SPACE times the golden ratio, so neighbours land far apart
 
 
 def _nth_postcode(index: int) -> str:

@@ -260,6 +260,7 @@ class _Engine:
                 columns=result.columns,
                 error=result.error,
                 called=index == 0,
+                settles=job.rows,
             )
             for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
         ]
@@ -272,7 +273,14 @@ class _Engine:
         if exc.disposition is Disposition.PERMANENT:
             permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
             return [
-                Outcome(job.id, permanent, status=exc.status, error=str(exc), called=i == 0)
+                Outcome(
+                    job.id,
+                    permanent,
+                    status=exc.status,
+                    error=str(exc),
+                    called=i == 0,
+                    settles=job.rows,
+                )
                 for i, job in enumerate(jobs)
             ]
         retry_after = getattr(exc, "retry_after", None)
@@ -287,6 +295,8 @@ class _Engine:
                 error=str(exc),
                 next_attempt_at=now + self.settings.backoff(job.attempts, retry_after, self.rng),
                 called=i == 0,
+                # Out of attempts: the store marks it failed, which settles its rows for this run.
+                settles=job.rows if job.attempts + 1 >= self.settings.max_attempts else 0,
             )
             for i, job in enumerate(jobs)
         ]
@@ -304,7 +314,7 @@ class _Engine:
                         break
                 flat = [outcome for group in groups for outcome in group]
                 with anyio.CancelScope(shield=True):
-                    settled = await self.store.apply(
+                    await self.store.apply(
                         self.run_id,
                         flat,
                         now=self.clock.time(),
@@ -314,7 +324,7 @@ class _Engine:
                 for _ in groups:
                     self.permits.release()
                 self.progressed.set()
-                self.on_outcomes(settled, flat)
+                self.on_outcomes(sum(o.settles for o in flat), flat)
 
 
 def _released(jobs: list[Job], *, called: bool) -> list[Outcome]:

@@ -113,6 +113,13 @@ run_rows = sa.Table(
 _SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
 
 
+_FINAL_STATE = {
+    OutcomeKind.DONE: JobState.DONE,
+    OutcomeKind.NOT_FOUND: JobState.NOT_FOUND,
+    OutcomeKind.INVALID: JobState.INVALID,
+}
+
+
 class StopKind:
     """Why a run stopped early; stored as text in ``runs.stop_kind``."""
 
@@ -474,11 +481,20 @@ class Store:
                 )
                 .returning(jobs.c.id, jobs.c.api, jobs.c.endpoint, jobs.c.params, jobs.c.attempts)
             ).all()
+            rows_of: dict[int, int] = {}
+            if rows:
+                counted = conn.execute(
+                    sa.select(run_rows.c.job_id, sa.func.count().label("n"))
+                    .where(run_rows.c.run_id == run_id, run_rows.c.job_id.in_([r.id for r in rows]))
+                    .group_by(run_rows.c.job_id)
+                )
+                rows_of = {row.job_id: int(row.n) for row in counted}
             claimed = [
                 Job(
                     row.id,
                     Lookup.of(row.api, row.endpoint, json.loads(row.params)),
                     row.attempts,
+                    rows_of.get(row.id, 0),
                 )
                 for row in rows
             ]
@@ -504,17 +520,13 @@ class Store:
 
     async def apply(
         self, run_id: int, outcomes: Sequence[Outcome], *, now: float, max_attempts: int
-    ) -> int:
-        """Store the outcomes of calls, and count them, in one transaction.
-
-        Returns how many of the run's input rows these outcomes settled (final or failed).
-        """
+    ) -> None:
+        """Store the outcomes of calls, and count them, in one transaction."""
         if not outcomes:
-            return 0
+            return
 
-        def statements(conn: Connection) -> int:
-            for outcome in outcomes:
-                _apply_one(conn, outcome, now=now, max_attempts=max_attempts)
+        def statements(conn: Connection) -> None:
+            _apply_outcomes(conn, outcomes, now=now, max_attempts=max_attempts)
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
@@ -526,21 +538,8 @@ class Store:
                     updated_at=now,
                 )
             )
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(run_rows)
-                    .join(jobs, jobs.c.id == run_rows.c.job_id)
-                    .where(
-                        run_rows.c.run_id == run_id,
-                        run_rows.c.job_id.in_([o.job_id for o in outcomes]),
-                        jobs.c.state.in_(_SETTLED_STATES),
-                    )
-                ).scalar_one()
-            )
 
-        result: int = await self._write(statements)
-        return result
+        await self._write(statements)
 
     async def settled_rows(self, run_id: int) -> int:
         """How many of the run's rows already have a final status (or failed)."""
@@ -649,65 +648,100 @@ class Store:
                     )
 
 
-def _apply_one(conn: Connection, outcome: Outcome, *, now: float, max_attempts: int) -> None:
-    where = jobs.c.id == outcome.job_id
+def _apply_outcomes(
+    conn: Connection, outcomes: Sequence[Outcome], *, now: float, max_attempts: int
+) -> None:
+    """A fixed handful of executemany statements, however many outcomes: with aiosqlite
+    every statement is a trip to its thread, so statements per outcome would cap the rate."""
+    by_kind: dict[OutcomeKind, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append(outcome)
+    job_id: sa.BindParameter[int] = sa.bindparam("b_id")
     released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
-    if outcome.kind is OutcomeKind.DONE:
-        assert outcome.body is not None
+    final = [
+        *by_kind.get(OutcomeKind.DONE, []),
+        *by_kind.get(OutcomeKind.NOT_FOUND, []),
+        *by_kind.get(OutcomeKind.INVALID, []),
+    ]
+    if final:
         conn.execute(
             jobs.update()
-            .where(where)
+            .where(jobs.c.id == job_id)
             .values(
-                state=JobState.DONE.value,
+                state=sa.bindparam("b_state"),
                 attempts=jobs.c.attempts + 1,
-                last_status=outcome.status,
-                last_error=None,
+                last_status=sa.bindparam("b_status"),
+                last_error=sa.bindparam("b_error"),
                 **released,
-            )
+            ),
+            [
+                {
+                    "b_id": o.job_id,
+                    "b_state": _FINAL_STATE[o.kind].value,
+                    "b_status": o.status,
+                    "b_error": o.error,
+                }
+                for o in final
+            ],
         )
-        values = {
-            "status": outcome.status or 200,
-            "body": outcome.body,
-            "columns": json.dumps(list(outcome.columns)),
-            "fetched_at": now,
-        }
+    gone = [*by_kind.get(OutcomeKind.NOT_FOUND, []), *by_kind.get(OutcomeKind.INVALID, [])]
+    if gone:  # a refreshed lookup that no longer answers keeps no stale result
         conn.execute(
-            sqlite_insert(results)
-            .values(job_id=outcome.job_id, **values)
-            .on_conflict_do_update(index_elements=["job_id"], set_=values)
+            results.delete().where(results.c.job_id == job_id), [{"b_id": o.job_id} for o in gone]
         )
-    elif outcome.kind in {OutcomeKind.NOT_FOUND, OutcomeKind.INVALID}:
-        state = JobState.NOT_FOUND if outcome.kind is OutcomeKind.NOT_FOUND else JobState.INVALID
+    done = by_kind.get(OutcomeKind.DONE, [])
+    if done:
+        insert = sqlite_insert(results)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["job_id"],
+                set_={c: insert.excluded[c] for c in ("status", "body", "columns", "fetched_at")},
+            ),
+            [
+                {
+                    "job_id": o.job_id,
+                    "status": o.status or 200,
+                    "body": o.body,
+                    "columns": json.dumps(list(o.columns)),
+                    "fetched_at": now,
+                }
+                for o in done
+            ],
+        )
+    retry = by_kind.get(OutcomeKind.RETRY, [])
+    if retry:
         conn.execute(
             jobs.update()
-            .where(where)
-            .values(
-                state=state.value,
-                attempts=jobs.c.attempts + 1,
-                last_status=outcome.status,
-                last_error=outcome.error,
-                **released,
-            )
-        )
-        conn.execute(results.delete().where(results.c.job_id == outcome.job_id))
-    elif outcome.kind is OutcomeKind.RETRY:
-        conn.execute(
-            jobs.update()
-            .where(where)
+            .where(jobs.c.id == job_id)
             .values(
                 state=sa.case(
                     (jobs.c.attempts + 1 >= max_attempts, JobState.FAILED.value),
                     else_=JobState.PENDING.value,
                 ),
                 attempts=jobs.c.attempts + 1,
-                next_attempt_at=outcome.next_attempt_at,
-                last_status=outcome.status,
-                last_error=outcome.error,
+                next_attempt_at=sa.bindparam("b_next"),
+                last_status=sa.bindparam("b_status"),
+                last_error=sa.bindparam("b_error"),
                 **released,
-            )
+            ),
+            [
+                {
+                    "b_id": o.job_id,
+                    "b_next": o.next_attempt_at,
+                    "b_status": o.status,
+                    "b_error": o.error,
+                }
+                for o in retry
+            ],
         )
-    else:  # RELEASE: never sent, so no attempt is counted
-        conn.execute(jobs.update().where(where).values(state=JobState.PENDING.value, **released))
+    release = by_kind.get(OutcomeKind.RELEASE, [])
+    if release:  # never sent, so no attempt is counted
+        conn.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id)
+            .values(state=JobState.PENDING.value, **released),
+            [{"b_id": o.job_id} for o in release],
+        )
 
 
 def _lock_beside(path: Path) -> int:

@@ -1,0 +1,116 @@
+"""Killed, interrupted, resumed: real processes, real signals, the real emulator."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bulkfetch.samples import write_postcode_file
+from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env, run_cli
+
+pytestmark = pytest.mark.slow
+
+CONCURRENCY = "8"
+
+
+def command(emulator: Emulator, source: Path, out: Path, db: Path) -> list[str]:
+    return bulkfetch_command(
+        "enrich", source, "--column", "postcode", "--out", out, "--db", db,
+        "--base-url", emulator.url, "--rate", "300", "--concurrency", CONCURRENCY,
+    )  # fmt: skip
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def reference_output(start_emulator: StartEmulator, source: Path, tmp_path: Path) -> bytes:
+    """What an uninterrupted run writes (its own emulator and store)."""
+    emulator = start_emulator()
+    out, db = tmp_path / "reference.csv", tmp_path / "reference.db"
+    done = subprocess.run(
+        command(emulator, source, out, db), env=cli_env(), capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return out.read_bytes()
+
+
+def interrupted_run(
+    emulator: Emulator, source: Path, out: Path, db: Path, signum: int
+) -> subprocess.CompletedProcess[str]:
+    """Start a run, send ``signum`` once some hundreds of calls are billed; its result."""
+    process = subprocess.Popen(
+        command(emulator, source, out, db),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 300)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert emulator.ledger()["billed_total"] < 1400, "the run ended before the signal"
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """kill -9 mid-run, same command: identical output; at most `concurrency` billed twice,
+    and the possibly re-billed calls are reported."""
+    source = write_postcode_file(tmp_path / "in.csv", 1500, seed=21)
+    emulator = start_emulator("--not-found-rate", "0.03")
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    killed = interrupted_run(emulator, source, out, db, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+
+    resumed = subprocess.run(
+        command(emulator, source, out, db),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ledger = emulator.ledger()
+    assert ledger["billed_twice"] <= int(CONCURRENCY)
+    if ledger["billed_twice"]:
+        assert "may have been billed twice" in resumed.stderr
+    assert out.read_bytes() == reference_output(start_emulator, source, tmp_path)
+    status = run_cli("status", "--db", db)
+    assert "possibly billed twice after a crash" in status.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_drains_then_resume_bills_nothing_twice(
+    start_emulator: StartEmulator, tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C or SIGTERM: calls in flight land and are stored, exit 130; resume pays
+    for nothing twice and writes what an uninterrupted run writes."""
+    source = write_postcode_file(tmp_path / "in.csv", 1500, seed=22)
+    emulator = start_emulator()
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    interrupted = interrupted_run(emulator, source, out, db, signum)
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert "interrupted" in interrupted.stderr
+    assert "pending" in out.read_text()
+
+    resumed = subprocess.run(
+        command(emulator, source, out, db),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert emulator.ledger()["billed_twice"] == 0
+    assert "billed twice" not in resumed.stderr
+    assert out.read_bytes() == reference_output(start_emulator, source, tmp_path)
