@@ -25,7 +25,7 @@ from bulkfetch.errors import InvalidInputError
 from bulkfetch.jobs import Lookup, Outcome, RowStatus
 from bulkfetch.limiter import RateLimiter
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
-from bulkfetch.sinks import CsvSink, JsonlSink, Sink, atomic_text_file
+from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Sink, atomic_text_file
 from bulkfetch.sources import CsvSource
 from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
 
@@ -226,11 +226,13 @@ async def _write_output(
             statuses[status.value] = statuses.get(status.value, 0) + 1
             body = row.body if status is RowStatus.OK else None
             sink.write(
-                fields,
-                status.value,
-                adapter.output_values(body) if body is not None else None,
-                adapter.output_document(body) if body is not None else None,
-                row.error if status is not RowStatus.OK else None,
+                OutputRecord(
+                    fields,
+                    status.value,
+                    values=adapter.output_values(body) if body is not None else None,
+                    document=adapter.output_document(body) if body is not None else None,
+                    error=row.error if status is not RowStatus.OK else None,
+                )
             )
             if row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -189,9 +189,9 @@ class _Engine:
                 if not chunks and not await self._wait_for_work():
                     break
 
-    async def _acquire_permit(self) -> bool:
-        """Wait for a free permit; False (holding none) if a stop comes first."""
-        acquired = False
+    async def _unless_stopped(self, wait: Callable[[], Awaitable[object]]) -> bool:
+        """Await ``wait()``, abandoning it if a stop is requested; True if it finished."""
+        finished = False
         async with anyio.create_task_group() as tg:
 
             async def cancel_on_stop() -> None:
@@ -199,9 +199,14 @@ class _Engine:
                 tg.cancel_scope.cancel()
 
             tg.start_soon(cancel_on_stop)
-            await self.permits.acquire()
-            acquired = True
+            await wait()
+            finished = True
             tg.cancel_scope.cancel()
+        return finished
+
+    async def _acquire_permit(self) -> bool:
+        """Wait for a free permit; False (holding none) if a stop comes first."""
+        acquired = await self._unless_stopped(self.permits.acquire)
         if acquired and self.stop.requested:
             self.permits.release()
             return False
@@ -217,15 +222,7 @@ class _Engine:
         else:
             delay = self.settings.backoff_cap
         with anyio.move_on_after(max(0.0, delay)):
-            async with anyio.create_task_group() as tg:
-
-                async def wake_on_stop() -> None:
-                    await self.stop.event.wait()
-                    tg.cancel_scope.cancel()
-
-                tg.start_soon(wake_on_stop)
-                await self.progressed.wait()
-                tg.cancel_scope.cancel()
+            await self._unless_stopped(self.progressed.wait)
         return True
 
     # -- workers ------------------------------------------------------------------------

@@ -12,21 +12,26 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-__all__ = ["CsvSink", "JsonlSink", "Sink", "atomic_text_file"]
+__all__ = ["CsvSink", "JsonlSink", "OutputRecord", "Sink", "atomic_text_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """One output row: the input's fields, its status, and the answer in both shapes."""
+
+    fields: Sequence[str]
+    status: str
+    values: Mapping[str, Any] | None = None  # flat columns, for CSV
+    document: Mapping[str, Any] | None = None  # the nested answer, for JSON Lines
+    error: str | None = None
 
 
 class Sink(Protocol):
-    def write(
-        self,
-        fields: Sequence[str],
-        status: str,
-        values: Mapping[str, Any] | None,
-        document: Mapping[str, Any] | None,
-        error: str | None,
-    ) -> None: ...
+    def write(self, record: OutputRecord) -> None: ...
 
 
 @contextmanager
@@ -59,16 +64,10 @@ class CsvSink:
         self._columns = list(columns)
         self._writer.writerow([*header, "status", *self._columns])
 
-    def write(
-        self,
-        fields: Sequence[str],
-        status: str,
-        values: Mapping[str, Any] | None,
-        document: Mapping[str, Any] | None,
-        error: str | None,
-    ) -> None:
-        found = values or {}
-        self._writer.writerow([*fields, status, *(_cell(found.get(c)) for c in self._columns)])
+    def write(self, record: OutputRecord) -> None:
+        found = record.values or {}
+        cells = (_cell(found.get(column)) for column in self._columns)
+        self._writer.writerow([*record.fields, record.status, *cells])
 
 
 class JsonlSink:
@@ -78,18 +77,11 @@ class JsonlSink:
         self._handle = handle
         self._header = list(header)
 
-    def write(
-        self,
-        fields: Sequence[str],
-        status: str,
-        values: Mapping[str, Any] | None,
-        document: Mapping[str, Any] | None,
-        error: str | None,
-    ) -> None:
-        line: dict[str, Any] = {"input": dict(zip(self._header, fields, strict=False))}
-        line["status"] = status
-        if document is not None:
-            line.update(document)
-        if error is not None:
-            line["error"] = error
+    def write(self, record: OutputRecord) -> None:
+        line: dict[str, Any] = {"input": dict(zip(self._header, record.fields, strict=False))}
+        line["status"] = record.status
+        if record.document is not None:
+            line.update(record.document)
+        if record.error is not None:
+            line["error"] = record.error
         self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")
