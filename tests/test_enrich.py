@@ -137,13 +137,24 @@ def test_jsonl_output_holds_the_input_status_and_raw_data(
 def test_faults_are_retried_until_every_row_is_final(
     start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
-    """500s, dropped connections and cut bodies are retried; the values come out right."""
+    """500s, dropped connections, cut bodies and answers slower than the client's timeout
+    are retried; the values come out right."""
     faulty = start_emulator(
-        "--fail-rate", "0.05", "--drop-rate", "0.03", "--truncate-rate", "0.02", "--seed", "4"
-    )
+        "--fail-rate", "0.05", "--drop-rate", "0.03", "--truncate-rate", "0.02",
+        "--slow-rate", "0.02", "--slow-seconds", "3", "--seed", "4",
+    )  # fmt: skip
     clean = start_emulator()
     source = write_postcode_file(tmp_path / "in.csv", 400, seed=9)
-    result = enrich(faulty, source, tmp_path / "f.csv", tmp_path / "f.db", "--max-attempts", "8")
+    result = enrich(
+        faulty,
+        source,
+        tmp_path / "f.csv",
+        tmp_path / "f.db",
+        "--max-attempts",
+        "8",
+        "--timeout",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     assert enrich(clean, source, tmp_path / "c.csv", tmp_path / "c.db").returncode == 0
     assert (tmp_path / "f.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()

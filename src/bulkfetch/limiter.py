@@ -94,7 +94,10 @@ class RateLimiter:
         if now < self._resume_at:
             # Calls sent before the last backoff are still answering 429: one event, one cut.
             return
-        current = self._rate if self._rate is not None else float(self._last_window_sends or 2)
+        # With no rate set yet, what was being sent: the last whole second, or this one so far
+        # when the first second has not ended (the calls in it are a lower bound).
+        sent = max(self._last_window_sends, self._window_sends, 2)
+        current = self._rate if self._rate is not None else float(sent)
         self._rate = max(self._min_rate, current * self.BACKOFF_FACTOR)
         pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
         self._resume_at = max(self._resume_at, now + pause)

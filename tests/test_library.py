@@ -1,0 +1,84 @@
+"""The library from asyncio code, against the real emulator."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
+from bulkfetch.emulator.crystalroof import OCCUPATION_GROUPS
+from bulkfetch.samples import write_postcode_file
+from tests.conftest import KEY, Emulator, StartEmulator
+
+
+async def test_occupation_returns_typed_census_figures(emulator: Emulator) -> None:
+    """One lookup: nine groups summing to the total, ranks 1..10, the data date."""
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        result = await api.occupation("w6 0ww", area_type="msoa")
+    assert result.location == "W6 0WW"
+    assert result.area_type == "msoa"
+    assert set(result.residents) == {"Total", *OCCUPATION_GROUPS}
+    assert sum(v for k, v in result.residents.items() if k != "Total") == result.residents["Total"]
+    assert set(result.rank) == set(OCCUPATION_GROUPS)
+    assert all(1 <= rank <= 10 for rank in result.rank.values())
+    assert result.data_date == "2021-03-21"
+
+
+async def test_answers_are_deterministic_and_spellings_agree(emulator: Emulator) -> None:
+    """The same place asked twice, spelt two ways, gets the same figures."""
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        first = await api.occupation("SW1A 1AA")
+        second = await api.occupation("sw1a1aa")
+    assert first == second
+
+
+async def test_unknown_postcode_raises_not_found(start_emulator: StartEmulator) -> None:
+    """404 is a NotFoundError for a single lookup."""
+    emulator = start_emulator("--not-found-rate", "1.0")
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        with pytest.raises(NotFoundError, match="Can't find such location"):
+            await api.occupation("W6 0WW")
+
+
+async def test_exhausted_quota_raises(start_emulator: StartEmulator) -> None:
+    """402 is a QuotaExhaustedError, with the provider's words and no key."""
+    emulator = start_emulator("--quota", "1")
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        await api.occupation("W6 0WW")
+        with pytest.raises(QuotaExhaustedError) as raised:
+            await api.occupation("W6 0WX")
+    assert "exhausted the available calls" in str(raised.value)
+    assert KEY not in str(raised.value)
+
+
+async def test_bulk_enrich_from_asyncio(emulator: Emulator, tmp_path: Path) -> None:
+    """The engine the CLI uses, called from a program: a report and a whole output file."""
+    source = write_postcode_file(tmp_path / "in.csv", 120, seed=4, malformed_rate=0.05)
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        report = await enrich(
+            api, source, column="postcode", out=tmp_path / "out.csv", db=tmp_path / "s.db", rate=200
+        )
+    assert report.exit_code == 0
+    assert report.rows == 120
+    assert sum(report.statuses.values()) == 120
+    assert report.calls == emulator.ledger()["requests"]
+    lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert len(list(csv.DictReader(lines))) == 120
+
+
+async def test_a_strict_limit_with_no_rate_set_is_survived(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """No --rate, a provider limit of 10/s: the 429s slow the client down; nothing fails."""
+    emulator = start_emulator("--rate-limit", "10")
+    source = write_postcode_file(tmp_path / "in.csv", 60, seed=6)
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        report = await enrich(
+            api, source, column="postcode", out=tmp_path / "o.csv", db=tmp_path / "s.db"
+        )
+    assert report.exit_code == 0, report.statuses
+    ledger = emulator.ledger()
+    assert ledger["by_status"].get("429", 0) > 0
+    assert ledger["billed_twice"] == 0
