@@ -10,6 +10,8 @@ import pytest
 from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
 from bulkfetch.emulator.crystalroof import OCCUPATION_GROUPS
 from bulkfetch.samples import write_postcode_file
+from bulkfetch.scheduler import StopRequest
+from bulkfetch.store import StopKind
 from tests.conftest import KEY, Emulator, StartEmulator
 
 
@@ -82,3 +84,25 @@ async def test_a_strict_limit_with_no_rate_set_is_survived(
     ledger = emulator.ledger()
     assert ledger["by_status"].get("429", 0) > 0
     assert ledger["billed_twice"] == 0
+
+
+async def test_a_stop_while_reading_the_input_still_writes_every_row(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Stopped mid-enqueue: one output row per input row (pending), no call; then resumed."""
+    source = write_postcode_file(tmp_path / "in.csv", 3000, seed=12)
+    out, db = tmp_path / "o.csv", tmp_path / "s.db"
+    stop = StopRequest()
+    stop.request(StopKind.INTERRUPTED, "stopped by the test")
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        stopped = await enrich(api, source, column="postcode", out=out, db=db, stop=stop)
+        assert stopped.exit_code == 130
+        assert stopped.statuses == {"pending": 3000}
+        assert emulator.ledger()["requests"] == 0
+        assert len(out.read_text(encoding="utf-8").splitlines()) == 3001
+
+        resumed = await enrich(api, source, column="postcode", out=out, db=db, concurrency=64)
+    assert resumed.exit_code == 0
+    assert resumed.rows == 3000
+    assert sum(resumed.statuses.values()) == 3000
+    assert emulator.ledger()["billed_twice"] == 0

@@ -218,12 +218,16 @@ async def _write_output(
             if output_format == "csv"
             else JsonlSink(handle, header)
         )
-        inputs = source.rows()
-        async for row in store.output_rows(run_id):
-            row_no, fields = next(inputs)
-            assert row_no == row.row_no, "the input file changed under the run"
+        stored = aiter(store.output_rows(run_id))
+        row = await anext(stored, None)
+        for row_no, fields in source.rows():
+            if row is None or row.row_no != row_no:
+                # Not enqueued: the run stopped while it was still reading the input.
+                sink.write(OutputRecord(fields, RowStatus.PENDING.value))
+                _count(statuses, RowStatus.PENDING)
+                continue
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
-            statuses[status.value] = statuses.get(status.value, 0) + 1
+            _count(statuses, status)
             body = row.body if status is RowStatus.OK else None
             sink.write(
                 OutputRecord(
@@ -234,9 +238,14 @@ async def _write_output(
                     error=row.error if status is not RowStatus.OK else None,
                 )
             )
+            row = await anext(stored, None)
             if row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()
     return statuses
+
+
+def _count(statuses: dict[str, int], status: RowStatus) -> None:
+    statuses[status.value] = statuses.get(status.value, 0) + 1
 
 
 async def enrich(

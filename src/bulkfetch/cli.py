@@ -149,12 +149,17 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
         err.print("bulkfetch: error: no API key: set CRYSTALROOF_API_KEY or pass --api-key")
         return ExitCode.USAGE
     report = anyio.run(_run_enrich, args, key, err)
+    if report is None:
+        err.print("bulkfetch: stopped at once; run the same command again to carry on")
+        return ExitCode.INTERRUPTED
     _print_summary(report, err)
     return report.exit_code
 
 
-async def _run_enrich(args: argparse.Namespace, key: str, err: Console) -> RunReport:
+async def _run_enrich(args: argparse.Namespace, key: str, err: Console) -> RunReport | None:
+    """The run's report, or None when a second signal cut it short."""
     stop = StopRequest()
+    report = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, stop, tg.cancel_scope)
         async with CrystalRoof(
