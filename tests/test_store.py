@@ -14,7 +14,9 @@ SPEC = RunSpec(run_key="k1", api="crystalroof", endpoint="a/b", description="tes
 
 
 def lookup(location: str) -> Lookup:
-    return Lookup.of("crystalroof", "a/b", {"location": location, "area_type": "oa"})
+    return Lookup.of(
+        "crystalroof", "http://origin", "a/b", {"location": location, "area_type": "oa"}
+    )
 
 
 async def test_enqueue_is_idempotent_and_shares_jobs(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bulkfetch.apis.crystalroof import CrystalRoof, DatasetResult, OccupationResult
-from bulkfetch.bulk import ExitCode, RunReport, enrich, run_bulk
+from bulkfetch.apis.crystalroof import CrystalRoof, DatasetResult, OccupationResult, enrich
+from bulkfetch.apis.labormarket import LaborMarket, LaborMarketResult, Occupation, labor_market
+from bulkfetch.bulk import ExitCode, RunReport, run_bulk
 from bulkfetch.errors import (
     ApiError,
     AuthenticationError,
@@ -39,8 +40,11 @@ __all__ = [
     "EngineSettings",
     "ExitCode",
     "InvalidInputError",
+    "LaborMarket",
+    "LaborMarketResult",
     "Location",
     "NotFoundError",
+    "Occupation",
     "OccupationResult",
     "QuotaExhaustedError",
     "RateLimitedError",
@@ -52,6 +56,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "enrich",
+    "labor_market",
     "parse_location",
     "run_bulk",
 ]

@@ -55,12 +55,23 @@ class Adapter(Protocol):
         """Output columns every row has after the value columns (``data_date``)."""
         ...
 
-    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        """Send one request for these lookups (at most ``batch_size``, one batch key)."""
+    @property
+    def expands_rows(self) -> bool:
+        """Whether one answer may fill several CSV lines (they then get a ``row`` column)."""
         ...
 
-    def output_values(self, body: str) -> Mapping[str, Any]:
-        """A stored body as flat output columns, value and fixed ones alike."""
+    @property
+    def notices(self) -> Sequence[str]:
+        """Things the user should hear once, learnt while fetching."""
+        ...
+
+    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
+        """Send one request for these lookups: at most ``batch_size`` of them, all alike but
+        for the one value a batch varies. ``batch_size`` may change as answers teach more."""
+        ...
+
+    def output_rows(self, body: str) -> Sequence[Mapping[str, Any]]:
+        """A stored body as flat CSV lines (value and fixed columns); usually one."""
         ...
 
     def output_document(self, body: str) -> Mapping[str, Any]:

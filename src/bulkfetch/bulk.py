@@ -1,25 +1,22 @@
 """A bulk run, start to finish: input file -> store -> engine -> output file.
 
-The same code serves the CLI and library users::
-
-    async with CrystalRoof(key) as api:
-        report = await enrich(api, "postcodes.csv", column="postcode", out="enriched.csv")
+API-agnostic; each API module offers a one-call wrapper (``crystalroof.enrich``,
+``labormarket.labor_market``) that the CLI and library users share.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict, Unpack
 
 import anyio
 import anyio.lowlevel
 
 from bulkfetch.adapter import Adapter
-from bulkfetch.apis.crystalroof import OCCUPATION, CrystalRoof
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.jobs import Lookup, Outcome, RowStatus
@@ -29,7 +26,7 @@ from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Sink, atomic_text_
 from bulkfetch.sources import CsvSource
 from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
 
-__all__ = ["ExitCode", "Progress", "RunReport", "enrich", "run_bulk"]
+__all__ = ["BulkOptions", "ExitCode", "Progress", "RunReport", "bulk_file", "run_bulk"]
 
 OutputFormat = Literal["csv", "jsonl"]
 _ENQUEUE_CHUNK = 2000
@@ -77,7 +74,7 @@ class RunReport:
     reclaimed: int  # jobs found in flight from a process that died: possibly billed twice
     stop_kind: str | None = None
     stop_reason: str | None = None
-    notices: list[str] = field(default_factory=list)
+    notices: Sequence[str] = ()
 
     @property
     def exit_code(self) -> int:
@@ -172,6 +169,7 @@ async def run_bulk(
         reclaimed=reclaimed,
         stop_kind=stop.kind,
         stop_reason=stop.reason,
+        notices=tuple(adapter.notices),
     )
 
 
@@ -214,7 +212,12 @@ async def _write_output(
     columns = [c for c in await store.output_columns(run_id) if c not in adapter.fixed_columns]
     with atomic_text_file(out) as handle:
         sink: Sink = (
-            CsvSink(handle, header, [*columns, *adapter.fixed_columns])
+            CsvSink(
+                handle,
+                header,
+                [*columns, *adapter.fixed_columns],
+                row_column=adapter.expands_rows,
+            )
             if output_format == "csv"
             else JsonlSink(handle, header)
         )
@@ -223,7 +226,7 @@ async def _write_output(
         for row_no, fields in source.rows():
             if row is None or row.row_no != row_no:
                 # Not enqueued: the run stopped while it was still reading the input.
-                sink.write(OutputRecord(fields, RowStatus.PENDING.value))
+                sink.write(OutputRecord(row_no, fields, RowStatus.PENDING.value))
                 _count(statuses, RowStatus.PENDING)
                 continue
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
@@ -231,9 +234,10 @@ async def _write_output(
             body = row.body if status is RowStatus.OK else None
             sink.write(
                 OutputRecord(
+                    row_no,
                     fields,
                     status.value,
-                    values=adapter.output_values(body) if body is not None else None,
+                    lines=adapter.output_rows(body) if body is not None else (),
                     document=adapter.output_document(body) if body is not None else None,
                     error=row.error if status is not RowStatus.OK else None,
                 )
@@ -248,39 +252,50 @@ def _count(statuses: dict[str, int], status: RowStatus) -> None:
     statuses[status.value] = statuses.get(status.value, 0) + 1
 
 
-async def enrich(
-    api: CrystalRoof,
+class BulkOptions(TypedDict, total=False):
+    """How a bulk run over a file is stored, paced and written (all optional)."""
+
+    db: str | Path  # the store; default bulkfetch.db
+    output_format: OutputFormat
+    encoding: str  # the input's; default utf-8-sig
+    rate: float | None
+    concurrency: int
+    max_attempts: int
+    refresh: bool
+    progress: Progress | None
+    stop: StopRequest | None
+
+
+async def bulk_file(
+    adapter: Adapter,
     input_path: str | Path,
     *,
     column: str,
     out: str | Path,
-    db: str | Path = "bulkfetch.db",
-    dataset: str = OCCUPATION,
-    area_type: str | None = "oa",
-    output_format: OutputFormat = "csv",
-    encoding: str = "utf-8-sig",
-    rate: float | None = None,
-    concurrency: int = 16,
-    max_attempts: int = 5,
-    refresh: bool = False,
-    progress: Progress | None = None,
-    stop: StopRequest | None = None,
+    make_lookup: Callable[[str], Lookup],
+    template: dict[str, str],
+    before: Callable[[Store], Awaitable[None]] | None = None,
+    **options: Unpack[BulkOptions],
 ) -> RunReport:
-    """Add a CrystalRoof dataset's columns to every row of a CSV file of locations."""
-    api.lookup("W6 0WW", dataset=dataset, area_type=area_type)  # check options before any work
-    async with await Store.open(db) as store:
+    """Open the store, run ``before`` (checks that need it), then :func:`run_bulk`."""
+    settings = EngineSettings(
+        concurrency=options.get("concurrency", 16), max_attempts=options.get("max_attempts", 5)
+    )
+    async with await Store.open(options.get("db", "bulkfetch.db")) as store:
+        if before is not None:
+            await before(store)
         return await run_bulk(
-            adapter=api,
-            source=CsvSource(Path(input_path), encoding),
+            adapter=adapter,
+            source=CsvSource(Path(input_path), options.get("encoding", "utf-8-sig")),
             column=column,
-            make_lookup=lambda value: api.lookup(value, dataset=dataset, area_type=area_type),
-            template={"endpoint": dataset, "area_type": area_type or ""},
+            make_lookup=make_lookup,
+            template=template,
             store=store,
             out=Path(out),
-            output_format=output_format,
-            rate=rate,
-            settings=EngineSettings(concurrency=concurrency, max_attempts=max_attempts),
-            refresh=refresh,
-            progress=progress,
-            stop=stop,
+            output_format=options.get("output_format", "csv"),
+            rate=options.get("rate"),
+            settings=settings,
+            refresh=options.get("refresh", False),
+            progress=options.get("progress"),
+            stop=options.get("stop"),
         )

@@ -14,8 +14,8 @@ import anyio
 from rich.console import Console
 
 from bulkfetch import __version__
-from bulkfetch.apis.crystalroof import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof
-from bulkfetch.bulk import ExitCode, RunReport, enrich
+from bulkfetch.apis.crystalroof import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof, enrich
+from bulkfetch.bulk import ExitCode, RunReport
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.errors import BulkfetchError, StoreError, UsageError
 from bulkfetch.progress import ProgressBar

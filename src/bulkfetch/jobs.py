@@ -52,23 +52,29 @@ _ROW_STATUS = {
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """One paid call's worth of question: an API, an endpoint and normalised parameters.
+    """One paid call's worth of question: an API at an origin, an endpoint, and normalised
+    parameters.
 
-    Never holds a key, so neither does anything derived from it.
+    The origin (the base URL) is part of the question, so an answer from the emulator or a
+    test environment is never served as a production one. Never holds a key, so neither
+    does anything derived from it.
     """
 
     api: str
+    origin: str
     endpoint: str
     params: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, api: str, endpoint: str, params: Mapping[str, str]) -> Lookup:
-        return cls(api, endpoint, tuple(sorted(params.items())))
+    def of(cls, api: str, origin: str, endpoint: str, params: Mapping[str, str]) -> Lookup:
+        return cls(api, origin, endpoint, tuple(sorted(params.items())))
 
     @property
     def fingerprint(self) -> str:
         """Equal exactly when the lookups are equal; stable across processes and versions."""
-        canonical = json.dumps([self.api, self.endpoint, self.params], separators=(",", ":"))
+        canonical = json.dumps(
+            [self.api, self.origin, self.endpoint, self.params], separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def param(self, name: str) -> str:

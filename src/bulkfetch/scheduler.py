@@ -32,6 +32,7 @@ from bulkfetch.errors import (
     Disposition,
     QuotaExhaustedError,
     RateLimitedError,
+    RejectedError,
     StopRunError,
 )
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
@@ -244,6 +245,13 @@ class _Engine:
             return _released(jobs, called=False)
         try:
             reply = await self.adapter.fetch([job.lookup for job in jobs])
+        except RejectedError as exc:
+            if len(jobs) == 1:
+                return self._failed(jobs, exc)
+            # One bad lookup can make a whole batch refused: halve it until the bad ones
+            # stand alone, so that only they end invalid.
+            half = (len(jobs) + 1) // 2
+            return [*await self._call(jobs[:half]), *await self._call(jobs[half:])]
         except ApiError as exc:
             return self._failed(jobs, exc)
         self.limiter.on_success()

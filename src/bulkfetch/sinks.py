@@ -21,11 +21,12 @@ __all__ = ["CsvSink", "JsonlSink", "OutputRecord", "Sink", "atomic_text_file"]
 
 @dataclass(frozen=True, slots=True)
 class OutputRecord:
-    """One output row: the input's fields, its status, and the answer in both shapes."""
+    """What one input row became: its fields, its status, and the answer in both shapes."""
 
+    row_no: int
     fields: Sequence[str]
     status: str
-    values: Mapping[str, Any] | None = None  # flat columns, for CSV
+    lines: Sequence[Mapping[str, Any]] = ()  # flat columns for CSV: a line each (none: one blank)
     document: Mapping[str, Any] | None = None  # the nested answer, for JSON Lines
     error: str | None = None
 
@@ -57,17 +58,22 @@ def _cell(value: Any) -> Any:
 
 
 class CsvSink:
-    """Input columns, ``status``, the value columns, then the fixed columns."""
+    """Input columns, ``row`` (when an answer may fill several lines), ``status``, the
+    value columns, then the fixed columns."""
 
-    def __init__(self, handle: IO[str], header: Sequence[str], columns: Sequence[str]) -> None:
+    def __init__(
+        self, handle: IO[str], header: Sequence[str], columns: Sequence[str], *, row_column: bool
+    ) -> None:
         self._writer = csv.writer(handle, lineterminator="\n")
         self._columns = list(columns)
-        self._writer.writerow([*header, "status", *self._columns])
+        self._row_column = row_column
+        self._writer.writerow([*header, *(["row"] if row_column else []), "status", *self._columns])
 
     def write(self, record: OutputRecord) -> None:
-        found = record.values or {}
-        cells = (_cell(found.get(column)) for column in self._columns)
-        self._writer.writerow([*record.fields, record.status, *cells])
+        row = [record.row_no + 1] if self._row_column else []
+        for line in record.lines or [{}]:
+            cells = (_cell(line.get(column)) for column in self._columns)
+            self._writer.writerow([*record.fields, *row, record.status, *cells])
 
 
 class JsonlSink:

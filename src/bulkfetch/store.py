@@ -68,6 +68,7 @@ jobs = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
     sa.Column("api", sa.String(64), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
     sa.Column("endpoint", sa.Text, nullable=False),
     sa.Column("params", sa.Text, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
@@ -112,6 +113,16 @@ run_rows = sa.Table(
 # A row is settled when its job will not be tried again in this run.
 _SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
 
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("origin", sa.Text, primary_key=True),
+    sa.Column("type", sa.String(32), primary_key=True),
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+)
 
 _FINAL_STATE = {
     OutcomeKind.DONE: JobState.DONE,
@@ -333,6 +344,7 @@ class Store:
                         {
                             "fingerprint": fp,
                             "api": lookup.api,
+                            "origin": lookup.origin,
                             "endpoint": lookup.endpoint,
                             "params": lookup.params_json(),
                             "state": JobState.PENDING.value,
@@ -479,7 +491,14 @@ class Store:
                     lease_expires_at=now + lease_seconds,
                     updated_at=now,
                 )
-                .returning(jobs.c.id, jobs.c.api, jobs.c.endpoint, jobs.c.params, jobs.c.attempts)
+                .returning(
+                    jobs.c.id,
+                    jobs.c.api,
+                    jobs.c.origin,
+                    jobs.c.endpoint,
+                    jobs.c.params,
+                    jobs.c.attempts,
+                )
             ).all()
             rows_of: dict[int, int] = {}
             if rows:
@@ -492,7 +511,7 @@ class Store:
             claimed = [
                 Job(
                     row.id,
-                    Lookup.of(row.api, row.endpoint, json.loads(row.params)),
+                    Lookup.of(row.api, row.origin, row.endpoint, json.loads(row.params)),
                     row.attempts,
                     rows_of.get(row.id, 0),
                 )
@@ -556,6 +575,38 @@ class Store:
             count = int(found.scalar_one())
             await self._conn.commit()
         return count
+
+    # -- reference data -----------------------------------------------------------------
+
+    async def save_regions(
+        self, origin: str, found: Sequence[tuple[str, str, str]], *, now: float
+    ) -> None:
+        """Replace the regions kept for an API origin with ``(type, code, label)`` rows."""
+
+        def statements(conn: Connection) -> None:
+            conn.execute(regions.delete().where(regions.c.origin == origin))
+            if found:
+                conn.execute(
+                    regions.insert(),
+                    [
+                        {"origin": origin, "type": t, "code": c, "label": label, "fetched_at": now}
+                        for t, c, label in found
+                    ],
+                )
+
+        await self._write(statements)
+
+    async def regions(self, origin: str, type_: str | None = None) -> list[tuple[str, str, str]]:
+        """The ``(type, code, label)`` rows kept for an origin; empty if never fetched."""
+        query = sa.select(regions.c.type, regions.c.code, regions.c.label).where(
+            regions.c.origin == origin
+        )
+        if type_ is not None:
+            query = query.where(regions.c.type == type_)
+        async with self._lock:
+            found = [(r.type, r.code, r.label) for r in await self._conn.execute(query)]
+            await self._conn.commit()
+        return found
 
     # -- reading ------------------------------------------------------------------------
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import aiohttp
 
 from bulkfetch.adapter import LookupResult, Reply
+from bulkfetch.apis._flat import flatten
 from bulkfetch.apis._http import Answer, rate_headers, request, retry_after
+from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
 from bulkfetch.errors import (
     ApiError,
     AuthenticationError,
@@ -38,7 +41,7 @@ __all__ = [
     "CrystalRoof",
     "DatasetResult",
     "OccupationResult",
-    "flatten",
+    "enrich",
 ]
 
 DEFAULT_BASE_URL = "https://crystalroof.co.uk"
@@ -71,20 +74,6 @@ class OccupationResult:
     refreshed_date: str | None
 
 
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"residents": {"Total": 98}}`` -> ``{"residents.Total": 98}``; lists stay JSON text."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            flat[name] = json.dumps(value, ensure_ascii=False)
-        else:
-            flat[name] = value
-    return flat
-
-
 def _dataset_path(dataset: str) -> str:
     dataset = dataset.strip("/")
     if dataset.count("/") != 1 or not all(dataset.split("/")):
@@ -103,6 +92,8 @@ class CrystalRoof:
     name = _API
     batch_size = 1
     fixed_columns = ("data_date",)
+    expands_rows = False
+    notices: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -122,6 +113,11 @@ class CrystalRoof:
 
     def __repr__(self) -> str:
         return f"CrystalRoof(base_url={self._base_url!r}, api_key=<hidden>)"
+
+    @property
+    def origin(self) -> str:
+        """The base URL: part of every lookup, so the emulator's answers stay its own."""
+        return self._base_url
 
     async def __aenter__(self) -> Self:
         return self
@@ -165,7 +161,7 @@ class CrystalRoof:
                     f"area_type must be one of {', '.join(AREA_TYPES)}; got {area_type!r}"
                 )
             values["area_type"] = area_type
-        return Lookup.of(_API, _dataset_path(dataset), values)
+        return Lookup.of(_API, self._base_url, _dataset_path(dataset), values)
 
     async def dataset(
         self, dataset: str, location: str, *, area_type: str | None = "oa", **params: str
@@ -210,9 +206,9 @@ class CrystalRoof:
             result = LookupResult(OutcomeKind.DONE, answer.status, body=body, columns=columns)
         return Reply([result], remaining=remaining, reset_in=reset_in)
 
-    def output_values(self, body: str) -> dict[str, Any]:
+    def output_rows(self, body: str) -> list[dict[str, Any]]:
         parsed = json.loads(body)
-        return {**flatten(parsed["data"]), "data_date": parsed.get("dataDate")}
+        return [{**flatten(parsed["data"]), "data_date": parsed.get("dataDate")}]
 
     def output_document(self, body: str) -> dict[str, Any]:
         parsed = json.loads(body)
@@ -274,3 +270,29 @@ def _error_for(answer: Answer, endpoint: str, location: str) -> ApiError:
     if answer.status in _STATUS_ERRORS:
         return _STATUS_ERRORS[answer.status](message, **context)
     return ServerError(message, retry_after=retry_after(answer.headers), **context)
+
+
+async def enrich(
+    api: CrystalRoof,
+    input_path: str | Path,
+    *,
+    column: str,
+    out: str | Path,
+    dataset: str = OCCUPATION,
+    area_type: str | None = "oa",
+    **options: Unpack[BulkOptions],
+) -> RunReport:
+    """Add a CrystalRoof dataset's columns to every row of a CSV file of locations.
+
+    ``await enrich(api, "postcodes.csv", column="postcode", out="enriched.csv", rate=5)``
+    """
+    api.lookup("W6 0WW", dataset=dataset, area_type=area_type)  # bad options fail before any work
+    return await bulk_file(
+        api,
+        input_path,
+        column=column,
+        out=out,
+        make_lookup=lambda value: api.lookup(value, dataset=dataset, area_type=area_type),
+        template={"endpoint": dataset, "area_type": area_type or "", "origin": api.origin},
+        **options,
+    )
