@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 from rich.console import Console
+from rich.table import Table
 
 from bulkfetch import __version__
 from bulkfetch.apis.crystalroof import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof, enrich
-from bulkfetch.bulk import ExitCode, RunReport
+from bulkfetch.apis.labormarket import (
+    REGION_TYPES,
+    LaborMarket,
+    WireNames,
+    known_regions,
+    labor_market,
+)
+from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.errors import BulkfetchError, StoreError, UsageError
 from bulkfetch.progress import ProgressBar
@@ -25,6 +34,15 @@ from bulkfetch.store import StopKind, Store
 __all__ = ["main"]
 
 STORE_ERROR = 5  # not among the run outcomes: the store itself could not be used
+# Wire names the Labor Market docs leave open: option -> WireNames field.
+_WIRE_OPTIONS = {
+    "region_field": "the JSON name of the region code",
+    "msa_fallback_field": "the JSON name of the MSA-to-state fallback flag",
+    "customer_key_header": "the header that carries the end-customer key",
+    "cip_attribution_field": "the occupation field naming the CIP codes it matched",
+}
+
+Job = Callable[[StopRequest, ProgressBar], Awaitable[RunReport]]
 
 
 def _positive_int(text: str) -> int:
@@ -48,38 +66,80 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _run_options() -> argparse.ArgumentParser:
+    """Options every bulk command shares: the store, the pace, the output."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("input", type=Path, help="CSV file with a header row")
+    shared.add_argument("--column", required=True, help="the column holding the lookups")
+    shared.add_argument("--out", required=True, type=Path, help="where to write the output")
+    shared.add_argument("--db", default="bulkfetch.db", help="the job store (SQLite file)")
+    shared.add_argument("--rate", type=_positive_float, help="calls a second (default: none)")
+    shared.add_argument("--concurrency", type=_positive_int, default=16)
+    shared.add_argument(
+        "--max-attempts", type=_positive_int, default=5, help="tries a lookup gets in one run"
+    )
+    shared.add_argument("--base-url", default=None, help="the API's base URL")
+    shared.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
+    shared.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
+    shared.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
+    shared.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a call")
+    return shared
+
+
+def _lmi_options() -> argparse.ArgumentParser:
+    """Options of every Labor Market command: environment and the undocumented wire names."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--environment", choices=("test", "production"), default="test")
+    wire = shared.add_argument_group("wire names the provider's docs leave open")
+    defaults = WireNames()
+    for name, meaning in _WIRE_OPTIONS.items():
+        wire.add_argument(
+            f"--{name.replace('_', '-')}",
+            help=f"{meaning} (default {getattr(defaults, name)!r})",
+        )
+    return shared
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bulkfetch",
-        description="Bulk lookups against rate-limited, paid HTTP APIs.",
+        prog="bulkfetch", description="Bulk lookups against rate-limited, paid HTTP APIs."
     )
     parser.add_argument("--version", action="version", version=f"bulkfetch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    run_options, lmi_options = _run_options(), _lmi_options()
 
     enrich_cmd = commands.add_parser(
-        "enrich", help="add CrystalRoof columns to a CSV file of UK locations"
+        "enrich",
+        parents=[run_options],
+        help="add CrystalRoof columns to a CSV file of UK locations",
     )
-    enrich_cmd.add_argument("input", type=Path, help="CSV file with a header row")
-    enrich_cmd.add_argument("--column", required=True, help="the column holding the locations")
-    enrich_cmd.add_argument("--out", required=True, type=Path, help="where to write the output")
     enrich_cmd.add_argument("--area-type", default="oa", choices=AREA_TYPES)
     enrich_cmd.add_argument("--dataset", default=OCCUPATION, help="<category>/<method>")
-    enrich_cmd.add_argument("--db", default="bulkfetch.db", help="the job store (SQLite file)")
-    enrich_cmd.add_argument("--rate", type=_positive_float, help="calls a second (default: none)")
-    enrich_cmd.add_argument("--concurrency", type=_positive_int, default=16)
-    enrich_cmd.add_argument(
-        "--max-attempts", type=_positive_int, default=5, help="tries a lookup gets in one run"
-    )
-    enrich_cmd.add_argument("--base-url", default=None, help="the API's base URL")
-    enrich_cmd.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
-    enrich_cmd.add_argument(
-        "--format", dest="output_format", choices=("csv", "jsonl"), default="csv"
-    )
-    enrich_cmd.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
     enrich_cmd.add_argument(
         "--api-key", help="the CrystalRoof key (better: the CRYSTALROOF_API_KEY variable)"
     )
-    enrich_cmd.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a call")
+
+    lmi = commands.add_parser(
+        "labor-market",
+        parents=[run_options, lmi_options],
+        help="add US labor-market data to a CSV file of SOC or CIP codes",
+    )
+    lmi.add_argument("--by", choices=("soc", "cip"), required=True)
+    lmi.add_argument("--region-type", choices=REGION_TYPES, default="national")
+    lmi.add_argument("--region", help="state FIPS or MSA code (see 'bulkfetch regions')")
+    lmi.add_argument("--include-skills", action="store_true")
+    lmi.add_argument("--fields", help="comma-separated fields to ask for (sparse fieldset)")
+    lmi.add_argument(
+        "--msa-fallback", action="store_true", help="state projections where an MSA has none"
+    )
+
+    regions = commands.add_parser(
+        "regions", parents=[lmi_options], help="the Labor Market API's regions, as a table"
+    )
+    regions.add_argument("--type", choices=REGION_TYPES, dest="region_type")
+    regions.add_argument("--db", default="bulkfetch.db", help="where the regions are kept")
+    regions.add_argument("--base-url", default=None)
+    regions.add_argument("--timeout", type=_positive_float, default=30.0)
 
     status_cmd = commands.add_parser("status", help="what a store holds and how its last run ended")
     status_cmd.add_argument("--db", default="bulkfetch.db")
@@ -90,13 +150,23 @@ def _parser() -> argparse.ArgumentParser:
     emulate.add_argument("--port", type=int, default=8710, help="0 picks a free port")
     emulate.add_argument("--keys", help="comma-separated valid keys (default: any key)")
     emulate.add_argument("--rate-limit", type=_positive_int, help="calls per key per second")
-    emulate.add_argument("--quota", type=int, help="billed calls per key, then 402")
+    emulate.add_argument("--quota", type=int, help="billed calls per key, then 402 (LMI: 403)")
     emulate.add_argument("--not-found-rate", type=_fraction, default=0.03)
     for fault in ("fail", "drop", "slow", "truncate", "throttle"):
         emulate.add_argument(f"--{fault}-rate", type=_fraction, default=0.0)
     emulate.add_argument("--slow-seconds", type=float, default=30.0)
     emulate.add_argument("--latency", default="0,0", help="MIN,MAX seconds added to answers")
     emulate.add_argument("--seed", type=int, default=0)
+    emulate.add_argument(
+        "--lmi-production",
+        action="store_true",
+        help="Labor Market calls need an end-customer key (ck_...), as in production",
+    )
+    emulate.add_argument(
+        "--no-cip-attribution",
+        action="store_true",
+        help="CIP answers do not say which input code an occupation matched",
+    )
     return parser
 
 
@@ -104,15 +174,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    commands: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+        "enrich": _enrich,
+        "labor-market": _labor_market,
+        "regions": _regions,
+        "status": _status,
+        "emulate": _emulate,
+    }
     try:
-        if args.command == "enrich":
-            code = _enrich(args, err)
-        elif args.command == "status":
-            if "://" not in args.db and not Path(args.db).exists():
-                raise UsageError(f"no store at {args.db}")
-            code = anyio.run(_status, args)
-        else:
-            code = _emulate(args)
+        code = commands[args.command](args, err)
     except BulkfetchError as exc:
         code = _report_error(exc, err)
     except BaseExceptionGroup as group:
@@ -143,12 +213,26 @@ def _report_error(exc: BulkfetchError, err: Console) -> int:
     return ExitCode.USAGE
 
 
-def _enrich(args: argparse.Namespace, err: Console) -> int:
-    key = args.api_key or os.environ.get("CRYSTALROOF_API_KEY")
-    if not key:
-        err.print("bulkfetch: error: no API key: set CRYSTALROOF_API_KEY or pass --api-key")
-        return ExitCode.USAGE
-    report = anyio.run(_run_enrich, args, key, err)
+# -- bulk commands ------------------------------------------------------------------------
+
+
+def _bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) -> BulkOptions:
+    return BulkOptions(
+        db=args.db,
+        output_format=args.output_format,
+        encoding=args.encoding,
+        rate=args.rate,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        refresh=args.refresh,
+        progress=bar,
+        stop=stop,
+    )
+
+
+def _run(job: Job, err: Console) -> int:
+    """Run a bulk job under signal handling and a progress bar; print its summary."""
+    report = anyio.run(_supervised, job, err)
     if report is None:
         err.print("bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED
@@ -156,35 +240,74 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
     return report.exit_code
 
 
-async def _run_enrich(args: argparse.Namespace, key: str, err: Console) -> RunReport | None:
-    """The run's report, or None when a second signal cut it short."""
+async def _supervised(job: Job, err: Console) -> RunReport | None:
+    """The job's report, or None when a second signal cut it short."""
     stop = StopRequest()
     report = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-        async with CrystalRoof(
-            key, base_url=args.base_url or DEFAULT_BASE_URL, timeout=args.timeout
-        ) as api:
-            with ProgressBar(err) as bar:
-                report = await enrich(
-                    api,
-                    args.input,
-                    column=args.column,
-                    out=args.out,
-                    db=args.db,
-                    dataset=args.dataset,
-                    area_type=args.area_type,
-                    output_format=args.output_format,
-                    encoding=args.encoding,
-                    rate=args.rate,
-                    concurrency=args.concurrency,
-                    max_attempts=args.max_attempts,
-                    refresh=args.refresh,
-                    progress=bar,
-                    stop=stop,
-                )
+        with ProgressBar(err) as bar:
+            report = await job(stop, bar)
         tg.cancel_scope.cancel()
     return report
+
+
+def _enrich(args: argparse.Namespace, err: Console) -> int:
+    key = args.api_key or os.environ.get("CRYSTALROOF_API_KEY")
+    if not key:
+        raise UsageError("no API key: set CRYSTALROOF_API_KEY or pass --api-key")
+
+    async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
+        base_url = args.base_url or DEFAULT_BASE_URL
+        async with CrystalRoof(key, base_url=base_url, timeout=args.timeout) as api:
+            return await enrich(
+                api,
+                args.input,
+                column=args.column,
+                out=args.out,
+                dataset=args.dataset,
+                area_type=args.area_type,
+                **_bulk_options(args, stop, bar),
+            )
+
+    return _run(job, err)
+
+
+def _labor_market_client(args: argparse.Namespace) -> LaborMarket:
+    platform_key = os.environ.get("LMI_PLATFORM_KEY")
+    if not platform_key:
+        raise UsageError("no platform key: set LMI_PLATFORM_KEY")
+    overrides = {name: getattr(args, name) for name in _WIRE_OPTIONS if getattr(args, name)}
+    return LaborMarket(
+        platform_key,
+        customer_key=os.environ.get("LMI_CUSTOMER_KEY") or None,
+        environment=args.environment,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        wire=dataclasses.replace(WireNames(), **overrides),
+    )
+
+
+def _labor_market(args: argparse.Namespace, err: Console) -> int:
+    api = _labor_market_client(args)
+
+    async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
+        async with api:
+            return await labor_market(
+                api,
+                args.input,
+                by=args.by,
+                column=args.column,
+                out=args.out,
+                region_type=args.region_type,
+                region=args.region,
+                fields=[f.strip() for f in args.fields.split(",")] if args.fields else None,
+                include_skills=args.include_skills,
+                msa_fallback=args.msa_fallback,
+                **_bulk_options(args, stop, bar),
+            )
+
+    return _run(job, err)
 
 
 async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope) -> None:
@@ -209,6 +332,8 @@ def _print_summary(report: RunReport, err: Console) -> None:
         f"{report.rows} rows: {parts or 'none'}; {report.calls} calls; output {report.output}",
         markup=False,
     )
+    for notice in report.notices:
+        err.print(f"note: {notice}", markup=False)
     if report.reclaimed:
         err.print(
             f"resumed: {report.reclaimed} lookups were in flight when an earlier process died;"
@@ -233,7 +358,31 @@ def _print_summary(report: RunReport, err: Console) -> None:
         err.print("some lookups failed after retries; run the same command again to retry them.")
 
 
-async def _status(args: argparse.Namespace) -> int:
+# -- other commands -----------------------------------------------------------------------
+
+
+def _regions(args: argparse.Namespace, err: Console) -> int:
+    api = _labor_market_client(args)
+
+    async def fetch() -> list[tuple[str, str, str]]:
+        async with api, await Store.open(args.db) as store:
+            found = await known_regions(api, store)
+        return [(r.type, r.code, r.label) for r in found if args.region_type in (None, r.type)]
+
+    table = Table("type", "code", "label")
+    for row in anyio.run(fetch):
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+    return ExitCode.OK
+
+
+def _status(args: argparse.Namespace, err: Console) -> int:
+    if "://" not in args.db and not Path(args.db).exists():
+        raise UsageError(f"no store at {args.db}")
+    return anyio.run(_print_status, args)
+
+
+async def _print_status(args: argparse.Namespace) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
         counts = await store.counts(args.run)
     if counts is None:
@@ -255,7 +404,7 @@ async def _status(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _emulate(args: argparse.Namespace) -> int:
+def _emulate(args: argparse.Namespace, err: Console) -> int:
     low, _, high = args.latency.partition(",")
     config = EmulatorConfig(
         keys=frozenset(args.keys.split(",")) if args.keys else None,
@@ -271,6 +420,8 @@ def _emulate(args: argparse.Namespace) -> int:
         latency_min=float(low or 0),
         latency_max=float(high or low or 0),
         seed=args.seed,
+        lmi_environment="production" if args.lmi_production else "test",
+        cip_attribution=not args.no_cip_attribution,
     )
 
     def ready(url: str) -> None:

@@ -46,6 +46,7 @@ from bulkfetch.store import Store
 __all__ = [
     "BASE_URLS",
     "MAX_CODES",
+    "REGION_TYPES",
     "Demand",
     "LaborMarket",
     "LaborMarketData",
@@ -368,7 +369,7 @@ class LaborMarket:
         by = lookups[0].endpoint.removeprefix("by-")
         codes = [lookup.param("code") for lookup in lookups]
         per_code = self._split_soc(data, codes) if by == "soc" else self._split_cip(data, codes)
-        results = [_lookup_result(answer.status, per_code.get(code), data) for code in codes]
+        results = [_lookup_result(answer.status, code, per_code.get(code), data) for code in codes]
         return Reply(results, remaining=remaining, reset_in=reset_in)
 
     def _split_soc(self, data: Mapping[str, Any], codes: list[str]) -> dict[str, list[Any]]:
@@ -493,13 +494,13 @@ class LaborMarket:
 
 
 def _lookup_result(
-    status: int, occupations: list[Any] | None, data: Mapping[str, Any]
+    status: int, code: str, occupations: list[Any] | None, data: Mapping[str, Any]
 ) -> LookupResult:
     """One code's part of an answer: its occupations and the warnings that name it."""
     if not occupations:
-        return LookupResult(
-            OutcomeKind.NOT_FOUND, status, error="the answer does not mention this code"
-        )
+        said = [w for w in data.get("warnings") or [] if code in str(w.get("message", ""))]
+        reason = _warnings_text(said) or "the answer does not mention this code"
+        return LookupResult(OutcomeKind.NOT_FOUND, status, error=reason)
     socs = {o.get("socCode") for o in occupations}
     warnings = [w for w in data.get("warnings") or [] if _warning_concerns(w, socs)]
     stored = {

@@ -36,6 +36,13 @@ class EmulatorConfig:
     latency_min: float = 0.0  # every answer waits a random time in [min, max]
     latency_max: float = 0.0
     seed: int = 0
+    # Labor Market Intelligence
+    lmi_environment: str = "test"  # "production" requires an end-customer key
+    customer_key_header: str = "X-Customer-Key"
+    region_field: str = "region"
+    msa_fallback_field: str = "msaFallback"
+    cip_attribution: bool = True  # whether CIP answers say which input code matched
+    cip_attribution_field: str = "matchedCipCodes"
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         known = {f.name for f in dataclasses.fields(self)}
@@ -59,6 +66,7 @@ class Ledger:
     rate_limited_per_second: Counter[int] = field(default_factory=Counter)
     # For each status, how many requests had come in when it was first answered.
     first_seen_at: dict[int, int] = field(default_factory=dict)
+    by_path: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +76,7 @@ class Ledger:
             "billed": dict(self.billed),
             "billed_twice": sum(1 for n in self.billed.values() if n > 1),
             "first_seen_at": {str(k): v for k, v in sorted(self.first_seen_at.items())},
+            "by_path": dict(self.by_path),
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
             "rate_limited_per_second": {
                 str(k): v for k, v in sorted(self.rate_limited_per_second.items())
@@ -111,6 +120,10 @@ class Gate:
         if cfg.quota is not None and key != "DEMO" and self._used[key] >= cfg.quota:
             raise Refusal(402)
 
+    def used_this_second(self, key: str, second: int) -> int:
+        start, count = self._window.get(key, (second, 0))
+        return count if start == second else 0
+
     def fault(self) -> str | None:
         """Which fault, if any, this call meets."""
         cfg = self.config
@@ -148,7 +161,13 @@ GATE = web.AppKey("gate", Gate)
 
 
 async def deliver(
-    request: web.Request, gate: Gate, status: int, body: dict[str, Any], fault: str | None
+    request: web.Request,
+    gate: Gate,
+    status: int,
+    body: dict[str, Any],
+    fault: str | None,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """Send an answer, or fail to, as the fault says."""
     payload = json.dumps(body).encode()
@@ -162,14 +181,18 @@ async def deliver(
         return web.Response(status=204)
     gate.record(status)
     if fault == "truncate":
-        response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        response = web.StreamResponse(
+            status=status, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         response.content_length = len(payload)
         await response.prepare(request)
         await response.write(payload[: len(payload) // 2])
         if request.transport is not None:
             request.transport.close()
         return response
-    return web.Response(status=status, body=payload, content_type="application/json")
+    return web.Response(
+        status=status, body=payload, content_type="application/json", headers=headers
+    )
 
 
 async def _ledger(request: web.Request) -> web.Response:
@@ -187,13 +210,14 @@ async def _config(request: web.Request) -> web.Response:
 
 def build_app(config: EmulatorConfig) -> web.Application:
     """The emulator as an aiohttp application, every emulated API mounted."""
-    from bulkfetch.emulator import crystalroof
+    from bulkfetch.emulator import crystalroof, labormarket
 
     app = web.Application()
     app[GATE] = Gate(config)
     app.router.add_get("/_emulator/ledger", _ledger)
     app.router.add_post("/_emulator/config", _config)
     crystalroof.mount(app)
+    labormarket.mount(app)
     return app
 
 
