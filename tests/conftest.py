@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import pytest
 
 KEY = "sk-test-5e3c1f0a9b"
+PLATFORM_KEY = "pk_test_9f8e7d6c5b"
+CUSTOMER_KEY = "ck_live_1a2b3c4d"
 
 
 @dataclass
@@ -76,9 +78,15 @@ def emulator(start_emulator: StartEmulator) -> Emulator:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CRYSTALROOF_API_KEY"}
-    env.update({"CRYSTALROOF_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}, **extra)
+    env = {k: v for k, v in os.environ.items() if k not in _KEY_VARIABLES}
+    env.update(
+        {"CRYSTALROOF_API_KEY": KEY, "LMI_PLATFORM_KEY": PLATFORM_KEY, "PYTHONUNBUFFERED": "1"},
+        **extra,
+    )
     return env
+
+
+_KEY_VARIABLES = {"CRYSTALROOF_API_KEY", "LMI_PLATFORM_KEY", "LMI_CUSTOMER_KEY"}
 
 
 def bulkfetch_command(*args: str | Path) -> list[str]:

@@ -325,8 +325,9 @@ def _shape(occupation: dict[str, Any], fields: Any) -> dict[str, Any]:
 async def _lookup(request: web.Request, by: str) -> web.StreamResponse:
     gate = request.app[GATE]
     gate.ledger.by_path[request.path] += 1
-    headers = _rate_headers(gate, _bearer(request))
     refused = _check_access(request, gate)
+    # After admission, so that the call that takes the window's last slot says 0 remain.
+    headers = _rate_headers(gate, _bearer(request))
     if refused is not None:
         return await _answer_with(request, gate, refused, headers)
     field, pattern = ("socCodes", _SOC) if by == "soc" else ("cipCodes", _CIP)
@@ -405,8 +406,9 @@ async def _by_cip(request: web.Request) -> web.StreamResponse:
 async def _regions(request: web.Request) -> web.StreamResponse:
     gate = request.app[GATE]
     gate.ledger.by_path[request.path] += 1
-    headers = _rate_headers(gate, _bearer(request))
     refused = _check_access(request, gate)
+    # After admission, so that the call that takes the window's last slot says 0 remain.
+    headers = _rate_headers(gate, _bearer(request))
     if refused is not None:
         return await _answer_with(request, gate, refused, headers)
     wanted = request.query.get("type")
