@@ -272,3 +272,23 @@ def test_rate_limit_headers_are_honoured(start_emulator: StartEmulator, tmp_path
     ledger = emulator.ledger()
     assert ledger["by_path"][BY_SOC] == math.ceil(len(distinct) / 25)
     assert "429" not in ledger["by_status"]
+
+
+def test_faults_and_429s_are_retried_to_the_same_output(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """500s, dropped connections, cut bodies and random 429s on batches: every code ends
+    final with the values a clean run gets."""
+    faulty = start_emulator(
+        "--fail-rate", "0.1", "--drop-rate", "0.05", "--truncate-rate", "0.05",
+        "--throttle-rate", "0.1", "--seed", "3",
+    )  # fmt: skip
+    clean = start_emulator()
+    source = tmp_path / "soc.csv"
+    soc_file(source, 500, seed=10)
+    result = lmi(faulty, source, tmp_path / "f.csv", tmp_path / "f.db", "--max-attempts", "10")
+    assert result.returncode == 0, result.stderr
+    assert lmi(clean, source, tmp_path / "c.csv", tmp_path / "c.db").returncode == 0
+    assert (tmp_path / "f.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
+    by_status = faulty.ledger()["by_status"]
+    assert by_status.get("500", 0) + by_status.get("429", 0) + by_status.get("0", 0) > 0
