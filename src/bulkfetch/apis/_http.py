@@ -6,13 +6,56 @@ import email.utils
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import aiohttp
 
 from bulkfetch.errors import TransportError
 
-__all__ = ["Answer", "rate_headers", "request", "retry_after"]
+__all__ = ["Answer", "HttpClient", "rate_headers", "request", "retry_after"]
+
+
+class HttpClient:
+    """What every API client shares: a base URL, and an aiohttp session it owns unless one
+    was given. An async context manager; ``close()`` releases what it owns."""
+
+    def __init__(
+        self, base_url: str, *, session: aiohttp.ClientSession | None, timeout: float
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @property
+    def origin(self) -> str:
+        """The base URL: part of every lookup, so the emulator's answers stay its own."""
+        return self._base_url
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # No connection cap of aiohttp's own: the scheduler decides how many are open.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0)
+            )
+        return self._session
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import Any, Unpack
 
 import aiohttp
 
 from bulkfetch.adapter import LookupResult, Reply
 from bulkfetch.apis._flat import flatten
-from bulkfetch.apis._http import Answer, rate_headers, request, retry_after
+from bulkfetch.apis._http import Answer, HttpClient, rate_headers, request, retry_after
 from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
 from bulkfetch.errors import (
     ApiError,
@@ -83,7 +82,7 @@ def _dataset_path(dataset: str) -> str:
     return dataset
 
 
-class CrystalRoof:
+class CrystalRoof(HttpClient):
     """A CrystalRoof client: single lookups for your code, and the adapter bulk runs use.
 
     ``async with CrystalRoof(key) as api: result = await api.occupation("W6 0WW")``
@@ -105,43 +104,11 @@ class CrystalRoof:
     ) -> None:
         if not api_key:
             raise InvalidInputError("CrystalRoof needs an API key (CRYSTALROOF_API_KEY)")
+        super().__init__(base_url, session=session, timeout=timeout)
         self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def __repr__(self) -> str:
         return f"CrystalRoof(base_url={self._base_url!r}, api_key=<hidden>)"
-
-    @property
-    def origin(self) -> str:
-        """The base URL: part of every lookup, so the emulator's answers stay its own."""
-        return self._base_url
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # No connection cap of aiohttp's own: the scheduler decides how many are open.
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0)
-            )
-        return self._session
 
     # -- lookups ----------------------------------------------------------------------
 

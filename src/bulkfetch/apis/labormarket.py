@@ -19,14 +19,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self, Unpack
+from typing import Any, Literal, Unpack
 
 import aiohttp
 
 from bulkfetch.adapter import LookupResult, Reply
 from bulkfetch.apis._flat import flatten
-from bulkfetch.apis._http import Answer, rate_headers, request, retry_after
+from bulkfetch.apis._http import Answer, HttpClient, rate_headers, request, retry_after
 from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
 from bulkfetch.errors import (
     ApiError,
@@ -185,7 +184,7 @@ def _codes(value: Any) -> list[str]:
     return []
 
 
-class LaborMarket:
+class LaborMarket(HttpClient):
     """A Labor Market Intelligence client: calls for your code, and the adapter bulk runs use.
 
     ``async with LaborMarket("pk_test_...") as api: result = await api.by_soc(["15-1252"])``
@@ -217,12 +216,9 @@ class LaborMarket:
             )
         self.environment = environment
         self.wire = wire or WireNames()
+        super().__init__(base_url or BASE_URLS[environment], session=session, timeout=timeout)
         self._platform_key = platform_key
         self._customer_key = customer_key
-        self._base_url = (base_url or BASE_URLS[environment]).rstrip("/")
-        self._session = session
-        self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         # Whether CIP answers say which input code each occupation matched: unknown until an
         # answer with an occupation in it has been read. Until then, one CIP code a request.
         self._cip_attribution: bool | None = None
@@ -234,33 +230,6 @@ class LaborMarket:
             f"LaborMarket(environment={self.environment!r}, base_url={self._base_url!r}, "
             "platform_key=<hidden>, customer_key=<hidden>)"
         )
-
-    @property
-    def origin(self) -> str:
-        return self._base_url
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0)
-            )
-        return self._session
 
     def _headers(self) -> dict[str, str]:
         headers = {self.wire.platform_key_header: f"Bearer {self._platform_key}"}
