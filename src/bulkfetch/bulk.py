@@ -6,8 +6,10 @@ API-agnostic; each API module offers a one-call wrapper (``crystalroof.enrich``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from bulkfetch.errors import InvalidInputError
 from bulkfetch.jobs import Lookup, Outcome, RowStatus
 from bulkfetch.limiter import RateLimiter
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
-from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Sink, atomic_text_file
+from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Rendered, Sink, atomic_text_file
 from bulkfetch.sources import CsvSource
 from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
 
@@ -184,6 +186,8 @@ async def _enqueue(
     clock: Clock,
 ) -> None:
     chunk: list[RowEntry] = []
+    # Repeated values are common in big files: build each one's lookup (and fingerprint) once.
+    make_lookup = functools.lru_cache(maxsize=65536)(make_lookup)
     for row_no, fields in source.rows(start):
         try:
             chunk.append(RowEntry(row_no, make_lookup(fields[index])))
@@ -221,6 +225,7 @@ async def _write_output(
             if output_format == "csv"
             else JsonlSink(handle, header)
         )
+        render = _Renderer(adapter, sink)
         stored = aiter(store.output_rows(run_id))
         row = await anext(stored, None)
         for row_no, fields in source.rows():
@@ -231,21 +236,34 @@ async def _write_output(
                 continue
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
             _count(statuses, status)
-            body = row.body if status is RowStatus.OK else None
-            sink.write(
-                OutputRecord(
-                    row_no,
-                    fields,
-                    status.value,
-                    lines=adapter.output_rows(body) if body is not None else (),
-                    document=adapter.output_document(body) if body is not None else None,
-                    error=row.error if status is not RowStatus.OK else None,
-                )
-            )
+            if status is RowStatus.OK and row.body is not None and row.job_id is not None:
+                sink.write(OutputRecord(row_no, fields, status.value, render(row.job_id, row.body)))
+            else:
+                sink.write(OutputRecord(row_no, fields, status.value, error=row.error))
             row = await anext(stored, None)
             if row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()
     return statuses
+
+
+class _Renderer:
+    """Bodies as the sink writes them, remembered for the lookups seen last: repeated
+    lookups are common in big files, and rendering is most of what writing costs."""
+
+    SIZE = 4096
+
+    def __init__(self, adapter: Adapter, sink: Sink) -> None:
+        self._adapter = adapter
+        self._sink = sink
+        self._seen: OrderedDict[int, Rendered] = OrderedDict()
+
+    def __call__(self, job_id: int, body: str) -> Rendered:
+        found = self._seen.get(job_id)
+        if found is None:
+            found = self._seen[job_id] = self._sink.render(self._adapter, body)
+            if len(self._seen) > self.SIZE:
+                self._seen.popitem(last=False)
+        return found
 
 
 def _count(statuses: dict[str, int], status: RowStatus) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ _ROW_STATUS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: the fingerprint is cached on the instance
 class Lookup:
     """One paid call's worth of question: an API at an origin, an endpoint, and normalised
     parameters.
@@ -69,7 +70,7 @@ class Lookup:
     def of(cls, api: str, origin: str, endpoint: str, params: Mapping[str, str]) -> Lookup:
         return cls(api, origin, endpoint, tuple(sorted(params.items())))
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Equal exactly when the lookups are equal; stable across processes and versions."""
         canonical = json.dumps(

@@ -16,22 +16,49 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-__all__ = ["CsvSink", "JsonlSink", "OutputRecord", "Sink", "atomic_text_file"]
+__all__ = [
+    "Answers",
+    "CsvSink",
+    "JsonlSink",
+    "OutputRecord",
+    "Rendered",
+    "Sink",
+    "atomic_text_file",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An answer as a sink writes it (see :meth:`Sink.render`)."""
+
+    lines: Sequence[Sequence[Any]] = ()  # CSV: value cells, a line each (none: one blank line)
+    document: Mapping[str, Any] | None = None  # JSON Lines: the nested answer
 
 
 @dataclass(frozen=True, slots=True)
 class OutputRecord:
-    """What one input row became: its fields, its status, and the answer in both shapes."""
+    """What one input row became: its fields, its status, and its answer as rendered."""
 
     row_no: int
     fields: Sequence[str]
     status: str
-    lines: Sequence[Mapping[str, Any]] = ()  # flat columns for CSV: a line each (none: one blank)
-    document: Mapping[str, Any] | None = None  # the nested answer, for JSON Lines
+    answer: Rendered = Rendered()
     error: str | None = None
 
 
+class Answers(Protocol):
+    """What a sink needs from an adapter to render a stored body."""
+
+    def output_rows(self, body: str) -> Sequence[Mapping[str, Any]]: ...
+
+    def output_document(self, body: str) -> Mapping[str, Any]: ...
+
+
 class Sink(Protocol):
+    def render(self, answers: Answers, body: str) -> Rendered:
+        """A stored body as this sink writes it; the same for every row of one lookup."""
+        ...
+
     def write(self, record: OutputRecord) -> None: ...
 
 
@@ -66,13 +93,21 @@ class CsvSink:
     ) -> None:
         self._writer = csv.writer(handle, lineterminator="\n")
         self._columns = list(columns)
+        self._blank = [""] * len(self._columns)
         self._row_column = row_column
         self._writer.writerow([*header, *(["row"] if row_column else []), "status", *self._columns])
 
+    def render(self, answers: Answers, body: str) -> Rendered:
+        return Rendered(
+            lines=[
+                [_cell(line.get(column)) for column in self._columns]
+                for line in answers.output_rows(body)
+            ]
+        )
+
     def write(self, record: OutputRecord) -> None:
         row = [record.row_no + 1] if self._row_column else []
-        for line in record.lines or [{}]:
-            cells = (_cell(line.get(column)) for column in self._columns)
+        for cells in record.answer.lines or [self._blank]:
             self._writer.writerow([*record.fields, *row, record.status, *cells])
 
 
@@ -83,11 +118,14 @@ class JsonlSink:
         self._handle = handle
         self._header = list(header)
 
+    def render(self, answers: Answers, body: str) -> Rendered:
+        return Rendered(document=answers.output_document(body))
+
     def write(self, record: OutputRecord) -> None:
         line: dict[str, Any] = {"input": dict(zip(self._header, record.fields, strict=False))}
         line["status"] = record.status
-        if record.document is not None:
-            line.update(record.document)
+        if record.answer.document is not None:
+            line.update(record.answer.document)
         if record.error is not None:
             line["error"] = record.error
         self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")

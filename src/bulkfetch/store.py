@@ -168,6 +168,7 @@ class RowEntry:
 @dataclass(frozen=True, slots=True)
 class OutputRow:
     row_no: int
+    job_id: int | None
     state: JobState | None  # None: the input could not be a valid lookup
     body: str | None
     error: str | None  # why the row is invalid, or the job's last error
@@ -338,20 +339,22 @@ class Store:
         def statements(conn: Connection) -> None:
             ids: dict[str, int] = {}
             if by_fingerprint:
-                conn.execute(
+                _insert_many(
+                    conn,
                     sqlite_insert(jobs).on_conflict_do_nothing(index_elements=["fingerprint"]),
+                    _JOB_COLUMNS,
                     [
-                        {
-                            "fingerprint": fp,
-                            "api": lookup.api,
-                            "origin": lookup.origin,
-                            "endpoint": lookup.endpoint,
-                            "params": lookup.params_json(),
-                            "state": JobState.PENDING.value,
-                            "attempts": 0,
-                            "next_attempt_at": 0.0,
-                            "updated_at": now,
-                        }
+                        (
+                            fp,
+                            lookup.api,
+                            lookup.origin,
+                            lookup.endpoint,
+                            lookup.params_json(),
+                            JobState.PENDING.value,
+                            0,
+                            0.0,
+                            now,
+                        )
                         for fp, lookup in by_fingerprint.items()
                     ],
                 )
@@ -361,19 +364,23 @@ class Store:
                     )
                 )
                 ids = {row.fingerprint: row.id for row in found}
-                conn.execute(
+                _insert_many(
+                    conn,
                     sqlite_insert(run_jobs).on_conflict_do_nothing(),
-                    [{"run_id": run_id, "job_id": job_id} for job_id in ids.values()],
+                    ("run_id", "job_id"),
+                    [(run_id, job_id) for job_id in ids.values()],
                 )
-            conn.execute(
+            _insert_many(
+                conn,
                 sqlite_insert(run_rows).on_conflict_do_nothing(),
+                ("run_id", "row_no", "job_id", "note"),
                 [
-                    {
-                        "run_id": run_id,
-                        "row_no": e.row_no,
-                        "job_id": ids[e.lookup.fingerprint] if e.lookup is not None else None,
-                        "note": e.note,
-                    }
+                    (
+                        run_id,
+                        e.row_no,
+                        ids[e.lookup.fingerprint] if e.lookup is not None else None,
+                        e.note,
+                    )
                     for e in entries
                 ],
             )
@@ -673,30 +680,69 @@ class Store:
         return list(ordered)
 
     async def output_rows(self, run_id: int) -> AsyncIterator[OutputRow]:
-        """Every row of the run, in input order, with its job's state and result."""
-        query = (
+        """Every row of the run, in input order, with its job's state and result.
+
+        Read a page at a time by row number (the primary key), as plain tuples: a million
+        rows stream in flat memory without paying for a result object per row.
+        """
+        page = (
             sa.select(
                 run_rows.c.row_no,
-                sa.func.coalesce(run_rows.c.note, jobs.c.last_error).label("error"),
+                run_rows.c.job_id,
                 jobs.c.state,
                 results.c.body,
+                sa.func.coalesce(run_rows.c.note, jobs.c.last_error),
             )
             .select_from(run_rows)
             .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
             .outerjoin(results, results.c.job_id == run_rows.c.job_id)
-            .where(run_rows.c.run_id == run_id)
+            .where(
+                run_rows.c.run_id == sa.bindparam("run"), run_rows.c.row_no > sa.bindparam("after")
+            )
             .order_by(run_rows.c.row_no)
+            .limit(_OUTPUT_PAGE)
         )
+        states = {state.value: state for state in JobState}
+        after = -1
         async with self._engine.connect() as conn:
-            stream = await conn.stream(query.execution_options(yield_per=2000))
-            async for partition in stream.partitions():
-                for row in partition:
-                    yield OutputRow(
-                        row.row_no,
-                        JobState(row.state) if row.state is not None else None,
-                        row.body,
-                        row.error,
-                    )
+            compiled = page.compile(dialect=conn.dialect)
+            order = compiled.positiontup or []
+
+            def fetch(sync: Connection, after: int) -> list[Any]:
+                values = {**compiled.params, "run": run_id, "after": after}  # + LIMIT's own
+                return list(sync.exec_driver_sql(compiled.string, tuple(values[k] for k in order)))
+
+            while rows := await conn.run_sync(fetch, after):
+                for row_no, job_id, state, body, error in rows:
+                    yield OutputRow(row_no, job_id, states.get(state), body, error)
+                after = rows[-1][0]
+
+
+_OUTPUT_PAGE = 5000
+_JOB_COLUMNS = (
+    "fingerprint",
+    "api",
+    "origin",
+    "endpoint",
+    "params",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "updated_at",
+)
+
+
+def _insert_many(
+    conn: Connection, statement: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """An INSERT of many rows, compiled once for the connection's dialect and sent as plain
+    tuples: SQLAlchemy's per-row parameter handling would otherwise cost more than SQLite
+    does. ``rows`` hold values in the order of ``columns``."""
+    if not rows:
+        return
+    compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
+    order = [columns.index(name) for name in compiled.positiontup]
+    conn.exec_driver_sql(compiled.string, [tuple(row[i] for i in order) for row in rows])
 
 
 def _apply_outcomes(
