@@ -55,12 +55,19 @@ class Progress(Protocol):
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None: ...
 
+    def notice(self, text: str) -> None:
+        """Something the user should know now, not only at the end."""
+        ...
+
 
 class _Silent:
     def start(self, total_rows: int, settled_rows: int) -> None:
         pass
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
         pass
 
 
@@ -135,6 +142,11 @@ async def run_bulk(
     if not run.enqueue_complete:
         await _enqueue(store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock)
     reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
+    if reclaimed:
+        progress.notice(
+            f"resumed: {reclaimed} lookups were in flight when an earlier process died; they"
+            " are fetched again and may be billed twice"
+        )
     counts = await store.counts(run.id)
     assert counts is not None
     progress.start(counts.rows, await store.settled_rows(run.id))

@@ -26,7 +26,7 @@ from bulkfetch.apis.labormarket import (
 )
 from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
 from bulkfetch.emulator import EmulatorConfig, serve
-from bulkfetch.errors import BulkfetchError, StoreError, UsageError
+from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError, UsageError
 from bulkfetch.progress import ProgressBar
 from bulkfetch.scheduler import StopRequest
 from bulkfetch.store import StopKind, Store
@@ -155,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     for fault in ("fail", "drop", "slow", "truncate", "throttle"):
         emulate.add_argument(f"--{fault}-rate", type=_fraction, default=0.0)
     emulate.add_argument("--slow-seconds", type=float, default=30.0)
+    emulate.add_argument(
+        "--burst-429", default="0,0", help="EVERY,SECONDS: all calls 429 for SECONDS of EVERY"
+    )
     emulate.add_argument("--latency", default="0,0", help="MIN,MAX seconds added to answers")
     emulate.add_argument("--seed", type=int, default=0)
     emulate.add_argument(
@@ -206,7 +209,7 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | N
 
 
 def _report_error(exc: BulkfetchError, err: Console) -> int:
-    if isinstance(exc, StoreError):
+    if isinstance(exc, StoreError) and not isinstance(exc, StoreBusyError):
         err.print(f"bulkfetch: store error: {exc}", markup=False)
         return STORE_ERROR
     err.print(f"bulkfetch: error: {exc}", markup=False)
@@ -334,12 +337,6 @@ def _print_summary(report: RunReport, err: Console) -> None:
     )
     for notice in report.notices:
         err.print(f"note: {notice}", markup=False)
-    if report.reclaimed:
-        err.print(
-            f"resumed: {report.reclaimed} lookups were in flight when an earlier process died;"
-            " they were fetched again and may have been billed twice",
-            markup=False,
-        )
     if report.stop_kind == StopKind.QUOTA:
         err.print(
             f"stopped: the package of calls is used up ({report.stop_reason}). Add calls to the"
@@ -406,6 +403,7 @@ async def _print_status(args: argparse.Namespace) -> int:
 
 def _emulate(args: argparse.Namespace, err: Console) -> int:
     low, _, high = args.latency.partition(",")
+    every, _, burst = args.burst_429.partition(",")
     config = EmulatorConfig(
         keys=frozenset(args.keys.split(",")) if args.keys else None,
         rate_limit=args.rate_limit,
@@ -417,6 +415,8 @@ def _emulate(args: argparse.Namespace, err: Console) -> int:
         slow_seconds=args.slow_seconds,
         truncate_rate=args.truncate_rate,
         throttle_rate=args.throttle_rate,
+        burst_every=float(every or 0),
+        burst_seconds=float(burst or 0),
         latency_min=float(low or 0),
         latency_max=float(high or low or 0),
         seed=args.seed,

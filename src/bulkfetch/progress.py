@@ -61,6 +61,9 @@ class ProgressBar:
     ) -> None:
         self._progress.stop()
 
+    def notice(self, text: str) -> None:
+        self._progress.console.print(text, markup=False, highlight=False)
+
     def start(self, total_rows: int, settled_rows: int) -> None:
         self._started = self._clock.monotonic()
         self._task = self._progress.add_task(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from bulkfetch.errors import UsageError
+
 __all__ = [
     "Answers",
     "CsvSink",
@@ -65,19 +67,44 @@ class Sink(Protocol):
 @contextmanager
 def atomic_text_file(path: Path) -> Iterator[IO[str]]:
     """A text file that appears at ``path`` whole, or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
-        # mkstemp makes the file private; outputs get the user's default permissions.
-        umask = os.umask(0)
+        # mkstemp makes the file private; outputs get the user's default permissions, but
+        # never world-writable, whatever the umask.
+        umask = os.umask(0o022)
         os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        os.chmod(temp, 0o666 & ~umask & ~0o002)
         os.replace(temp, path)
+    except OSError as exc:  # a full disk while writing, say
+        Path(temp).unlink(missing_ok=True)
+        raise _unwritable(path, exc) from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _unwritable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(
+        f"cannot write the output {path}: {exc.strerror or exc.__class__.__name__} (the"
+        " results are kept in the store: fix this and run again; no call is repeated)"
+    )
+
+
+def _distinct_names(header: Sequence[str]) -> list[str]:
+    """Header names as object keys: a repeated name gets ``(2)``, ``(3)``... so no field is
+    lost to a duplicate key."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
 
 
 def _cell(value: Any) -> Any:
@@ -116,7 +143,7 @@ class JsonlSink:
 
     def __init__(self, handle: IO[str], header: Sequence[str]) -> None:
         self._handle = handle
-        self._header = list(header)
+        self._header = _distinct_names(header)
 
     def render(self, answers: Answers, body: str) -> Rendered:
         return Rendered(document=answers.output_document(body))

@@ -37,10 +37,21 @@ class CsvSource:
         header = self.header()
         if column not in header:
             raise MissingColumnError(column, header)
+        if header.count(column) > 1:
+            places = ", ".join(str(i + 1) for i, name in enumerate(header) if name == column)
+            raise UsageError(
+                f"the column name {column!r} appears more than once (columns {places}); "
+                "rename one in the file"
+            )
         return header.index(column)
 
     def rows(self, start: int = 0) -> Iterator[tuple[int, list[str]]]:
-        """``(row number, fields)`` for every data row from ``start``, padded to the header."""
+        """``(row number, fields)`` for every data row from ``start``, as wide as the header.
+
+        A short row is padded with empty fields. A long row has its extra fields joined back
+        into its last field with commas, which is what they were before an unquoted comma
+        split them: nothing is dropped, and the columns before it stay where they were.
+        """
         width = len(self.header())
         with self._open() as handle:
             reader = csv.reader(handle)
@@ -51,6 +62,8 @@ class CsvSource:
                         continue
                     if len(fields) < width:
                         fields.extend([""] * (width - len(fields)))
+                    elif len(fields) > width:
+                        fields[width - 1 :] = [",".join(fields[width - 1 :])]
                     yield row_no, fields
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise UsageError(self._unreadable(exc)) from None

@@ -286,7 +286,11 @@ class Store:
                 await self._conn.commit()
             except SQLAlchemyError as exc:
                 await self._safe_rollback()
-                raise StoreError(f"cannot write the store: {_reason(exc)}") from exc
+                raise StoreError(
+                    f"cannot write the store: {_reason(exc)} (is the disk full, or the file "
+                    "or its folder read-only? Free space or fix it, then run the same command "
+                    "again: nothing stored is lost)"
+                ) from exc
             return result
 
     async def _safe_rollback(self) -> None:

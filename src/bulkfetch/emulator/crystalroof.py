@@ -98,25 +98,25 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     dataset = f"{request.match_info['category']}/{request.match_info['method']}"
     area_type = request.query.get("area_type", "")
     try:
+        location: Location | None = parse_location(request.match_info["location"])
+    except InvalidInputError:
+        location = None
+    place = location.value if location else request.match_info["location"]
+    lookup = f"{dataset}|{area_type}|{place}"
+    gate.ledger.tried[lookup] += 1
+    try:
         gate.admit(key)
     except Refusal as refusal:
         return await deliver(request, gate, refusal.status, _error(refusal.status), None)
     assert key is not None
     if area_type and area_type not in _AREA_SIZE:
         return await deliver(request, gate, 400, {"error": "Invalid area_type."}, None)
-    try:
-        location = parse_location(request.match_info["location"])
-    except InvalidInputError:
-        location = None
     if key == "DEMO" and (location is None or not _in_demo_area(location)):
         return await deliver(request, gate, 403, _error(403), None)
     fault = gate.fault()
     if fault == "fail":
         return await deliver(request, gate, 500, _error(500), None)
-    gate.bill(
-        key,
-        f"{dataset}|{area_type}|{location.value if location else request.match_info['location']}",
-    )
+    gate.bill(key, lookup)
     if location is None or not is_known(location, gate.config.not_found_rate):
         return await deliver(request, gate, 404, _error(404), fault)
     body = {

@@ -241,6 +241,7 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
 
 _REFUSALS = {
     401: (401, "UNAUTHORIZED", "Missing or invalid API key."),
+    403: (403, "FORBIDDEN", "Access denied: insufficient permissions."),
     402: (403, "QUOTA_EXCEEDED", "Quota exceeded for this customer."),
     429: (429, "RATE_LIMITED", "Rate limit exceeded."),
 }

@@ -33,6 +33,11 @@ class EmulatorConfig:
     slow_seconds: float = 30.0
     truncate_rate: float = 0.0  # the body is cut off mid-way
     throttle_rate: float = 0.0  # 429 at random, besides the per-second limit
+    # Bursts of 429 for everyone: the first burst_seconds of every burst_every seconds.
+    burst_every: float = 0.0
+    burst_seconds: float = 0.0
+    # Keys answered with a fixed status (401 revoked, 403 forbidden), set while running.
+    key_status: dict[str, int] = field(default_factory=dict)
     latency_min: float = 0.0  # every answer waits a random time in [min, max]
     latency_max: float = 0.0
     seed: int = 0
@@ -63,6 +68,8 @@ class Ledger:
     billed_per_key: Counter[str] = field(default_factory=Counter)
     # Successful (billed) calls per wall-clock second, for rate benchmarks.
     per_second: Counter[int] = field(default_factory=Counter)
+    # Every request per lookup, answered or not: how often each was tried.
+    tried: Counter[str] = field(default_factory=Counter)
     rate_limited_per_second: Counter[int] = field(default_factory=Counter)
     # For each status, how many requests had come in when it was first answered.
     first_seen_at: dict[int, int] = field(default_factory=dict)
@@ -75,6 +82,7 @@ class Ledger:
             "billed_total": sum(self.billed.values()),
             "billed": dict(self.billed),
             "billed_twice": sum(1 for n in self.billed.values() if n > 1),
+            "most_tries": max(self.tried.values(), default=0),
             "first_seen_at": {str(k): v for k, v in sorted(self.first_seen_at.items())},
             "by_path": dict(self.by_path),
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
@@ -107,8 +115,13 @@ class Gate:
         cfg = self.config
         if not key or (cfg.keys is not None and key not in cfg.keys and key != "DEMO"):
             raise Refusal(401)
-        second = int(time.time())
+        if key in cfg.key_status:
+            raise Refusal(cfg.key_status[key])
+        now = time.time()
+        second = int(now)
         if cfg.throttle_rate and self.rng.random() < cfg.throttle_rate:
+            raise Refusal(429)
+        if cfg.burst_every and now % cfg.burst_every < cfg.burst_seconds:
             raise Refusal(429)
         if cfg.rate_limit is not None and key != "DEMO":
             start, count = self._window.get(key, (second, 0))
