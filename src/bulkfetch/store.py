@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,9 @@ run_jobs = sa.Table(
     metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+    # How many of the run's input rows wait on the job. Exact: a chunk's rows, these
+    # counts and runs.rows_enqueued commit together, so a crashed chunk is redone whole.
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
 )
 
 run_rows = sa.Table(
@@ -106,7 +110,6 @@ run_rows = sa.Table(
     sa.Column("row_no", sa.Integer, primary_key=True),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("note", sa.Text),  # why the row has no job (its input cannot be valid)
-    sa.Index("ix_run_rows_job", "job_id", "run_id"),
 )
 
 
@@ -222,6 +225,7 @@ class Store:
         self._conn = conn
         self._lock_fd = lock_fd
         self._lock = anyio.Lock()
+        self._known_jobs: OrderedDict[str, int] = OrderedDict()
 
     @classmethod
     async def open(cls, target: str | os.PathLike[str], *, exclusive: bool = True) -> Store:
@@ -286,6 +290,7 @@ class Store:
                 await self._conn.commit()
             except SQLAlchemyError as exc:
                 await self._safe_rollback()
+                self._known_jobs.clear()  # it may name jobs the rollback took back
                 raise StoreError(
                     f"cannot write the store: {_reason(exc)} (is the disk full, or the file "
                     "or its folder read-only? Free space or fix it, then run the same command "
@@ -338,60 +343,24 @@ class Store:
         """Record input rows and their jobs; idempotent, so a resumed enqueue repeats safely."""
         if not entries:
             return
-        by_fingerprint = {e.lookup.fingerprint: e.lookup for e in entries if e.lookup is not None}
 
         def statements(conn: Connection) -> None:
-            ids: dict[str, int] = {}
-            if by_fingerprint:
-                _insert_many(
-                    conn,
-                    sqlite_insert(jobs).on_conflict_do_nothing(index_elements=["fingerprint"]),
-                    _JOB_COLUMNS,
-                    [
-                        (
-                            fp,
-                            lookup.api,
-                            lookup.origin,
-                            lookup.endpoint,
-                            lookup.params_json(),
-                            JobState.PENDING.value,
-                            0,
-                            0.0,
-                            now,
-                        )
-                        for fp, lookup in by_fingerprint.items()
-                    ],
-                )
-                found = conn.execute(
-                    sa.select(jobs.c.fingerprint, jobs.c.id).where(
-                        jobs.c.fingerprint.in_(list(by_fingerprint))
+            recorded = set(
+                conn.execute(
+                    sa.select(run_rows.c.row_no).where(
+                        run_rows.c.run_id == run_id,
+                        run_rows.c.row_no.between(
+                            min(e.row_no for e in entries), max(e.row_no for e in entries)
+                        ),
                     )
-                )
-                ids = {row.fingerprint: row.id for row in found}
-                _insert_many(
-                    conn,
-                    sqlite_insert(run_jobs).on_conflict_do_nothing(),
-                    ("run_id", "job_id"),
-                    [(run_id, job_id) for job_id in ids.values()],
-                )
-            _insert_many(
-                conn,
-                sqlite_insert(run_rows).on_conflict_do_nothing(),
-                ("run_id", "row_no", "job_id", "note"),
-                [
-                    (
-                        run_id,
-                        e.row_no,
-                        ids[e.lookup.fingerprint] if e.lookup is not None else None,
-                        e.note,
-                    )
-                    for e in entries
-                ],
+                ).scalars()
             )
+            fresh = [e for e in entries if e.row_no not in recorded]
+            _enqueue_fresh(conn, run_id, fresh, now, self._known_jobs)
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(rows_enqueued=entries[-1].row_no + 1, updated_at=now)
+                .values(rows_enqueued=max(e.row_no for e in entries) + 1, updated_at=now)
             )
 
         await self._write(statements)
@@ -514,11 +483,11 @@ class Store:
             rows_of: dict[int, int] = {}
             if rows:
                 counted = conn.execute(
-                    sa.select(run_rows.c.job_id, sa.func.count().label("n"))
-                    .where(run_rows.c.run_id == run_id, run_rows.c.job_id.in_([r.id for r in rows]))
-                    .group_by(run_rows.c.job_id)
+                    sa.select(run_jobs.c.job_id, run_jobs.c.rows).where(
+                        run_jobs.c.run_id == run_id, run_jobs.c.job_id.in_([r.id for r in rows])
+                    )
                 )
-                rows_of = {row.job_id: int(row.n) for row in counted}
+                rows_of = {row.job_id: int(row.rows) for row in counted}
             claimed = [
                 Job(
                     row.id,
@@ -723,6 +692,82 @@ class Store:
 
 
 _OUTPUT_PAGE = 5000
+
+
+def _enqueue_fresh(
+    conn: Connection,
+    run_id: int,
+    entries: Sequence[RowEntry],
+    now: float,
+    known: OrderedDict[str, int],
+) -> None:
+    """Record rows the run does not hold yet: their jobs (shared by fingerprint), how many
+    rows wait on each job, and the rows themselves. ``known`` maps fingerprints to job ids
+    already in the store (jobs are never deleted), so repeated lookups cost no statement."""
+    ids = {
+        e.lookup.fingerprint: known[e.lookup.fingerprint]
+        for e in entries
+        if e.lookup is not None and e.lookup.fingerprint in known
+    }
+    by_fingerprint = {
+        e.lookup.fingerprint: e.lookup
+        for e in entries
+        if e.lookup is not None and e.lookup.fingerprint not in ids
+    }
+    if by_fingerprint:
+        _insert_many(
+            conn,
+            sqlite_insert(jobs).on_conflict_do_nothing(index_elements=["fingerprint"]),
+            _JOB_COLUMNS,
+            [
+                (
+                    fp,
+                    lookup.api,
+                    lookup.origin,
+                    lookup.endpoint,
+                    lookup.params_json(),
+                    JobState.PENDING.value,
+                    0,
+                    0.0,
+                    now,
+                )
+                for fp, lookup in by_fingerprint.items()
+            ],
+        )
+        found = conn.execute(
+            sa.select(jobs.c.fingerprint, jobs.c.id).where(
+                jobs.c.fingerprint.in_(list(by_fingerprint))
+            )
+        )
+        for row in found:
+            ids[row.fingerprint] = known[row.fingerprint] = row.id
+        while len(known) > _KNOWN_JOBS:
+            known.popitem(last=False)
+    rows_per_job = Counter(e.lookup.fingerprint for e in entries if e.lookup is not None)
+    if rows_per_job:
+        upsert = sqlite_insert(run_jobs)
+        _insert_many(
+            conn,
+            upsert.on_conflict_do_update(
+                index_elements=["run_id", "job_id"],
+                set_={"rows": run_jobs.c.rows + upsert.excluded.rows},
+            ),
+            ("run_id", "job_id", "rows"),
+            [(run_id, ids[fp], count) for fp, count in rows_per_job.items()],
+        )
+    _insert_many(
+        conn,
+        run_rows.insert(),
+        ("run_id", "row_no", "job_id", "note"),
+        [
+            (run_id, e.row_no, ids[e.lookup.fingerprint] if e.lookup is not None else None, e.note)
+            for e in entries
+        ],
+    )
+
+
+_KNOWN_JOBS = 50_000  # fingerprints whose job ids the store remembers while enqueueing
+
 _JOB_COLUMNS = (
     "fingerprint",
     "api",
