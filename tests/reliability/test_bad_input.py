@@ -78,9 +78,7 @@ def test_latin_1(emulator: Emulator, tmp_path: Path) -> None:
 
 def test_quoted_fields_with_newlines_and_commas(emulator: Emulator, tmp_path: Path) -> None:
     """Embedded newlines, commas and quotes survive, field for field."""
-    content = (
-        'address,postcode\n"1 High St,\nLondon",W6 0WW\n"The ""Old"" Mill, Lane",N1 9GU\n'
-    ).encode()
+    content = b'address,postcode\n"1 High St,\nLondon",W6 0WW\n"The ""Old"" Mill, Lane",N1 9GU\n'
     result = enrich(emulator, tmp_path, content)
     assert result.returncode == 0, result.stderr
     rows = output_rows(tmp_path)

@@ -1,0 +1,72 @@
+"""Keys stay in memory; files are the user's and nobody else's; the emulator stays local."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bulkfetch.samples import write_postcode_file
+from tests.conftest import KEY, Emulator, StartEmulator, cli_env, run_cli
+from tests.reliability.helpers import assert_no_secret, enrich_command, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+
+
+def test_no_key_on_the_progress_display_or_anywhere_under_failures(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """A terminal's progress bar, faults, a revoked key and a spent quota: the key is in no
+    byte printed, stored or written."""
+    emulator = start_emulator("--fail-rate", "0.1", "--truncate-rate", "0.05", "--quota", "150")
+    source = write_postcode_file(tmp_path / "in.csv", 300, seed=51, malformed_rate=0.05)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    command = enrich_command(emulator, source, out, db, "--rate", "100")
+    on_terminal = run(command, TTY_COMPATIBLE="1", COLUMNS="200")
+    assert on_terminal.returncode == 3
+    assert "calls/s" in on_terminal.stderr  # the bar was drawn
+    emulator.configure(quota=None, key_status={KEY: 401})
+    revoked = run(command, TTY_COMPATIBLE="1")
+    assert revoked.returncode == 4
+    jsonl = run([*command[:-2], "--format", "jsonl"])
+    status = run_cli("status", "--db", db)
+    assert_no_secret(
+        tmp_path,
+        on_terminal.stdout,
+        on_terminal.stderr,
+        revoked.stderr,
+        jsonl.stderr,
+        status.stdout,
+    )
+
+
+def test_files_are_never_world_writable(emulator: Emulator, tmp_path: Path) -> None:
+    """Even under umask 000, the store, its lock, its journal and the output are not
+    writable by others."""
+    source = write_postcode_file(tmp_path / "in.csv", 20, seed=52)
+    command = enrich_command(emulator, source, tmp_path / "out.csv", tmp_path / "s.db")
+    done = subprocess.run(
+        command, env=cli_env(), capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=lambda: os.umask(0),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    made = [p for p in tmp_path.iterdir() if p.name != "in.csv"]
+    assert {p.name for p in made} >= {"out.csv", "s.db", "s.db.lock"}
+    for path in made:
+        assert not path.stat().st_mode & stat.S_IWOTH, path
+
+
+def test_the_emulator_listens_on_loopback_only(start_emulator: StartEmulator) -> None:
+    """By default it binds 127.0.0.1, as the kernel's socket table shows."""
+    emulator = start_emulator()
+    assert emulator.url.startswith("http://127.0.0.1:")
+    port = int(emulator.url.rsplit(":", 1)[1])
+    listening = [
+        line.split()[1]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
+    ]
+    assert listening == [f"0100007F:{port:04X}"]
