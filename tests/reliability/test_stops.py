@@ -55,7 +55,7 @@ def test_key_refused_mid_run(
     """The key is revoked (401) or forbidden (403) mid-run: exit 4, nothing failed; the key
     works again, same command: completes with nothing billed twice."""
     emulator = start_emulator()
-    source = write_postcode_file(tmp_path / "in.csv", 1500, seed=32)
+    source = write_postcode_file(tmp_path / "in.csv", 900, seed=32)
     out, db = tmp_path / "out.csv", tmp_path / "s.db"
     command = enrich_command(emulator, source, out, db, "--rate", "200", "--concurrency", "8")
     process = subprocess.Popen(
