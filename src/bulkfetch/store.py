@@ -282,9 +282,22 @@ class Store:
         with anyio.CancelScope(shield=True):
             await self.close()
 
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """This task's turn on the connection, which it keeps until its work is done.
+
+        Shielded from cancellation: a statement abandoned half-way makes SQLAlchemy
+        invalidate the aiosqlite connection, and closing one that way can hang the process
+        (aiosqlite 0.22's close races its own stop). Store work takes milliseconds; a stop
+        waits for it.
+        """
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                yield
+
     async def _write(self, statements: Any) -> Any:
         """Run ``statements(conn)`` in one transaction, serialised with every other write."""
-        async with self._lock:
+        async with self._turn():
             try:
                 result = await self._conn.run_sync(statements)
                 await self._conn.commit()
@@ -505,7 +518,7 @@ class Store:
 
     async def next_due(self, run_id: int) -> float | None:
         """When the earliest pending job of the run becomes due; None when none is pending."""
-        async with self._lock:
+        async with self._turn():
             found = await self._conn.execute(
                 sa.select(sa.func.min(jobs.c.next_attempt_at))
                 .join(
@@ -542,7 +555,7 @@ class Store:
 
     async def settled_rows(self, run_id: int) -> int:
         """How many of the run's rows already have a final status (or failed)."""
-        async with self._lock:
+        async with self._turn():
             found = await self._conn.execute(
                 sa.select(sa.func.count())
                 .select_from(run_rows)
@@ -583,7 +596,7 @@ class Store:
         )
         if type_ is not None:
             query = query.where(regions.c.type == type_)
-        async with self._lock:
+        async with self._turn():
             found = [(r.type, r.code, r.label) for r in await self._conn.execute(query)]
             await self._conn.commit()
         return found
@@ -592,7 +605,7 @@ class Store:
 
     async def counts(self, run_id: int | None = None) -> RunCounts | None:
         """Counts for a run (default: the one most recently worked on)."""
-        async with self._lock:
+        async with self._turn():
             conn = self._conn
             query = sa.select(runs)
             query = (
@@ -637,7 +650,7 @@ class Store:
 
     async def output_columns(self, run_id: int) -> list[str]:
         """Every flat column the run's results fill, in order of first appearance."""
-        async with self._lock:
+        async with self._turn():
             found = await self._conn.execute(
                 sa.select(results.c.columns, sa.func.min(results.c.job_id).label("first"))
                 .join(run_jobs, run_jobs.c.job_id == results.c.job_id)
@@ -685,7 +698,11 @@ class Store:
                 values = {**compiled.params, "run": run_id, "after": after}  # + LIMIT's own
                 return list(sync.exec_driver_sql(compiled.string, tuple(values[k] for k in order)))
 
-            while rows := await conn.run_sync(fetch, after):
+            while True:
+                with anyio.CancelScope(shield=True):  # see _turn
+                    rows = await conn.run_sync(fetch, after)
+                if not rows:
+                    break
                 for row_no, job_id, state, body, error in rows:
                     yield OutputRow(row_no, job_id, states.get(state), body, error)
                 after = rows[-1][0]

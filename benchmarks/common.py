@@ -1,0 +1,125 @@
+"""What every benchmark shares: the emulator in a subprocess, bulkfetch as a user runs it,
+and the peers it is compared with. Each figure is a ratio measured in one run, because
+these machines are shared and noisy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+
+from bulkfetch.locations import parse_location
+
+KEY = "bench-key"
+OCCUPATION = "/customer-api/work-and-travel/occupation/postcode/v1/"
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+
+
+class Emulator:
+    """``bulkfetch emulate`` on a free loopback port."""
+
+    def __init__(self, *options: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bulkfetch", "emulate", "--port", "0", *options],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().split()[-1]
+
+    def ledger(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_emulator/ledger", timeout=30) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    peak_rss_mb: float
+    stderr: str
+
+
+def bulkfetch(*args: str | Path, env: dict[str, str] | None = None) -> Timed:
+    """Run the CLI to the end; its wall time and peak resident memory (whole process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bulkfetch", *map(str, args)],
+        env={**os.environ, "CRYSTALROOF_API_KEY": KEY, "LMI_PLATFORM_KEY": "pk_test_bench", **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"bulkfetch exited {done.returncode}: {done.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return Timed(elapsed, max(peak, before) / 1024, done.stderr)
+
+
+def steady(ledger: dict[str, Any], *, skip_seconds: int = 0) -> tuple[float, int, int]:
+    """Mean billed calls a second over the whole seconds strictly inside the run (after
+    ``skip_seconds``), and the 429s and billed calls in that window."""
+    per_second = {int(k): v for k, v in ledger["per_second"].items()}
+    limited = {int(k): v for k, v in ledger["rate_limited_per_second"].items()}
+    first = min(per_second) + 1 + skip_seconds
+    window = range(first, max(per_second))
+    billed = sum(per_second.get(s, 0) for s in window)
+    return billed / max(1, len(window)), sum(limited.get(s, 0) for s in window), billed
+
+
+async def _paced_peer(url: str, codes: Sequence[str], rate: float | None, concurrency: int) -> None:
+    """The loop a user would write: aiohttp, and aiolimiter.AsyncLimiter(rate, 1) if a rate."""
+    limiter = AsyncLimiter(rate, 1) if rate else None
+    queue = [parse_location(code).path_segment for code in codes]
+    queue.reverse()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker() -> None:
+            while queue:
+                segment = queue.pop()
+                if limiter is not None:
+                    await limiter.acquire()
+                params = {"api_key": KEY, "area_type": "oa"}
+                async with session.get(url + OCCUPATION + segment, params=params) as response:
+                    await response.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def peer(url: str, codes: Sequence[str], *, rate: float | None = None, concurrency: int = 16) -> float:
+    """Run the peer loop; its wall time."""
+    started = time.monotonic()
+    asyncio.run(_paced_peer(url, codes, rate, concurrency))
+    return time.monotonic() - started
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
