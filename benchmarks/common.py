@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +27,9 @@ OCCUPATION = "/customer-api/work-and-travel/occupation/postcode/v1/"
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    )
 
 
 class Emulator:
@@ -64,22 +65,34 @@ class Timed:
     stderr: str
 
 
-def bulkfetch(*args: str | Path, env: dict[str, str] | None = None) -> Timed:
-    """Run the CLI to the end; its wall time and peak resident memory (whole process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.monotonic()
-    done = subprocess.run(
+ENV = {**os.environ, "CRYSTALROOF_API_KEY": KEY, "LMI_PLATFORM_KEY": "pk_test_bench"}
+
+
+def start(*args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "bulkfetch", *map(str, args)],
-        env={**os.environ, "CRYSTALROOF_API_KEY": KEY, "LMI_PLATFORM_KEY": "pk_test_bench", **(env or {})},
-        capture_output=True,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+
+
+def finish(process: subprocess.Popen[str], started: float, ok: tuple[int, ...] = (0, 1)) -> Timed:
+    """Wait for a CLI process; its wall time and its own peak resident memory."""
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.monotonic() - started
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"bulkfetch exited {done.returncode}: {done.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return Timed(elapsed, max(peak, before) / 1024, done.stderr)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.returncode not in ok:
+        raise SystemExit(f"bulkfetch exited {process.returncode}: {stderr[-2000:]}")
+    return Timed(elapsed, usage.ru_maxrss / 1024, stderr)
+
+
+def bulkfetch(*args: str | Path) -> Timed:
+    """Run the CLI to the end."""
+    started = time.monotonic()
+    return finish(start(*args), started)
 
 
 def steady(ledger: dict[str, Any], *, skip_seconds: int = 0) -> tuple[float, int, int]:
@@ -112,7 +125,9 @@ async def _paced_peer(url: str, codes: Sequence[str], rate: float | None, concur
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def peer(url: str, codes: Sequence[str], *, rate: float | None = None, concurrency: int = 16) -> float:
+def peer(
+    url: str, codes: Sequence[str], *, rate: float | None = None, concurrency: int = 16
+) -> float:
     """Run the peer loop; its wall time."""
     started = time.monotonic()
     asyncio.run(_paced_peer(url, codes, rate, concurrency))

@@ -74,6 +74,7 @@ class Ledger:
     # For each status, how many requests had come in when it was first answered.
     first_seen_at: dict[int, int] = field(default_factory=dict)
     by_path: Counter[str] = field(default_factory=Counter)
+    first_request_at: float | None = None  # wall-clock time of the first answer
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class Ledger:
             "most_tries": max(self.tried.values(), default=0),
             "first_seen_at": {str(k): v for k, v in sorted(self.first_seen_at.items())},
             "by_path": dict(self.by_path),
+            "first_request_at": self.first_request_at,
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
             "rate_limited_per_second": {
                 str(k): v for k, v in sorted(self.rate_limited_per_second.items())
@@ -159,6 +161,8 @@ class Gate:
         self.ledger.per_second[int(time.time())] += 1
 
     def record(self, status: int) -> None:
+        if self.ledger.first_request_at is None:
+            self.ledger.first_request_at = time.time()
         self.ledger.by_status[status] += 1
         self.ledger.first_seen_at.setdefault(status, sum(self.ledger.by_status.values()))
         if status == 429:
@@ -212,6 +216,11 @@ async def _ledger(request: web.Request) -> web.Response:
     return web.json_response(request.app[GATE].ledger.as_json())
 
 
+async def _reset(request: web.Request) -> web.Response:
+    request.app[GATE].ledger = Ledger()
+    return web.json_response({"ok": True})
+
+
 async def _config(request: web.Request) -> web.Response:
     gate = request.app[GATE]
     try:
@@ -229,6 +238,7 @@ def build_app(config: EmulatorConfig) -> web.Application:
     app[GATE] = Gate(config)
     app.router.add_get("/_emulator/ledger", _ledger)
     app.router.add_post("/_emulator/config", _config)
+    app.router.add_post("/_emulator/reset", _reset)
     crystalroof.mount(app)
     labormarket.mount(app)
     return app

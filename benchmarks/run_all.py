@@ -1,0 +1,43 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (a section a question).
+
+.venv/bin/pip install -e '.[bench]' && .venv/bin/python -m benchmarks.run_all
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmarks import batching, latency, overhead, rate_fidelity, scale, unknown_limit
+from benchmarks.common import machine
+
+QUESTIONS = [
+    ("1. Engine overhead", overhead.measure),
+    ("2. Rate fidelity", rate_fidelity.measure),
+    ("3. Unknown limit", unknown_limit.measure),
+    ("4. Latency", latency.measure),
+    ("5. Scale", scale.measure),
+    ("6. Labor-market batching", batching.measure),
+]
+
+
+def main() -> int:
+    wanted = set(sys.argv[1:])
+    sections, missed = [f"Measured {machine()}.\n"], []
+    for title, measure in QUESTIONS:
+        if wanted and title.split(".")[0] not in wanted:
+            continue
+        print(f"running {title}...", file=sys.stderr, flush=True)
+        text, ok = measure()
+        sections.append(f"### {title}\n\n{text}\n")
+        print(sections[-1], flush=True)
+        if not ok:
+            missed.append(title)
+    Path(__file__).with_name("RESULTS.md").write_text("\n".join(sections))
+    if missed:
+        print(f"missed: {', '.join(missed)}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

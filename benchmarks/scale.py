@@ -1,0 +1,118 @@
+"""Q5, scale: a generated 1,000,000-row file of distinct postcodes. Rows enqueued a second;
+peak resident memory of the run (target under 300 MB, not growing with the file); time
+from start to the first call when resuming a store that already holds 1,000,000 jobs
+(target under 3 s); output rows written a second."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.common import Emulator, finish, start, table
+from bulkfetch.samples import write_postcode_file
+
+
+def _wait_first_call(emulator: Emulator, timeout: float = 600) -> float:
+    deadline = time.monotonic() + timeout
+    while (first := emulator.ledger()["first_request_at"]) is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("no call came")
+        time.sleep(0.02)
+    return float(first)
+
+
+def _reset(emulator: Emulator) -> None:
+    request = urllib.request.Request(f"{emulator.url}/_emulator/reset", data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        json.loads(response.read())
+
+
+def _run(rows: int, workdir: Path) -> dict[str, float]:
+    source = write_postcode_file(workdir / "in.csv", rows, seed=5)
+    # Answers are slow and paced, so the run is still in its first calls when stopped.
+    with Emulator("--latency", "0.2,0.2") as emulator:
+        args = (
+            "enrich",
+            source,
+            "--column",
+            "postcode",
+            "--out",
+            workdir / "out.csv",
+            "--db",
+            workdir / "s.db",
+            "--base-url",
+            emulator.url,
+            "--rate",
+            "5",
+        )
+        wall_start = time.time()
+        began = time.monotonic()
+        process = start(*args)
+        first = _wait_first_call(emulator)
+        enqueue_seconds = first - wall_start
+        process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        first_run = finish(process, began, ok=(130,))
+        output_seconds = time.monotonic() - stopping
+        _reset(emulator)
+        wall_start = time.time()
+        began = time.monotonic()
+        process = start(*args)
+        to_first_call = _wait_first_call(emulator) - wall_start
+        process.send_signal(signal.SIGINT)
+        resumed = finish(process, began, ok=(130,))
+    return {
+        "enqueue_rows_per_s": rows / enqueue_seconds,
+        "to_first_call_s": to_first_call,
+        "output_rows_per_s": rows / output_seconds,
+        "peak_rss_mb": max(first_run.peak_rss_mb, resumed.peak_rss_mb),
+    }
+
+
+def measure(rows: int = 1_000_000) -> tuple[str, bool]:
+    results = {}
+    for size in (rows // 10, rows):
+        with tempfile.TemporaryDirectory() as workdir:
+            results[size] = _run(size, Path(workdir))
+    table_rows = [
+        [
+            f"{size:,}",
+            f"{r['enqueue_rows_per_s']:,.0f}",
+            f"{r['to_first_call_s']:.2f} s",
+            f"{r['output_rows_per_s']:,.0f}",
+            f"{r['peak_rss_mb']:.0f} MB",
+        ]
+        for size, r in results.items()
+    ]
+    big, small = results[rows], results[rows // 10]
+    ok = (
+        big["peak_rss_mb"] < 300
+        and big["to_first_call_s"] < 3
+        and big["peak_rss_mb"] < 1.5 * small["peak_rss_mb"]
+    )
+    text = table(
+        [
+            "rows (all distinct)",
+            "enqueued/s (start to first call)",
+            "resume: start to first call",
+            "output rows/s",
+            "peak RSS",
+        ],
+        table_rows,
+    )
+    return (
+        f"{text}\n\nTargets RSS under 300 MB and flat, first call on resume under 3 s: "
+        f"{'met' if ok else 'missed'}.",
+        ok,
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    print(measure(parser.parse_args().rows)[0])
