@@ -30,6 +30,8 @@ class RateLimiter:
     HEADROOM = 0.985
     BACKOFF_FACTOR = 0.5
     PAUSE_AFTER_429 = 1.0
+    BELOW_LEARNED = 0.97  # climb back quickly to this share of what got through at a 429
+    CREEP = 50.0  # beyond it, climb this many times slower (about +0.1/s a second at 50/s)
 
     def __init__(
         self,
@@ -51,9 +53,9 @@ class RateLimiter:
         self._next_slot = 0.0
         self._resume_at = 0.0
         self._lock = anyio.Lock()
-        self._window_start = 0.0
-        self._window_sends = 0
-        self._last_window_sends = 0
+        self._sends = _PerSecond()
+        self._successes = _PerSecond()
+        self._learned: float | None = None  # calls a second the provider let through at a 429
         self.rate_limited = 0
 
     @property
@@ -68,27 +70,35 @@ class RateLimiter:
             slot = max(now, self._next_slot, self._resume_at)
             if self._rate is not None:
                 self._next_slot = slot + 1.0 / self._rate
-            self._count_send(slot)
+            self._sends.count(slot)
             delay = slot - now
         if delay > 0:
             await self._clock.sleep(delay)
 
     def on_success(self) -> None:
-        """A call went through: probe back toward the configured rate.
+        """A call went through: probe back up.
 
-        Additive increase so that climbing from half the rate back to the ceiling takes about
-        ``probe_seconds``.
+        Additive increase: back to just under what got through in the second of the last 429
+        (the provider's limit, as near as we can see) in about ``probe_seconds``, then
+        ``CREEP`` times slower beyond it, so that a limit that rises is found again without
+        a storm of 429s. Never above the configured rate.
         """
+        self._successes.count(self._clock.monotonic())
         if self._rate is None or (self._ceiling is not None and self._rate >= self._ceiling):
             return
-        target = self._ceiling if self._ceiling is not None else 2.0 * self._rate
-        step = target / (2.0 * self._probe_seconds * max(self._rate, 1.0))
+        goal = self._ceiling if self._ceiling is not None else 2.0 * self._rate
+        if self._learned is not None:
+            goal = min(goal, self._learned * self.BELOW_LEARNED)
+        step = max(goal, self._rate) / (2.0 * self._probe_seconds * max(self._rate, 1.0))
+        if self._learned is not None and self._rate >= self._learned * self.BELOW_LEARNED:
+            step /= self.CREEP
         self._rate = self._rate + step
         if self._ceiling is not None:
             self._rate = min(self._ceiling, self._rate)
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
-        """A 429: halve the rate and pause for the provider's window (or its Retry-After)."""
+        """A 429: remember the rate it came at, halve, and pause for the provider's window
+        (or its Retry-After)."""
         self.rate_limited += 1
         now = self._clock.monotonic()
         if now < self._resume_at:
@@ -96,22 +106,36 @@ class RateLimiter:
             return
         # With no rate set yet, what was being sent: the last whole second, or this one so far
         # when the first second has not ended (the calls in it are a lower bound).
-        sent = max(self._last_window_sends, self._window_sends, 2)
-        current = self._rate if self._rate is not None else float(sent)
+        current = self._rate if self._rate is not None else float(max(self._sends.recent(), 2))
+        # What the provider let through in a second is its limit, as near as we can see.
+        through = self._successes.recent()
+        self._learned = float(through) if through else current
         self._rate = max(self._min_rate, current * self.BACKOFF_FACTOR)
         pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
         self._resume_at = max(self._resume_at, now + pause)
         self._next_slot = max(self._next_slot, self._resume_at)
 
-    def _count_send(self, slot: float) -> None:
-        """Count sends per second, so that a first 429 with no known rate has a rate to halve."""
-        if slot - self._window_start >= 1.0:
-            self._last_window_sends = self._window_sends
-            self._window_start = slot
-            self._window_sends = 0
-        self._window_sends += 1
-
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         """The provider said how many calls are left in its window and when it resets."""
         if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
             self._resume_at = max(self._resume_at, self._clock.monotonic() + reset_in)
+
+
+class _PerSecond:
+    """Events counted per second: the last whole second's count, and the current one's."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._current = 0
+        self._last = 0
+
+    def count(self, at: float) -> None:
+        if at - self._start >= 1.0:
+            self._last = self._current if at - self._start < 2.0 else 0
+            self._start = at
+            self._current = 0
+        self._current += 1
+
+    def recent(self) -> int:
+        """The larger of the last whole second and this one so far (a lower bound)."""
+        return max(self._last, self._current)
