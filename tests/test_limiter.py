@@ -145,15 +145,15 @@ def test_rate_must_be_positive() -> None:
 
 
 async def test_after_a_429_the_rate_settles_just_under_what_got_through() -> None:
-    """Told 75/s by the user, let through 50/s by the provider: after one 429 the rate
-    climbs quickly back to just under 50, then creeps; not a 429 every few seconds."""
+    """Told 75/s by the user, let through 50/s by the provider: after one 429 the rate goes
+    straight to just under 50, then creeps; not a 429 every few seconds."""
     clock = FakeClock()
     limiter = RateLimiter(75, clock=clock, probe_seconds=5)
     for _ in range(50):  # one second in which the provider let 50 calls through
         clock.now += 0.02
         limiter.on_success()
     limiter.on_rate_limited()
-    assert limiter.rate == pytest.approx(75 * RateLimiter.HEADROOM / 2)
+    assert limiter.rate == pytest.approx(50 * RateLimiter.BELOW_LEARNED)
     for _ in range(500):  # ten more seconds of successes
         clock.now += 0.02
         limiter.on_success()

@@ -31,7 +31,7 @@ class RateLimiter:
     BACKOFF_FACTOR = 0.5
     PAUSE_AFTER_429 = 1.0
     BELOW_LEARNED = 0.97  # climb back quickly to this share of what got through at a 429
-    CREEP = 50.0  # beyond it, climb this many times slower (about +0.1/s a second at 50/s)
+    CREEP = 100.0  # beyond it, climb this many times slower (about +0.05/s a second at 50/s)
 
     def __init__(
         self,
@@ -97,8 +97,8 @@ class RateLimiter:
             self._rate = min(self._ceiling, self._rate)
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
-        """A 429: remember the rate it came at, halve, and pause for the provider's window
-        (or its Retry-After)."""
+        """A 429: remember how many calls got through in its second, go just under that (or
+        halve, when none did), and pause for the provider's window (or its Retry-After)."""
         self.rate_limited += 1
         now = self._clock.monotonic()
         if now < self._resume_at:
@@ -109,8 +109,11 @@ class RateLimiter:
         current = self._rate if self._rate is not None else float(max(self._sends.recent(), 2))
         # What the provider let through in a second is its limit, as near as we can see.
         through = self._successes.recent()
-        self._learned = float(through) if through else current
-        self._rate = max(self._min_rate, current * self.BACKOFF_FACTOR)
+        if through:
+            self._learned = float(through)
+        # Knowing what got through, go just under it; knowing nothing, halve.
+        cut = through * self.BELOW_LEARNED if through else current * self.BACKOFF_FACTOR
+        self._rate = max(self._min_rate, min(cut, current))
         pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
         self._resume_at = max(self._resume_at, now + pause)
         self._next_slot = max(self._next_slot, self._resume_at)
