@@ -21,6 +21,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from bulkfetch.locations import parse_location
+from bulkfetch.samples import write_postcode_file
 
 KEY = "bench-key"
 OCCUPATION = "/customer-api/work-and-travel/occupation/postcode/v1/"
@@ -93,6 +94,15 @@ def bulkfetch(*args: str | Path) -> Timed:
     """Run the CLI to the end."""
     started = time.monotonic()
     return finish(start(*args), started)
+
+
+def enrich(emulator: Emulator, workdir: Path, rows: int, *extra: str, seed: int) -> Timed:
+    """``bulkfetch enrich`` of a generated file of ``rows`` distinct postcodes."""
+    source = write_postcode_file(workdir / "in.csv", rows, seed=seed)
+    return bulkfetch(
+        "enrich", source, "--column", "postcode", "--out", workdir / "out.csv",
+        "--db", workdir / "s.db", "--base-url", emulator.url, *extra,
+    )  # fmt: skip
 
 
 def steady(ledger: dict[str, Any], *, skip_seconds: int = 0) -> tuple[float, int, int]:

@@ -7,8 +7,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Emulator, bulkfetch, steady, table
-from bulkfetch.samples import write_postcode_file
+from benchmarks.common import Emulator, enrich, steady, table
 
 LIMIT = 50
 
@@ -18,21 +17,7 @@ def measure(seconds: int = 30) -> tuple[str, bool]:
         tempfile.TemporaryDirectory() as workdir,
         Emulator("--rate-limit", str(LIMIT), "--latency", "0.05,0.3") as emulator,
     ):
-        source = write_postcode_file(Path(workdir) / "in.csv", LIMIT * seconds, seed=4)
-        bulkfetch(
-            "enrich",
-            source,
-            "--column",
-            "postcode",
-            "--out",
-            Path(workdir) / "out.csv",
-            "--db",
-            Path(workdir) / "s.db",
-            "--base-url",
-            emulator.url,
-            "--rate",
-            str(LIMIT),
-        )
+        enrich(emulator, Path(workdir), LIMIT * seconds, "--rate", str(LIMIT), seed=4)
         success, limited, _ = steady(emulator.ledger())
     ok = success / LIMIT >= 0.95 and limited == 0
     text = table(

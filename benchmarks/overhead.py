@@ -8,29 +8,15 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Emulator, bulkfetch, peer, table
-from bulkfetch.samples import postcodes, write_postcode_file
+from benchmarks.common import Emulator, enrich, peer, table
+from bulkfetch.samples import postcodes
 
 TARGET = 0.8
 
 
 def measure(lookups: int = 20_000, concurrency: int = 16) -> tuple[str, bool]:
     with tempfile.TemporaryDirectory() as workdir, Emulator("--not-found-rate", "0") as emulator:
-        source = write_postcode_file(Path(workdir) / "in.csv", lookups, seed=1)
-        ours = bulkfetch(
-            "enrich",
-            source,
-            "--column",
-            "postcode",
-            "--out",
-            Path(workdir) / "out.csv",
-            "--db",
-            Path(workdir) / "s.db",
-            "--base-url",
-            emulator.url,
-            "--concurrency",
-            str(concurrency),
-        )
+        ours = enrich(emulator, Path(workdir), lookups, "--concurrency", str(concurrency), seed=1)
     with Emulator("--not-found-rate", "0") as emulator:
         plain = peer(emulator.url, list(postcodes(lookups, seed=1)), concurrency=concurrency)
     ratio = plain / ours.seconds

@@ -8,8 +8,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Emulator, bulkfetch, peer, steady, table
-from bulkfetch.samples import postcodes, write_postcode_file
+from benchmarks.common import Emulator, enrich, peer, steady, table
+from bulkfetch.samples import postcodes
 
 TARGET = 0.97
 
@@ -22,21 +22,7 @@ def measure(limits: tuple[int, ...] = (10, 50, 200), seconds: int = 30) -> tuple
             tempfile.TemporaryDirectory() as workdir,
             Emulator("--rate-limit", str(limit)) as emulator,
         ):
-            source = write_postcode_file(Path(workdir) / "in.csv", count, seed=limit)
-            bulkfetch(
-                "enrich",
-                source,
-                "--column",
-                "postcode",
-                "--out",
-                Path(workdir) / "out.csv",
-                "--db",
-                Path(workdir) / "s.db",
-                "--base-url",
-                emulator.url,
-                "--rate",
-                str(limit),
-            )
+            enrich(emulator, Path(workdir), count, "--rate", str(limit), seed=limit)
             ours = steady(emulator.ledger())
         with Emulator("--rate-limit", str(limit)) as emulator:
             peer(emulator.url, list(postcodes(count, seed=limit)), rate=limit)

@@ -8,8 +8,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Emulator, bulkfetch, peer, steady, table
-from bulkfetch.samples import postcodes, write_postcode_file
+from benchmarks.common import Emulator, enrich, peer, steady, table
+from bulkfetch.samples import postcodes
 
 LIMIT = 50
 
@@ -22,20 +22,7 @@ def measure(seconds: int = 40) -> tuple[str, bool]:
             tempfile.TemporaryDirectory() as workdir,
             Emulator("--rate-limit", str(LIMIT)) as emulator,
         ):
-            source = write_postcode_file(Path(workdir) / "in.csv", count, seed=3)
-            bulkfetch(
-                "enrich",
-                source,
-                "--column",
-                "postcode",
-                "--out",
-                Path(workdir) / "out.csv",
-                "--db",
-                Path(workdir) / "s.db",
-                "--base-url",
-                emulator.url,
-                *rate,
-            )
+            enrich(emulator, Path(workdir), count, *rate, seed=3)
             success, limited, billed = steady(emulator.ledger(), skip_seconds=10)
         share = limited / max(1, billed + limited)
         rows.append([label, f"{success:.1f}", f"{success / LIMIT:.3f}", f"{share:.1%}"])

@@ -139,36 +139,47 @@ async def run_bulk(
         description=f"{adapter.name} {template.get('endpoint', '')} of {source.path.name}",
     )
     run = await store.begin_run(spec, clock.time())
+    total_rows = run.rows_enqueued
     if not run.enqueue_complete:
-        await _enqueue(store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock)
+        total_rows = await _enqueue(
+            store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock
+        )
     reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
     if reclaimed:
         progress.notice(
             f"resumed: {reclaimed} lookups were in flight when an earlier process died; they"
             " are fetched again and may be billed twice"
         )
-    counts = await store.counts(run.id)
-    assert counts is not None
-    progress.start(counts.rows, await store.settled_rows(run.id))
-
-    calls = 0
+    progress.start(total_rows, 0)
+    calls = settled_here = 0
+    first_commit = anyio.Event()
 
     def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
-        nonlocal calls
+        nonlocal calls, settled_here
         calls += sum(outcome.called for outcome in outcomes)
+        settled_here += settled
         progress.advance(settled, outcomes)
+        first_commit.set()
+
+    async def count_earlier_rows() -> None:
+        # Counting a big run's settled rows takes a while: not before the first call.
+        await first_commit.wait()
+        progress.advance(await store.settled_rows(run.id) - settled_here, ())
 
     if not stop.requested:
-        await run_jobs(
-            store,
-            run.id,
-            adapter,
-            RateLimiter(rate, clock=clock),
-            settings=settings,
-            stop=stop,
-            clock=clock,
-            on_outcomes=on_outcomes,
-        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(count_earlier_rows)
+            await run_jobs(
+                store,
+                run.id,
+                adapter,
+                RateLimiter(rate, clock=clock),
+                settings=settings,
+                stop=stop,
+                clock=clock,
+                on_outcomes=on_outcomes,
+            )
+            tg.cancel_scope.cancel()
     if stop.kind is not None:
         await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
     statuses = await _write_output(store, run.id, adapter, source, header, out, output_format)
@@ -177,7 +188,7 @@ async def run_bulk(
     return RunReport(
         run_id=run.id,
         output=out,
-        rows=counts.rows,
+        rows=sum(statuses.values()),
         statuses=statuses,
         calls=calls,
         reclaimed=reclaimed,
@@ -196,11 +207,14 @@ async def _enqueue(
     start: int,
     stop: StopRequest,
     clock: Clock,
-) -> None:
+) -> int:
+    """Enqueue rows from ``start``; return how many rows the run holds."""
     chunk: list[RowEntry] = []
     # Repeated values are common in big files: build each one's lookup (and fingerprint) once.
     make_lookup = functools.lru_cache(maxsize=65536)(make_lookup)
+    last = start - 1
     for row_no, fields in source.rows(start):
+        last = row_no
         try:
             chunk.append(RowEntry(row_no, make_lookup(fields[index])))
         except InvalidInputError as exc:
@@ -209,9 +223,10 @@ async def _enqueue(
             await store.enqueue(run_id, chunk, clock.time())
             chunk = []
             if stop.requested:
-                return
+                return last + 1
     await store.enqueue(run_id, chunk, clock.time())
     await store.finish_enqueue(run_id)
+    return last + 1
 
 
 async def _write_output(
