@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bulkfetch.samples import write_postcode_file
-from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env, run_cli
+from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+from tests.reliability.helpers import enrich_command, reference, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -19,10 +20,7 @@ CONCURRENCY = "8"
 
 
 def command(emulator: Emulator, source: Path, out: Path, db: Path) -> list[str]:
-    return bulkfetch_command(
-        "enrich", source, "--column", "postcode", "--out", out, "--db", db,
-        "--base-url", emulator.url, "--rate", "300", "--concurrency", CONCURRENCY,
-    )  # fmt: skip
+    return enrich_command(emulator, source, out, db, "--rate", "300", "--concurrency", CONCURRENCY)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -30,17 +28,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-
-
-def reference_output(start_emulator: StartEmulator, source: Path, tmp_path: Path) -> bytes:
-    """What an uninterrupted run writes (its own emulator and store)."""
-    emulator = start_emulator()
-    out, db = tmp_path / "reference.csv", tmp_path / "reference.db"
-    done = subprocess.run(
-        command(emulator, source, out, db), env=cli_env(), capture_output=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return out.read_bytes()
 
 
 def interrupted_run(
@@ -72,19 +59,13 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
     killed = interrupted_run(emulator, source, out, db, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
 
-    resumed = subprocess.run(
-        command(emulator, source, out, db),
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    resumed = run(command(emulator, source, out, db))
     assert resumed.returncode == 0, resumed.stderr
     ledger = emulator.ledger()
     assert ledger["billed_twice"] <= int(CONCURRENCY)
     if ledger["billed_twice"]:
         assert "may be billed twice" in resumed.stderr
-    assert out.read_bytes() == reference_output(start_emulator, source, tmp_path)
+    assert out.read_bytes() == reference(start_emulator(), source, tmp_path / "ref")
     status = run_cli("status", "--db", db)
     assert "possibly billed twice after a crash" in status.stdout
 
@@ -103,14 +84,8 @@ def test_interrupt_drains_then_resume_bills_nothing_twice(
     assert "interrupted" in interrupted.stderr
     assert "pending" in out.read_text()
 
-    resumed = subprocess.run(
-        command(emulator, source, out, db),
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    resumed = run(command(emulator, source, out, db))
     assert resumed.returncode == 0, resumed.stderr
     assert emulator.ledger()["billed_twice"] == 0
     assert "billed twice" not in resumed.stderr
-    assert out.read_bytes() == reference_output(start_emulator, source, tmp_path)
+    assert out.read_bytes() == reference(start_emulator(), source, tmp_path / "ref")
