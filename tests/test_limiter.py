@@ -164,3 +164,19 @@ async def test_after_a_429_the_rate_settles_just_under_what_got_through() -> Non
         clock.now += 0.02
         limiter.on_success()
     assert limiter.rate - settled < 0.5  # creeping, not climbing
+
+
+async def test_a_burst_of_429s_for_everyone_teaches_no_limit() -> None:
+    """An outage answering 429 to all (almost nothing got through) is not the provider's
+    limit: the rate halves at most, and climbs back to the configured rate."""
+    clock = FakeClock()
+    limiter = RateLimiter(40, clock=clock, probe_seconds=5)
+    for _ in range(2):  # barely anything got through in that second
+        clock.now += 0.02
+        limiter.on_success()
+    limiter.on_rate_limited()
+    assert limiter.rate == pytest.approx(20 * RateLimiter.HEADROOM)
+    for _ in range(400):
+        clock.now += 0.025
+        limiter.on_success()
+    assert limiter.rate == pytest.approx(40 * RateLimiter.HEADROOM)

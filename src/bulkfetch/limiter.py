@@ -107,12 +107,15 @@ class RateLimiter:
         # With no rate set yet, what was being sent: the last whole second, or this one so far
         # when the first second has not ended (the calls in it are a lower bound).
         current = self._rate if self._rate is not None else float(max(self._sends.recent(), 2))
-        # What the provider let through in a second is its limit, as near as we can see.
+        # What the provider let through in that second is its limit, as near as we can see,
+        # when it is a fair share of what was sent. Far less means an outage (a burst of
+        # 429s for everyone), which teaches nothing about the limit: then plain halving.
+        # Either way, one 429 never cuts the rate by more than half.
         through = self._successes.recent()
-        if through:
+        cut = current * self.BACKOFF_FACTOR
+        if through >= cut:
             self._learned = float(through)
-        # Knowing what got through, go just under it; knowing nothing, halve.
-        cut = through * self.BELOW_LEARNED if through else current * self.BACKOFF_FACTOR
+            cut = through * self.BELOW_LEARNED
         self._rate = max(self._min_rate, min(cut, current))
         pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
         self._resume_at = max(self._resume_at, now + pause)
