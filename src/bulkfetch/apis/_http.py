@@ -60,6 +60,7 @@ class HttpClient:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    endpoint: str  # the path asked, without its query: safe to quote in a message
     status: int
     headers: Mapping[str, str]
     text: str
@@ -85,7 +86,7 @@ async def request(
             method, url, params=params, headers=headers, json=json
         ) as response:
             text = await response.text()
-            return Answer(response.status, dict(response.headers), text)
+            return Answer(endpoint, response.status, dict(response.headers), text)
     except TimeoutError:
         raise TransportError("timed out", endpoint=endpoint) from None
     except aiohttp.ClientPayloadError:

@@ -201,7 +201,7 @@ class CrystalRoof(HttpClient):
 
     def _read(self, lookup: Lookup, answer: Answer) -> str:
         """The body of a 200 as canonical JSON text, or the typed error the answer means."""
-        endpoint = self._path(lookup)
+        endpoint = answer.endpoint
         if answer.status == 200:
             try:
                 body = json.loads(answer.text)

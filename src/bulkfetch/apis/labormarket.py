@@ -286,7 +286,7 @@ class LaborMarket(HttpClient):
             raise InvalidInputError(f"at most {MAX_CODES} codes a request; got {len(codes)}")
         lookups = [self.lookup(code, by=by, **options) for code in codes]
         answer = await self._send(lookups)
-        data = self._read(answer, f"{_PATH}/by-{by}")
+        data = self._read(answer)
         return _result(data, self.wire)
 
     async def regions(self, type: str | None = None) -> list[Region]:
@@ -300,7 +300,7 @@ class LaborMarket(HttpClient):
             params={"type": type} if type else None,
             headers=self._headers(),
         )
-        data = self._read(answer, path)
+        data = self._read(answer)
         try:
             return [
                 Region(str(item["type"]), str(item["code"]), str(item["label"])) for item in data
@@ -331,10 +331,9 @@ class LaborMarket(HttpClient):
         self._by = by
 
     async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        endpoint = f"{_PATH}/{lookups[0].endpoint}"
         answer = await self._send(lookups)
         remaining, reset_in = rate_headers(answer.headers)
-        data = self._read(answer, endpoint)
+        data = self._read(answer)
         by = lookups[0].endpoint.removeprefix("by-")
         codes = [lookup.param("code") for lookup in lookups]
         per_code = self._split_soc(data, codes) if by == "soc" else self._split_cip(data, codes)
@@ -430,7 +429,7 @@ class LaborMarket(HttpClient):
             json=body,
         )
 
-    def _read(self, answer: Answer, endpoint: str) -> Any:
+    def _read(self, answer: Answer) -> Any:
         """The ``data`` of a 200, or the typed error the answer means."""
         try:
             parsed = json.loads(answer.text)
@@ -438,16 +437,18 @@ class LaborMarket(HttpClient):
             parsed = None
         if answer.status == 200:
             if not isinstance(parsed, dict) or "data" not in parsed:
-                raise BadResponseError("the answer has no 'data'", status=200, endpoint=endpoint)
+                raise BadResponseError(
+                    "the answer has no 'data'", status=200, endpoint=answer.endpoint
+                )
             return parsed["data"]
-        raise self._error(answer, parsed, endpoint)
+        raise self._error(answer, parsed)
 
-    def _error(self, answer: Answer, parsed: Any, endpoint: str) -> ApiError:
+    def _error(self, answer: Answer, parsed: Any) -> ApiError:
         error = parsed.get("error") if isinstance(parsed, dict) else None
         code = str(error.get("code", "")) if isinstance(error, dict) else ""
         message = str(error.get("message", "")) if isinstance(error, dict) else ""
         text = f"{code}: {message}" if code else f"unexpected answer (HTTP {answer.status})"
-        context: dict[str, Any] = {"status": answer.status, "endpoint": endpoint}
+        context: dict[str, Any] = {"status": answer.status, "endpoint": answer.endpoint}
         status = answer.status
         if status == 429:
             return RateLimitedError(text, retry_after=retry_after(answer.headers), **context)

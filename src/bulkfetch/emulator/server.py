@@ -65,7 +65,6 @@ class Ledger:
 
     by_status: Counter[int] = field(default_factory=Counter)
     billed: Counter[str] = field(default_factory=Counter)
-    billed_per_key: Counter[str] = field(default_factory=Counter)
     # Successful (billed) calls per wall-clock second, for rate benchmarks.
     per_second: Counter[int] = field(default_factory=Counter)
     # Every request per lookup, answered or not: how often each was tried.
@@ -157,7 +156,6 @@ class Gate:
     def bill(self, key: str, lookup: str) -> None:
         self._used[key] += 1
         self.ledger.billed[lookup] += 1
-        self.ledger.billed_per_key[key] += 1
         self.ledger.per_second[int(time.time())] += 1
 
     def record(self, status: int) -> None:
