@@ -14,8 +14,6 @@ and it reads the event loop's clock; this one adapts and runs on an injected clo
 
 from __future__ import annotations
 
-import anyio
-
 from bulkfetch.clock import Clock, SystemClock
 
 __all__ = ["RateLimiter"]
@@ -52,7 +50,6 @@ class RateLimiter:
         self._probe_seconds = probe_seconds
         self._next_slot = 0.0
         self._resume_at = 0.0
-        self._lock = anyio.Lock()
         self._sends = _PerSecond()
         self._successes = _PerSecond()
         self._learned: float | None = None  # calls a second the provider let through at a 429
@@ -63,15 +60,20 @@ class RateLimiter:
         """The rate calls are spaced at now; None while unlimited."""
         return self._rate
 
+    @property
+    def throughput(self) -> int:
+        """Calls that went through in the last whole second (or this one so far)."""
+        return self._successes.recent()
+
     async def acquire(self) -> None:
         """Wait for this caller's slot."""
-        async with self._lock:
-            now = self._clock.monotonic()
-            slot = max(now, self._next_slot, self._resume_at)
-            if self._rate is not None:
-                self._next_slot = slot + 1.0 / self._rate
-            self._sends.count(slot)
-            delay = slot - now
+        # No await before the slot is taken: callers get slots in turn without a lock.
+        now = self._clock.monotonic()
+        slot = max(now, self._next_slot, self._resume_at)
+        if self._rate is not None:
+            self._next_slot = slot + 1.0 / self._rate
+        self._sends.count(slot)
+        delay = slot - now
         if delay > 0:
             await self._clock.sleep(delay)
 

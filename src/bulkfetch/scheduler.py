@@ -5,17 +5,20 @@ It knows jobs, batches, limits, retries and stops; never a URL, a key or a body'
 ::
 
     claimer --batches--> workers (one call each, paced by the limiter) --outcomes--> writer
-       ^                                                                              |
-       +----------------------- permits (one per request in flight) ------------------+
+                            ^                                                        |
+                            +------ sends (one per call not yet stored) -------------+
 
-A permit is held from the claim until the outcome is committed, so the jobs leased but not
-yet stored never exceed ``concurrency * batch_size``: that bounds what a ``kill -9`` can
-cost in calls billed twice. The writer is the only task that stores outcomes; it commits
-whatever has arrived since its last commit in one transaction.
+A send is held from just before a call goes out until its outcome is committed, so the
+calls made but not yet stored never exceed ``concurrency``: that bounds what a ``kill -9``
+can cost in calls billed twice. The claimer leases about a second of calls at a time, and
+the next second's once the workers start on their last chunk, so claims are few and large
+and the workers never wait for one. The writer is the only task that stores outcomes; it
+commits whatever has arrived since its last commit in one transaction.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import socket
@@ -92,6 +95,14 @@ class _Batch:
     jobs: list[Job]
 
 
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A batch's outcomes, and whether its worker holds a send for it."""
+
+    outcomes: list[Outcome]
+    sent: bool
+
+
 async def run_jobs(
     store: Store,
     run_id: int,
@@ -143,73 +154,92 @@ class _Engine:
         self.on_outcomes = on_outcomes
         self.rng = rng
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
-        self.permits = anyio.Semaphore(settings.concurrency)
+        self.sends = anyio.Semaphore(settings.concurrency)
         self.outstanding = 0
         self.progressed = anyio.Event()
+        self.stoppable: set[anyio.CancelScope] = set()
 
     async def run(self) -> None:
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](
             self.settings.concurrency
         )
-        # Unbounded, but never holding more than `concurrency` items: one per permit.
-        out_send, out_recv = anyio.create_memory_object_stream[list[Outcome]](float("inf"))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._writer, out_recv)
-            async with out_send:
-                for _ in range(self.settings.concurrency):
-                    tg.start_soon(self._worker, batch_recv.clone(), out_send.clone())
-                batch_recv.close()
-            await self._claimer(batch_send)
+        # Unbounded, but never holding more than the batches leased.
+        out_send, out_recv = anyio.create_memory_object_stream[_Done](float("inf"))
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self._cancel_waits_on_stop)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer, out_recv)
+                async with out_send:
+                    for _ in range(self.settings.concurrency):
+                        tg.start_soon(self._worker, batch_recv.clone(), out_send.clone())
+                    batch_recv.close()
+                await self._claimer(batch_send)
+            watching.cancel_scope.cancel()
 
     # -- claimer ------------------------------------------------------------------------
+
+    def _chunk(self) -> int:
+        """Batches to lease in one claim: about a second of calls (at the limiter's rate, or
+        as many as went through in the last second when no rate is set), never fewer than
+        the workers send at once nor more than ``claim_limit``."""
+        rate = self.limiter.rate
+        per_second = self.limiter.throughput if rate is None else math.ceil(rate)
+        return max(self.settings.concurrency, min(self.settings.claim_limit, per_second))
 
     async def _claimer(self, batches: MemoryObjectSendStream[_Batch]) -> None:
         async with batches:
             while not self.stop.requested:
-                if not await self._acquire_permit():
-                    break
+                # Lease a chunk once the workers are down to their last one: few, large
+                # claims keep the store's work per lookup small, and the workers never wait.
+                chunk = self._chunk()
+                while self.outstanding > chunk:
+                    self.progressed = anyio.Event()
+                    if not await self._unless_stopped(self.progressed.wait):
+                        return
                 self.progressed = anyio.Event()
-                wanted = 1
-                while wanted < self.settings.claim_limit and self.permits.value > 0:
-                    self.permits.acquire_nowait()
-                    wanted += 1
                 size = self.adapter.batch_size
                 jobs = await self.store.claim(
                     self.run_id,
                     owner=self.owner,
-                    limit=wanted * size,
+                    limit=chunk * size,
                     now=self.clock.time(),
                     lease_seconds=self.settings.lease_seconds,
                 )
                 chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-                for _ in range(wanted - len(chunks)):
-                    self.permits.release()
                 self.outstanding += len(chunks)
-                for chunk in chunks:
-                    await batches.send(_Batch(chunk))
+                for batch in chunks:
+                    await batches.send(_Batch(batch))
                 if not chunks and not await self._wait_for_work():
                     break
 
     async def _unless_stopped(self, wait: Callable[[], Awaitable[object]]) -> bool:
         """Await ``wait()``, abandoning it if a stop is requested; True if it finished."""
-        finished = False
-        async with anyio.create_task_group() as tg:
+        if self.stop.requested:
+            return False
+        with anyio.CancelScope() as scope:
+            self.stoppable.add(scope)
+            try:
+                await wait()
+            finally:
+                self.stoppable.discard(scope)
+        return not scope.cancelled_caught
 
-            async def cancel_on_stop() -> None:
-                await self.stop.event.wait()
-                tg.cancel_scope.cancel()
+    async def _cancel_waits_on_stop(self) -> None:
+        """One watcher for every wait that a stop cuts short."""
+        await self.stop.event.wait()
+        for scope in list(self.stoppable):
+            scope.cancel()
 
-            tg.start_soon(cancel_on_stop)
-            await wait()
-            finished = True
-            tg.cancel_scope.cancel()
-        return finished
-
-    async def _acquire_permit(self) -> bool:
-        """Wait for a free permit; False (holding none) if a stop comes first."""
-        acquired = await self._unless_stopped(self.permits.acquire)
+    async def _acquire(self, semaphore: anyio.Semaphore) -> bool:
+        """Take one of ``semaphore``; False (holding none) if a stop comes first."""
+        if self.stop.requested:
+            return False
+        if semaphore.value > 0:  # the common case, without a task to watch for a stop
+            semaphore.acquire_nowait()
+            return True
+        acquired = await self._unless_stopped(semaphore.acquire)
         if acquired and self.stop.requested:
-            self.permits.release()
+            semaphore.release()
             return False
         return acquired
 
@@ -231,11 +261,14 @@ class _Engine:
     async def _worker(
         self,
         batches: MemoryObjectReceiveStream[_Batch],
-        outcomes: MemoryObjectSendStream[list[Outcome]],
+        outcomes: MemoryObjectSendStream[_Done],
     ) -> None:
         async with batches, outcomes:
             async for batch in batches:
-                await outcomes.send(await self._call(batch.jobs))
+                if await self._acquire(self.sends):
+                    await outcomes.send(_Done(await self._call(batch.jobs), sent=True))
+                else:
+                    await outcomes.send(_Done(_released(batch.jobs, called=False), sent=False))
 
     async def _call(self, jobs: list[Job]) -> list[Outcome]:
         if self.stop.requested:
@@ -308,7 +341,7 @@ class _Engine:
 
     # -- writer -------------------------------------------------------------------------
 
-    async def _writer(self, outcomes: MemoryObjectReceiveStream[list[Outcome]]) -> None:
+    async def _writer(self, outcomes: MemoryObjectReceiveStream[_Done]) -> None:
         async with outcomes:
             async for first in outcomes:
                 groups = [first]
@@ -317,7 +350,7 @@ class _Engine:
                         groups.append(outcomes.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                flat = [outcome for group in groups for outcome in group]
+                flat = [outcome for group in groups for outcome in group.outcomes]
                 with anyio.CancelScope(shield=True):
                     await self.store.apply(
                         self.run_id,
@@ -326,8 +359,8 @@ class _Engine:
                         max_attempts=self.settings.max_attempts,
                     )
                 self.outstanding -= len(groups)
-                for _ in groups:
-                    self.permits.release()
+                for _ in range(sum(group.sent for group in groups)):
+                    self.sends.release()
                 self.progressed.set()
                 self.on_outcomes(sum(o.settles for o in flat), flat)
 

@@ -135,7 +135,7 @@ class CrystalRoof(HttpClient):
     ) -> DatasetResult:
         """Any dataset of the occupation shape, for one location."""
         lookup = self.lookup(location, dataset=dataset, area_type=area_type, **params)
-        body = json.loads(self._read(lookup, await self._send(lookup)))
+        body = self._read(lookup, await self._send(lookup))
         return DatasetResult(
             location=lookup.param("location"),
             data=body["data"],
@@ -163,14 +163,16 @@ class CrystalRoof(HttpClient):
         answer = await self._send(lookup)
         remaining, reset_in = rate_headers(answer.headers)
         try:
-            body = self._read(lookup, answer)
+            parsed = self._read(lookup, answer)
         except NotFoundError as exc:
             result = LookupResult(OutcomeKind.NOT_FOUND, answer.status, error=exc.message)
         except RejectedError as exc:
             result = LookupResult(OutcomeKind.INVALID, answer.status, error=exc.message)
         else:
-            columns = tuple(flatten(json.loads(body)["data"]))
-            result = LookupResult(OutcomeKind.DONE, answer.status, body=body, columns=columns)
+            columns = tuple(flatten(parsed["data"]))
+            result = LookupResult(
+                OutcomeKind.DONE, answer.status, body=answer.text, columns=columns
+            )
         return Reply([result], remaining=remaining, reset_in=reset_in)
 
     def output_rows(self, body: str) -> list[dict[str, Any]]:
@@ -199,8 +201,8 @@ class CrystalRoof(HttpClient):
             params={**query, "api_key": self._api_key},
         )
 
-    def _read(self, lookup: Lookup, answer: Answer) -> str:
-        """The body of a 200 as canonical JSON text, or the typed error the answer means."""
+    def _read(self, lookup: Lookup, answer: Answer) -> dict[str, Any]:
+        """The parsed body of a 200, or the typed error the answer means."""
         endpoint = answer.endpoint
         if answer.status == 200:
             try:
@@ -213,7 +215,7 @@ class CrystalRoof(HttpClient):
                 raise BadResponseError(
                     "the answer has no 'data' object", status=200, endpoint=endpoint
                 )
-            return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            return body
         raise _error_for(answer, endpoint, lookup.param("location"))
 
 

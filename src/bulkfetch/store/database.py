@@ -1,0 +1,193 @@
+"""How the store reaches its database, and runs its work there one transaction at a time.
+
+The store's work is written as plain functions of a SQLAlchemy :class:`Connection`; a
+:class:`Database` runs each in one transaction, committed when it returns and rolled back
+when it raises.
+
+SQLite runs on the event loop's own thread. Its transactions take well under a millisecond
+(WAL with ``synchronous=NORMAL``: a commit appends to the log and does not wait for the
+disk), less than a hop to a database thread costs while the loop is busy with HTTP: a
+driver thread such as aiosqlite's takes three or four hops a statement, and each waits for
+the loop and then for the GIL, which the busy loop holds for up to 5 ms at a time (measured:
+5 ms a commit in a run at 1,300 lookups a second, against 0.6 ms inline). One process works
+on a SQLite store at a time: it holds an OS lock on ``<store>.lock``.
+
+PostgreSQL is reached through asyncpg, whose work is network I/O on the loop itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import anyio.lowlevel
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bulkfetch.errors import StoreBusyError, StoreError
+
+__all__ = ["Database", "open_database"]
+
+T = TypeVar("T")
+
+
+class Database(Protocol):
+    """One connection to the store's database."""
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        ...
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in one transaction: committed if it returns, rolled back if not."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def open_database(target: str, *, exclusive: bool) -> Database:
+    """The database at a path or SQLAlchemy URL.
+
+    ``exclusive``: for SQLite, hold the store's lock, as a run must (``bulkfetch status``
+    reads without it, beside a run in progress).
+    """
+    if "://" not in target:
+        return _InlineSqlite.open(target, exclusive=exclusive)
+    try:
+        url = make_url(target)
+    except ArgumentError:
+        # Not quoted: a URL may hold a password.
+        raise StoreError(
+            "cannot read the store URL; give a file path or postgresql://user@host/database"
+        ) from None
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise StoreError("a SQLite store needs a file: give --db a path")
+        return _InlineSqlite.open(url.database, exclusive=exclusive)
+    if url.get_backend_name() == "postgresql":
+        return await _AsyncDriver.open(url.set(drivername="postgresql+asyncpg"))
+    raise StoreError(
+        f"the store must be a SQLite file or a PostgreSQL URL, not {url.get_backend_name()}"
+    )
+
+
+class _InlineSqlite:
+    """SQLite through the standard library's driver, on the event loop's thread."""
+
+    dialect = "sqlite"
+
+    def __init__(self, engine: sa.Engine, conn: Connection, lock_fd: int | None) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._lock_fd = lock_fd
+
+    @classmethod
+    def open(cls, name: str, *, exclusive: bool) -> _InlineSqlite:
+        path = Path(name).resolve()
+        lock_fd = _lock_beside(path) if exclusive else None
+        try:
+            engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            conn = engine.connect()
+        except SQLAlchemyError:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
+        return cls(engine, conn, lock_fd)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        # A checkpoint first: a caller looping over store work still lets other tasks
+        # (a signal's handler among them) run, and a cancellation lands before the work,
+        # never inside it.
+        await anyio.lowlevel.checkpoint()
+        try:
+            result = work(self._conn)
+            self._conn.commit()
+        except BaseException:
+            with contextlib.suppress(SQLAlchemyError):
+                self._conn.rollback()
+            raise
+        return result
+
+    async def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+class _AsyncDriver:
+    """A server database through SQLAlchemy's asyncio extension (asyncpg)."""
+
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._lock = anyio.Lock()
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: sa.URL) -> _AsyncDriver:
+        engine = create_async_engine(url)
+        try:
+            conn = await engine.connect()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, conn)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        # Shielded: a transaction abandoned half-way would leave the connection unusable.
+        # Store work is short; a stop waits for it.
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                try:
+                    result = await self._conn.run_sync(work)
+                    await self._conn.commit()
+                except BaseException:
+                    with contextlib.suppress(SQLAlchemyError):
+                        await self._conn.rollback()
+                    raise
+        return result
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._conn.close()
+            await self._engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the output be read while a run writes; NORMAL survives a killed process
+    # (what resume is for), and busy_timeout rides out a reader's brief lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _lock_beside(path: Path) -> int:
+    """Hold an exclusive OS lock on ``<store>.lock``; the OS drops it if the process dies."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreBusyError(
+            f"another bulkfetch process is working on {path}; wait for it to finish, "
+            "or give this run its own --db"
+        ) from None
+    return fd

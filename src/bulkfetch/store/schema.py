@@ -1,0 +1,103 @@
+"""The store's tables: one schema for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bulkfetch.jobs import JobState
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("api", sa.String(64), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("rows_enqueued", sa.Integer, nullable=False, default=0),
+    sa.Column("enqueue_complete", sa.Boolean, nullable=False, default=False),
+    sa.Column("refresh_since", sa.Float),
+    sa.Column("calls", sa.Integer, nullable=False, default=0),
+    sa.Column("rate_limited", sa.Integer, nullable=False, default=0),
+    sa.Column("retries", sa.Integer, nullable=False, default=0),
+    sa.Column("reclaimed", sa.Integer, nullable=False, default=0),
+    sa.Column("stop_kind", sa.String(32)),
+    sa.Column("stop_reason", sa.Text),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
+    sa.Column("api", sa.String(64), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_jobs_state_id", "state", "id"),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+)
+
+run_jobs = sa.Table(
+    "run_jobs",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+    # How many of the run's input rows wait on the job. Exact: a chunk's rows, these
+    # counts and runs.rows_enqueued commit together, so a crashed chunk is redone whole.
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+)
+
+run_rows = sa.Table(
+    "run_rows",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("row_no", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
+    sa.Column("note", sa.Text),  # why the row has no job (its input cannot be valid)
+)
+
+
+# A row is settled when its job will not be tried again in this run.
+SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
+
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("origin", sa.Text, primary_key=True),
+    sa.Column("type", sa.String(32), primary_key=True),
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+)
