@@ -8,11 +8,12 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ class Timed:
     seconds: float
     peak_rss_mb: float
     stderr: str
+    cpu_seconds: float = 0.0  # user + system, the process's own
 
 
 ENV = {**os.environ, "CRYSTALROOF_API_KEY": KEY, "LMI_PLATFORM_KEY": "pk_test_bench"}
@@ -87,7 +89,7 @@ def finish(process: subprocess.Popen[str], started: float, ok: tuple[int, ...] =
     stderr = process.stderr.read() if process.stderr else ""
     if process.returncode not in ok:
         raise SystemExit(f"bulkfetch exited {process.returncode}: {stderr[-2000:]}")
-    return Timed(elapsed, usage.ru_maxrss / 1024, stderr)
+    return Timed(elapsed, usage.ru_maxrss / 1024, stderr, usage.ru_utime + usage.ru_stime)
 
 
 def bulkfetch(*args: str | Path) -> Timed:
@@ -116,7 +118,7 @@ def steady(ledger: dict[str, Any], *, skip_seconds: int = 0) -> tuple[float, int
     return billed / max(1, len(window)), sum(limited.get(s, 0) for s in window), billed
 
 
-async def _paced_peer(url: str, codes: Sequence[str], rate: float | None, concurrency: int) -> None:
+async def paced_peer(url: str, codes: Sequence[str], rate: float | None, concurrency: int) -> None:
     """The loop a user would write: aiohttp, and aiolimiter.AsyncLimiter(rate, 1) if a rate."""
     limiter = AsyncLimiter(rate, 1) if rate else None
     queue = [parse_location(code).path_segment for code in codes]
@@ -139,9 +141,18 @@ def peer(
     url: str, codes: Sequence[str], *, rate: float | None = None, concurrency: int = 16
 ) -> float:
     """Run the peer loop; its wall time."""
+    return timed_in_process(lambda: paced_peer(url, codes, rate, concurrency)).seconds
+
+
+def timed_in_process(work: Callable[[], Awaitable[object]]) -> Timed:
+    """Run ``work()`` in a fresh event loop here; its wall time and the CPU it took."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
-    asyncio.run(_paced_peer(url, codes, rate, concurrency))
-    return time.monotonic() - started
+    asyncio.run(work())  # type: ignore[arg-type]
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(elapsed, after.ru_maxrss / 1024, "", cpu)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

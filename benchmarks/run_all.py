@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import batching, latency, overhead, rate_fidelity, scale, unknown_limit
 from benchmarks.common import machine
 
-QUESTIONS = [
+QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("1. Engine overhead", overhead.measure),
     ("2. Rate fidelity", rate_fidelity.measure),
     ("3. Unknown limit", unknown_limit.measure),

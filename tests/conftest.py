@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,7 +94,7 @@ def bulkfetch_command(*args: str | Path) -> list[str]:
 
 
 def run_cli(
-    *args: str | Path, timeout: float = 120, **env: str
+    *args: str | Path, timeout: float = 120, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI to completion, capturing its output."""
     return subprocess.run(
@@ -102,6 +102,6 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=cli_env(**env),
+        env=cli_env(**(env or {})),
         check=False,
     )

@@ -20,4 +20,5 @@ class _SentRequest:
 
 class MockedResponse(ClientResponse):
     def __init__(self, *args: Any, stream_writer: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, stream_writer=stream_writer or _SentRequest(), **kwargs)
+        writer: Any = stream_writer or _SentRequest()  # duck-typed: only output_size is read
+        super().__init__(*args, stream_writer=writer, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,12 @@ def distinct_valid(path: Path) -> set[str]:
     return found
 
 
-def enrich(emulator: Emulator, source: Path, out: Path, db: Path, *extra: str, **env: str):  # type: ignore[no-untyped-def]
+def enrich(
+    emulator: Emulator, source: Path, out: Path, db: Path, *extra: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     return run_cli(
         "enrich", source, "--column", "postcode", "--out", out, "--db", db,
-        "--base-url", emulator.url, *extra, **env,
+        "--base-url", emulator.url, *extra, env=env,
     )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ def soc_file(path: Path, count: int, *, seed: int, unknown: tuple[str, ...] = ()
     distinct normalised codes."""
     rng = random.Random(seed)
     distinct: list[str] = []
-    cells = []
+    cells: list[str] = []
     while len(cells) < count:
         if distinct and rng.random() < 0.10:
             code = rng.choice(distinct)
@@ -62,7 +62,7 @@ def lmi(
     rest = [e for e in extra if e != "--by-cip"]
     return run_cli(
         "labor-market", source, "--by", by, "--column", by, "--out", out, "--db", db,
-        "--base-url", emulator.url, *rest, **env,
+        "--base-url", emulator.url, *rest, env=env,
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 def enrich(
     emulator: Emulator, tmp_path: Path, content: bytes, *extra: str, column: str = "postcode"
-):  # type: ignore[no-untyped-def]
+) -> subprocess.CompletedProcess[str]:
     source = tmp_path / "in.csv"
     source.write_bytes(content)
     command = enrich_command(emulator, source, tmp_path / "out.csv", tmp_path / "s.db", *extra)
