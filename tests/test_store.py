@@ -86,7 +86,7 @@ async def test_retries_wait_then_fail_after_max_attempts(tmp_path: Path) -> None
             retry = Outcome(
                 job.id, OutcomeKind.RETRY, status=500, next_attempt_at=15.0 + 10 * attempt
             )
-            await store.apply(run.id, [retry], now=10.0, max_attempts=2)
+            await store.apply(run.id, [retry], now=10.0, max_attempts=2, owner="a")
             if attempt == 0:
                 assert (
                     await store.claim(run.id, owner="a", limit=5, now=12.0, lease_seconds=60) == []
@@ -105,7 +105,11 @@ async def test_release_returns_a_job_without_counting_an_attempt(tmp_path: Path)
         await store.enqueue(run.id, [RowEntry(0, lookup("W6 0WW"))], now=1.0)
         (job,) = await store.claim(run.id, owner="a", limit=1, now=1.0, lease_seconds=60)
         await store.apply(
-            run.id, [Outcome(job.id, OutcomeKind.RELEASE, called=False)], now=2.0, max_attempts=3
+            run.id,
+            [Outcome(job.id, OutcomeKind.RELEASE, called=False)],
+            now=2.0,
+            max_attempts=3,
+            owner="a",
         )
         (again,) = await store.claim(run.id, owner="a", limit=1, now=3.0, lease_seconds=60)
     assert again.attempts == 0
@@ -136,6 +140,7 @@ async def test_results_are_kept_and_read_back_in_row_order(tmp_path: Path) -> No
             ],
             now=2.0,
             max_attempts=3,
+            owner="a",
         )
         rows = [row async for row in store.output_rows(run.id)]
         columns = await store.output_columns(run.id)

@@ -357,6 +357,7 @@ class _Engine:
                         flat,
                         now=self.clock.time(),
                         max_attempts=self.settings.max_attempts,
+                        owner=self.owner,
                     )
                 self.outstanding -= len(groups)
                 for _ in range(sum(group.sent for group in groups)):

@@ -25,8 +25,17 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from bulkfetch.errors import StoreError
 from bulkfetch.jobs import Job, JobState, Lookup, Outcome, OutcomeKind
 from bulkfetch.store.database import Database, open_database
-from bulkfetch.store.records import OutputRow, RowEntry, RunCounts, RunInfo, RunSpec, StopKind
+from bulkfetch.store.records import (
+    OutputRow,
+    RowEntry,
+    RunCounts,
+    RunDetail,
+    RunInfo,
+    RunSpec,
+    StopKind,
+)
 from bulkfetch.store.schema import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     SETTLED_STATES,
     jobs,
@@ -44,11 +53,24 @@ from bulkfetch.store.statements import (
     due_jobs,
     enqueue_fresh,
     execute,
+    expired_leases,
+    insert_run,
     lease_job,
     output_page,
+    release_expired,
+    renew_leases,
 )
 
-__all__ = ["OutputRow", "RowEntry", "RunCounts", "RunInfo", "RunSpec", "StopKind", "Store"]
+__all__ = [
+    "OutputRow",
+    "RowEntry",
+    "RunCounts",
+    "RunDetail",
+    "RunInfo",
+    "RunSpec",
+    "StopKind",
+    "Store",
+]
 
 T = TypeVar("T")
 
@@ -120,30 +142,35 @@ class Store:
         """Find the run of this spec, or create it."""
 
         def statements(conn: Connection) -> RunInfo:
+            # Made if missing; on PostgreSQL another process may make it at the same time.
+            execute(
+                conn,
+                insert_run,
+                {
+                    "run_key": spec.run_key,
+                    "api": spec.api,
+                    "endpoint": spec.endpoint,
+                    "description": spec.description,
+                    "adapter": spec.adapter,
+                    "input_path": spec.input_path,
+                    "now": now,
+                },
+            )
             row = conn.execute(
                 sa.select(runs.c.id, runs.c.rows_enqueued, runs.c.enqueue_complete).where(
                     runs.c.run_key == spec.run_key
                 )
-            ).first()
-            if row is None:
-                run_id = conn.execute(
-                    runs.insert().values(
-                        run_key=spec.run_key,
-                        api=spec.api,
-                        endpoint=spec.endpoint,
-                        description=spec.description,
-                        created_at=now,
-                        updated_at=now,
-                        rows_enqueued=0,
-                        enqueue_complete=False,
-                    )
-                ).inserted_primary_key
-                assert run_id is not None
-                return RunInfo(int(run_id[0]), 0, False)
+            ).one()
             conn.execute(
                 runs.update()
                 .where(runs.c.id == row.id)
-                .values(updated_at=now, stop_kind=None, stop_reason=None)
+                .values(
+                    updated_at=now,
+                    stop_kind=None,
+                    stop_reason=None,
+                    adapter=spec.adapter,
+                    input_path=spec.input_path,
+                )
             )
             return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete))
 
@@ -156,6 +183,8 @@ class Store:
             return
 
         def statements(conn: Connection) -> None:
+            if conn.dialect.name == "postgresql":  # two processes enqueueing one run: in turn
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": run_id})
             recorded = set(
                 conn.execute(
                     sa.select(run_rows.c.row_no).where(
@@ -192,9 +221,14 @@ class Store:
         """
 
         def statements(conn: Connection) -> int:
+            # SQLite: this process holds the store's lock, so whatever is in flight belongs to
+            # a process that died. PostgreSQL: only leases that ran out; live workers renew.
+            dead = jobs.c.state == JobState.IN_FLIGHT.value
+            if self._db.shared:
+                dead = sa.and_(dead, jobs.c.lease_expires_at < now)
             reclaimed = conn.execute(
                 jobs.update()
-                .where(jobs.c.state == JobState.IN_FLIGHT.value)
+                .where(dead)
                 .values(state=JobState.PENDING.value, lease_owner=None, lease_expires_at=None)
             ).rowcount
             in_run = sa.select(run_jobs.c.job_id).where(run_jobs.c.run_id == run_id)
@@ -248,6 +282,89 @@ class Store:
 
         await self._write(statements)
 
+    async def run_detail(self, run_id: int) -> RunDetail | None:
+        """A run as a worker or ``export`` needs it; None if the store has no such run."""
+
+        def statements(conn: Connection) -> RunDetail | None:
+            row = conn.execute(
+                sa.select(
+                    runs.c.id,
+                    runs.c.api,
+                    runs.c.description,
+                    runs.c.adapter,
+                    runs.c.input_path,
+                    runs.c.enqueue_complete,
+                ).where(runs.c.id == run_id)
+            ).first()
+            if row is None:
+                return None
+            return RunDetail(
+                row.id,
+                row.api,
+                row.description,
+                row.adapter or "{}",
+                row.input_path,
+                bool(row.enqueue_complete),
+            )
+
+        return await self._read(statements)
+
+    async def runs_with_work(self) -> list[int]:
+        """Runs still being enqueued, or with jobs not yet final nor failed, oldest first."""
+        open_states = (JobState.PENDING.value, JobState.IN_FLIGHT.value)
+
+        def statements(conn: Connection) -> list[int]:
+            unfinished = (
+                sa.select(run_jobs.c.run_id)
+                .join(jobs, jobs.c.id == run_jobs.c.job_id)
+                .where(jobs.c.state.in_(open_states))
+            )
+            found = conn.execute(
+                sa.select(runs.c.id)
+                .where(
+                    sa.or_(runs.c.enqueue_complete.is_(False), runs.c.id.in_(unfinished)),
+                    runs.c.adapter.is_not(None),
+                )
+                .order_by(runs.c.id)
+            )
+            return [int(row.id) for row in found]
+
+        return await self._read(statements)
+
+    async def renew_leases(self, owner: str, until: float) -> None:
+        """Extend every lease ``owner`` holds: a live worker keeps its jobs."""
+
+        def statements(conn: Connection) -> None:
+            execute(conn, renew_leases, {"owner": owner, "until": until})
+
+        await self._write(statements)
+
+    async def reclaim_expired(self, now: float) -> int:
+        """Put back the jobs whose lease ran out (their worker died); count them, per run,
+        as possibly billed twice. How many came back."""
+
+        def statements(conn: Connection) -> int:
+            expired = [
+                row[0] for row in execute(conn, expired_leases, {"now": now, "limit": 10_000})
+            ]
+            if not expired:
+                return 0
+            execute(conn, release_expired, [{"id": job_id, "now": now} for job_id in expired])
+            per_run = conn.execute(
+                sa.select(run_jobs.c.run_id, sa.func.count().label("n"))
+                .where(run_jobs.c.job_id.in_(expired))
+                .group_by(run_jobs.c.run_id)
+            ).all()
+            for run_id, count in per_run:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(reclaimed=runs.c.reclaimed + count)
+                )
+            return len(expired)
+
+        return await self._write(statements)
+
     async def record_stop(self, run_id: int, kind: str, reason: str) -> None:
         def statements(conn: Connection) -> None:
             conn.execute(
@@ -292,14 +409,20 @@ class Store:
         return None if value is None else float(value)
 
     async def apply(
-        self, run_id: int, outcomes: Sequence[Outcome], *, now: float, max_attempts: int
+        self,
+        run_id: int,
+        outcomes: Sequence[Outcome],
+        *,
+        now: float,
+        max_attempts: int,
+        owner: str,
     ) -> None:
         """Store the outcomes of calls, and count them, in one transaction."""
         if not outcomes:
             return
 
         def statements(conn: Connection) -> None:
-            apply_outcomes(conn, outcomes, now=now, max_attempts=max_attempts)
+            apply_outcomes(conn, outcomes, now=now, max_attempts=max_attempts, owner=owner)
             execute(
                 conn,
                 count_calls,
@@ -457,14 +580,30 @@ class Store:
 
 
 def _create_schema(conn: Connection) -> None:
+    """Make the tables, or bring a store of an earlier version up to this one."""
+    if conn.dialect.name == "postgresql":  # workers starting together: one at a time here
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+    fresh = not sa.inspect(conn).has_table("meta")
     metadata.create_all(conn)
     found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    version = SCHEMA_VERSION if fresh or found is None else int(found)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store has schema version {version}; this bulkfetch reads up to "
+            f"{SCHEMA_VERSION}: upgrade bulkfetch"
+        )
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step]:
+            conn.execute(sa.text(statement))
     if found is None:
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-    elif int(found) != SCHEMA_VERSION:
-        raise StoreError(
-            f"the store has schema version {found}; this bulkfetch reads {SCHEMA_VERSION}"
+    elif version != SCHEMA_VERSION:
+        conn.execute(
+            meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
         )
+
+
+_SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes
 
 
 def _shown(target: str | os.PathLike[str]) -> str:

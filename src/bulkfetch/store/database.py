@@ -46,6 +46,11 @@ class Database(Protocol):
         """``"sqlite"`` or ``"postgresql"``."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may work on the store at the same time."""
+        ...
+
     async def run(self, work: Callable[[Connection], T]) -> T:
         """``work(conn)`` in one transaction: committed if it returns, rolled back if not."""
         ...
@@ -83,6 +88,7 @@ class _InlineSqlite:
     """SQLite through the standard library's driver, on the event loop's thread."""
 
     dialect = "sqlite"
+    shared = False  # one process at a time: it holds the lock
 
     def __init__(self, engine: sa.Engine, conn: Connection, lock_fd: int | None) -> None:
         self._engine = engine
@@ -133,6 +139,7 @@ class _AsyncDriver:
         self._conn = conn
         self._lock = anyio.Lock()
         self.dialect = engine.dialect.name
+        self.shared = True
 
     @classmethod
     async def open(cls, url: sa.URL) -> _AsyncDriver:

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from bulkfetch.jobs import JobState, Lookup
 
-__all__ = ["OutputRow", "RowEntry", "RunCounts", "RunInfo", "RunSpec", "StopKind"]
+__all__ = [
+    "OutputRow",
+    "RowEntry",
+    "RunCounts",
+    "RunDetail",
+    "RunInfo",
+    "RunSpec",
+    "StopKind",
+]
 
 
 class StopKind:
@@ -25,12 +33,26 @@ class RunSpec:
     api: str
     endpoint: str
     description: str
+    adapter: str = "{}"  # how a worker rebuilds the adapter: JSON, never a key
+    input_path: str = ""  # the input file, absolute: what the output is written from
 
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     id: int
     rows_enqueued: int
+    enqueue_complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run as a worker or ``export`` finds it in the store."""
+
+    id: int
+    api: str
+    description: str
+    adapter: str  # JSON: how to rebuild the run's adapter
+    input_path: str | None
     enqueue_complete: bool
 
 

@@ -6,7 +6,16 @@ import sqlalchemy as sa
 
 from bulkfetch.jobs import JobState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# How a store of each earlier version is brought to this one, in order: statements that
+# add what the version after it has (new tables are made by ``create_all``).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE runs ADD COLUMN adapter TEXT",
+        "ALTER TABLE runs ADD COLUMN input_path TEXT",
+    ),
+}
 
 metadata = sa.MetaData()
 
@@ -36,6 +45,10 @@ runs = sa.Table(
     sa.Column("reclaimed", sa.Integer, nullable=False, default=0),
     sa.Column("stop_kind", sa.String(32)),
     sa.Column("stop_reason", sa.Text),
+    # How a worker rebuilds the run's adapter (JSON, never a key), and the input file the
+    # output is written from. Since version 2.
+    sa.Column("adapter", sa.Text),
+    sa.Column("input_path", sa.Text),
 )
 
 jobs = sa.Table(
@@ -100,4 +113,21 @@ regions = sa.Table(
     sa.Column("code", sa.String(32), primary_key=True),
     sa.Column("label", sa.Text, nullable=False),
     sa.Column("fetched_at", sa.Float, nullable=False),
+)
+
+
+# One rate budget per API key, shared by every worker on the store (PostgreSQL): calls go
+# out on one grid of slots ``1/rate`` apart, whoever sends them. Named by a fingerprint of
+# the key, never the key.
+rate_budgets = sa.Table(
+    "rate_budgets",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("ceiling", sa.Float),  # the rate set for the key (calls a second); None: unknown
+    sa.Column("rate", sa.Float),  # the rate slots are spaced at now
+    sa.Column("next_slot", sa.Float, nullable=False, default=0.0),  # the database's clock
+    sa.Column("resume_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("stop_kind", sa.String(32)),  # a quota or key stop seen by any worker
+    sa.Column("stop_reason", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )

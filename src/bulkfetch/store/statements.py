@@ -26,8 +26,12 @@ __all__ = [
     "due_jobs",
     "enqueue_fresh",
     "execute",
+    "expired_leases",
+    "insert_run",
     "lease_job",
     "output_page",
+    "release_expired",
+    "renew_leases",
 ]
 
 _FINAL_STATE = {
@@ -168,8 +172,12 @@ def _compile(conn: Connection, build: Any, columns: Sequence[str] = ()) -> _Comp
     if found is None:
         statement = build(_insert_for(conn)) if callable(build) else build
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns) or None)
+        # A parameter the statement leaves open must be given: none falls back to NULL.
+        required = {name for name, bind in compiled.binds.items() if bind.required}
         found = _COMPILED[key] = _Compiled(
-            compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params)
+            compiled.string,
+            tuple(compiled.positiontup or ()),
+            {k: v for k, v in compiled.params.items() if k not in required},
         )
     return found
 
@@ -252,9 +260,15 @@ _released: dict[str, Any] = {
     "updated_at": sa.bindparam("now"),
 }
 
+# An outcome lands only while its worker holds the lease: a worker that lost it (stalled
+# past the lease, its job claimed again by another) must not overwrite that one's work.
+_leased_by_owner = sa.and_(
+    jobs.c.id == sa.bindparam("id"), jobs.c.lease_owner == sa.bindparam("owner")
+)
+
 _settle_job = (
     jobs.update()
-    .where(jobs.c.id == sa.bindparam("id"))
+    .where(_leased_by_owner)
     .values(
         state=sa.bindparam("state"),
         attempts=jobs.c.attempts + 1,
@@ -266,7 +280,7 @@ _settle_job = (
 
 _retry_job = (
     jobs.update()
-    .where(jobs.c.id == sa.bindparam("id"))
+    .where(_leased_by_owner)
     .values(
         state=sa.case(
             (jobs.c.attempts + 1 >= sa.bindparam("max_attempts"), JobState.FAILED.value),
@@ -281,10 +295,60 @@ _retry_job = (
 )
 
 _release_job = (  # never sent, so no attempt is counted
-    jobs.update()
-    .where(jobs.c.id == sa.bindparam("id"))
-    .values(state=JobState.PENDING.value, **_released)
+    jobs.update().where(_leased_by_owner).values(state=JobState.PENDING.value, **_released)
 )
+
+renew_leases = (
+    jobs.update()
+    .where(jobs.c.state == JobState.IN_FLIGHT.value, jobs.c.lease_owner == sa.bindparam("owner"))
+    .values(lease_expires_at=sa.bindparam("until"))
+)
+
+expired_leases = (
+    sa.select(jobs.c.id)
+    .where(
+        jobs.c.state == JobState.IN_FLIGHT.value,
+        jobs.c.lease_expires_at < sa.bindparam("now"),
+    )
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+
+release_expired = (
+    jobs.update()
+    .where(jobs.c.id == sa.bindparam("id"), jobs.c.state == JobState.IN_FLIGHT.value)
+    .values(
+        state=JobState.PENDING.value,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
+def insert_run(insert: Any) -> Any:
+    """A run, unless one of its key exists (another process may be making it too)."""
+    return (
+        insert(runs)
+        .values(
+            run_key=sa.bindparam("run_key"),
+            api=sa.bindparam("api"),
+            endpoint=sa.bindparam("endpoint"),
+            description=sa.bindparam("description"),
+            adapter=sa.bindparam("adapter"),
+            input_path=sa.bindparam("input_path"),
+            created_at=sa.bindparam("now"),
+            updated_at=sa.bindparam("now"),
+            rows_enqueued=0,
+            enqueue_complete=False,
+            calls=0,
+            rate_limited=0,
+            retries=0,
+            reclaimed=0,
+        )
+        .on_conflict_do_nothing(index_elements=["run_key"])
+    )
+
 
 _forget_result = results.delete().where(results.c.job_id == sa.bindparam("id"))
 
@@ -316,7 +380,7 @@ count_calls = (
 
 
 def apply_outcomes(
-    conn: Connection, outcomes: Sequence[Outcome], *, now: float, max_attempts: int
+    conn: Connection, outcomes: Sequence[Outcome], *, now: float, max_attempts: int, owner: str
 ) -> None:
     """A fixed handful of executemany statements, however many outcomes: a statement costs
     far more than a row of one (and a round trip on PostgreSQL)."""
@@ -338,6 +402,7 @@ def apply_outcomes(
                 "status": o.status,
                 "error": o.error,
                 "now": now,
+                "owner": owner,
             }
             for o in final
         ],
@@ -370,12 +435,15 @@ def apply_outcomes(
                 "error": o.error,
                 "max_attempts": max_attempts,
                 "now": now,
+                "owner": owner,
             }
             for o in by_kind[OutcomeKind.RETRY]
         ],
     )
     execute(
-        conn, _release_job, [{"id": o.job_id, "now": now} for o in by_kind[OutcomeKind.RELEASE]]
+        conn,
+        _release_job,
+        [{"id": o.job_id, "now": now, "owner": owner} for o in by_kind[OutcomeKind.RELEASE]],
     )
 
 
