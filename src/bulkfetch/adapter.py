@@ -77,3 +77,13 @@ class Adapter(Protocol):
     def output_document(self, body: str) -> Mapping[str, Any]:
         """A stored body as the nested object written to JSON Lines."""
         ...
+
+    @property
+    def rate_key(self) -> str:
+        """Names the key's rate budget, shared by every worker that calls with the key: a
+        fingerprint, never the key."""
+        ...
+
+    def spec(self) -> dict[str, Any]:
+        """How a worker rebuilds this adapter with its own keys (JSON; never a key)."""
+        ...

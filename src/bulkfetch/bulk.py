@@ -19,16 +19,27 @@ import anyio
 import anyio.lowlevel
 
 from bulkfetch.adapter import Adapter
+from bulkfetch.budget import SharedRateLimiter
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.jobs import Lookup, Outcome, RowStatus
-from bulkfetch.limiter import RateLimiter
+from bulkfetch.limiter import Pacer, RateLimiter
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
 from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Rendered, Sink, atomic_text_file
 from bulkfetch.sources import CsvSource
 from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
 
-__all__ = ["BulkOptions", "ExitCode", "Progress", "RunReport", "bulk_file", "run_bulk"]
+__all__ = [
+    "BulkOptions",
+    "ExitCode",
+    "OutputFormat",
+    "Progress",
+    "RunReport",
+    "bulk_file",
+    "pacer_for",
+    "run_bulk",
+    "write_output",
+]
 
 OutputFormat = Literal["csv", "jsonl"]
 _ENQUEUE_CHUNK = 2000
@@ -84,6 +95,7 @@ class RunReport:
     stop_kind: str | None = None
     stop_reason: str | None = None
     notices: Sequence[str] = ()
+    enqueued_only: bool = False  # work=False: rows counts the rows enqueued; nothing written
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +104,13 @@ class RunReport:
         if self.statuses.get(RowStatus.FAILED.value) or self.statuses.get(RowStatus.PENDING.value):
             return ExitCode.FAILED
         return ExitCode.OK
+
+
+async def pacer_for(store: Store, adapter: Adapter, rate: float | None, clock: Clock) -> Pacer:
+    """In-process pacing; or, on a store several workers share, the key's shared budget."""
+    if store.shared:
+        return await SharedRateLimiter.join(store, adapter.rate_key, rate, clock=clock)
+    return RateLimiter(rate, clock=clock)
 
 
 def _run_key(signature: dict[str, object]) -> str:
@@ -115,8 +134,11 @@ async def run_bulk(
     progress: Progress | None = None,
     stop: StopRequest | None = None,
     clock: Clock | None = None,
+    work: bool = True,
 ) -> RunReport:
     """Enqueue ``source`` (idempotently), work its jobs, and write ``out`` from the store.
+
+    ``work=False``: enqueue only, for workers (``bulkfetch work``) to take up.
 
     ``template`` describes the lookup apart from the input value (endpoint and options); with
     the input file's identity it names the run, so the same command finds the same run.
@@ -137,6 +159,8 @@ async def run_bulk(
         api=adapter.name,
         endpoint=template.get("endpoint", ""),
         description=f"{adapter.name} {template.get('endpoint', '')} of {source.path.name}",
+        adapter=json.dumps(adapter.spec(), sort_keys=True),
+        input=json.dumps(source.signature(), sort_keys=True),
     )
     run = await store.begin_run(spec, clock.time())
     total_rows = run.rows_enqueued
@@ -144,6 +168,8 @@ async def run_bulk(
         total_rows = await _enqueue(
             store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock
         )
+    if not work:
+        return RunReport(run.id, out, total_rows, {}, 0, 0, enqueued_only=True)
     reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
     if reclaimed:
         progress.notice(
@@ -173,7 +199,7 @@ async def run_bulk(
                 store,
                 run.id,
                 adapter,
-                RateLimiter(rate, clock=clock),
+                await pacer_for(store, adapter, rate, clock),
                 settings=settings,
                 stop=stop,
                 clock=clock,
@@ -182,7 +208,7 @@ async def run_bulk(
             tg.cancel_scope.cancel()
     if stop.kind is not None:
         await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
-    statuses = await _write_output(store, run.id, adapter, source, header, out, output_format)
+    statuses = await write_output(store, run.id, adapter, source, header, out, output_format)
     if stop.kind is None and not statuses.get(RowStatus.PENDING.value):
         await store.complete_run(run.id)
     return RunReport(
@@ -229,7 +255,7 @@ async def _enqueue(
     return last + 1
 
 
-async def _write_output(
+async def write_output(
     store: Store,
     run_id: int,
     adapter: Adapter,
@@ -309,6 +335,17 @@ class BulkOptions(TypedDict, total=False):
     refresh: bool
     progress: Progress | None
     stop: StopRequest | None
+    lease_seconds: float  # how long a claimed job stays a worker's without renewal
+    work: bool  # False: enqueue only, for ``bulkfetch work`` to take up
+
+
+def engine_settings(options: BulkOptions) -> EngineSettings:
+    defaults = EngineSettings()
+    return EngineSettings(
+        concurrency=options.get("concurrency", defaults.concurrency),
+        max_attempts=options.get("max_attempts", defaults.max_attempts),
+        lease_seconds=options.get("lease_seconds", defaults.lease_seconds),
+    )
 
 
 async def bulk_file(
@@ -323,9 +360,7 @@ async def bulk_file(
     **options: Unpack[BulkOptions],
 ) -> RunReport:
     """Open the store, run ``before`` (checks that need it), then :func:`run_bulk`."""
-    settings = EngineSettings(
-        concurrency=options.get("concurrency", 16), max_attempts=options.get("max_attempts", 5)
-    )
+    settings = engine_settings(options)
     async with await Store.open(options.get("db", "bulkfetch.db")) as store:
         if before is not None:
             await before(store)
@@ -343,4 +378,5 @@ async def bulk_file(
             refresh=options.get("refresh", False),
             progress=options.get("progress"),
             stop=options.get("stop"),
+            work=options.get("work", True),
         )

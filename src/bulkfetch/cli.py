@@ -10,12 +10,14 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 from rich.console import Console
 from rich.table import Table
 
 from bulkfetch import __version__
+from bulkfetch.apis import CRYSTALROOF_KEY, LMI_CUSTOMER_KEY, LMI_PLATFORM_KEY
 from bulkfetch.apis.crystalroof import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof, enrich
 from bulkfetch.apis.labormarket import (
     REGION_TYPES,
@@ -27,9 +29,11 @@ from bulkfetch.apis.labormarket import (
 from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError, UsageError
+from bulkfetch.jobs import RowStatus
 from bulkfetch.progress import ProgressBar
-from bulkfetch.scheduler import StopRequest
+from bulkfetch.scheduler import EngineSettings, StopRequest
 from bulkfetch.store import StopKind, Store
+from bulkfetch.workers import WorkReport, export_run, work
 
 __all__ = ["main"]
 
@@ -42,7 +46,8 @@ _WIRE_OPTIONS = {
     "cip_attribution_field": "the occupation field naming the CIP codes it matched",
 }
 
-Job = Callable[[StopRequest, ProgressBar], Awaitable[RunReport]]
+R = TypeVar("R")
+Job = Callable[[StopRequest, ProgressBar], Awaitable[R]]
 
 
 def _positive_int(text: str) -> int:
@@ -72,17 +77,43 @@ def _run_options() -> argparse.ArgumentParser:
     shared.add_argument("input", type=Path, help="CSV file with a header row")
     shared.add_argument("--column", required=True, help="the column holding the lookups")
     shared.add_argument("--out", required=True, type=Path, help="where to write the output")
-    shared.add_argument("--db", default="bulkfetch.db", help="the job store (SQLite file)")
-    shared.add_argument("--rate", type=_positive_float, help="calls a second (default: none)")
-    shared.add_argument("--concurrency", type=_positive_int, default=16)
-    shared.add_argument(
-        "--max-attempts", type=_positive_int, default=5, help="tries a lookup gets in one run"
-    )
     shared.add_argument("--base-url", default=None, help="the API's base URL")
     shared.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
     shared.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
     shared.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
     shared.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a call")
+    shared.add_argument(
+        "--no-work",
+        dest="work",
+        action="store_false",
+        help="only enqueue (a PostgreSQL store): 'bulkfetch work' processes do the calls",
+    )
+    return shared
+
+
+def _work_options() -> argparse.ArgumentParser:
+    """Options of every command that makes calls: the store, the pace, the leases."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--db",
+        default="bulkfetch.db",
+        help="the job store: a SQLite file, or postgresql://user@host/database to share it",
+    )
+    shared.add_argument(
+        "--rate", type=_positive_float, help="calls a second for the key (default: none)"
+    )
+    shared.add_argument("--concurrency", type=_positive_int, default=16)
+    shared.add_argument(
+        "--max-attempts", type=_positive_int, default=5, help="tries a lookup gets in one run"
+    )
+    shared.add_argument(
+        "--lease",
+        dest="lease_seconds",
+        type=_positive_float,
+        default=EngineSettings().lease_seconds,
+        help="seconds a claimed lookup stays a worker's unless renewed (a dead worker's "
+        "come back after this)",
+    )
     return shared
 
 
@@ -106,11 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bulkfetch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run_options, lmi_options = _run_options(), _lmi_options()
+    run_options, lmi_options, work_options = _run_options(), _lmi_options(), _work_options()
 
     enrich_cmd = commands.add_parser(
         "enrich",
-        parents=[run_options],
+        parents=[run_options, work_options],
         help="add CrystalRoof columns to a CSV file of UK locations",
     )
     enrich_cmd.add_argument("--area-type", default="oa", choices=AREA_TYPES)
@@ -121,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lmi = commands.add_parser(
         "labor-market",
-        parents=[run_options, lmi_options],
+        parents=[run_options, work_options, lmi_options],
         help="add US labor-market data to a CSV file of SOC or CIP codes",
     )
     lmi.add_argument("--by", choices=("soc", "cip"), required=True)
@@ -140,6 +171,17 @@ def _parser() -> argparse.ArgumentParser:
     regions.add_argument("--db", default="bulkfetch.db", help="where the regions are kept")
     regions.add_argument("--base-url", default=None)
     regions.add_argument("--timeout", type=_positive_float, default=30.0)
+
+    commands.add_parser(
+        "work",
+        parents=[work_options],
+        help="join the runs of a shared (PostgreSQL) store as one more worker",
+    )
+    export = commands.add_parser("export", help="write a run's output from the store")
+    export.add_argument("--db", required=True, help="the job store")
+    export.add_argument("--run", required=True, type=int, help="the run id ('status' shows it)")
+    export.add_argument("--out", required=True, type=Path, help="where to write the output")
+    export.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
 
     status_cmd = commands.add_parser("status", help="what a store holds and how its last run ended")
     status_cmd.add_argument("--db", default="bulkfetch.db")
@@ -181,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "enrich": _enrich,
         "labor-market": _labor_market,
         "regions": _regions,
+        "work": _work,
+        "export": _export,
         "status": _status,
         "emulate": _emulate,
     }
@@ -220,6 +264,11 @@ def _report_error(exc: BulkfetchError, err: Console) -> int:
 
 
 def _bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) -> BulkOptions:
+    if not args.work and "://" not in args.db:
+        raise UsageError(
+            "--no-work leaves the calls to 'bulkfetch work' processes, which need a shared "
+            "store: give --db postgresql://user@host/database"
+        )
     return BulkOptions(
         db=args.db,
         output_format=args.output_format,
@@ -227,13 +276,15 @@ def _bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar)
         rate=args.rate,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
+        lease_seconds=args.lease_seconds,
         refresh=args.refresh,
         progress=bar,
         stop=stop,
+        work=args.work,
     )
 
 
-def _run(job: Job, err: Console) -> int:
+def _run(job: Job[RunReport], err: Console) -> int:
     """Run a bulk job under signal handling and a progress bar; print its summary."""
     report = anyio.run(_supervised, job, err)
     if report is None:
@@ -243,7 +294,7 @@ def _run(job: Job, err: Console) -> int:
     return report.exit_code
 
 
-async def _supervised(job: Job, err: Console) -> RunReport | None:
+async def _supervised(job: Job[R], err: Console) -> R | None:
     """The job's report, or None when a second signal cut it short."""
     stop = StopRequest()
     report = None
@@ -256,9 +307,9 @@ async def _supervised(job: Job, err: Console) -> RunReport | None:
 
 
 def _enrich(args: argparse.Namespace, err: Console) -> int:
-    key = args.api_key or os.environ.get("CRYSTALROOF_API_KEY")
+    key = args.api_key or os.environ.get(CRYSTALROOF_KEY)
     if not key:
-        raise UsageError("no API key: set CRYSTALROOF_API_KEY or pass --api-key")
+        raise UsageError(f"no API key: set {CRYSTALROOF_KEY} or pass --api-key")
 
     async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
         base_url = args.base_url or DEFAULT_BASE_URL
@@ -277,13 +328,13 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
 
 
 def _labor_market_client(args: argparse.Namespace) -> LaborMarket:
-    platform_key = os.environ.get("LMI_PLATFORM_KEY")
+    platform_key = os.environ.get(LMI_PLATFORM_KEY)
     if not platform_key:
-        raise UsageError("no platform key: set LMI_PLATFORM_KEY")
+        raise UsageError(f"no platform key: set {LMI_PLATFORM_KEY}")
     overrides = {name: getattr(args, name) for name in _WIRE_OPTIONS if getattr(args, name)}
     return LaborMarket(
         platform_key,
-        customer_key=os.environ.get("LMI_CUSTOMER_KEY") or None,
+        customer_key=os.environ.get(LMI_CUSTOMER_KEY) or None,
         environment=args.environment,
         base_url=args.base_url,
         timeout=args.timeout,
@@ -330,6 +381,14 @@ async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope) -> None:
 
 
 def _print_summary(report: RunReport, err: Console) -> None:
+    if report.enqueued_only:
+        err.print(
+            f"run {report.run_id}: {report.rows} rows enqueued. Start workers with 'bulkfetch "
+            f"work --db URL'; write the output with 'bulkfetch export --db URL --run "
+            f"{report.run_id} --out FILE'.",
+            markup=False,
+        )
+        return
     parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))
     err.print(
         f"{report.rows} rows: {parts or 'none'}; {report.calls} calls; output {report.output}",
@@ -371,6 +430,52 @@ def _regions(args: argparse.Namespace, err: Console) -> int:
         table.add_row(*row)
     Console(highlight=False).print(table)
     return ExitCode.OK
+
+
+def _work(args: argparse.Namespace, err: Console) -> int:
+    async def job(stop: StopRequest, bar: ProgressBar) -> WorkReport:
+        settings = EngineSettings(
+            concurrency=args.concurrency,
+            max_attempts=args.max_attempts,
+            lease_seconds=args.lease_seconds,
+        )
+        async with await Store.open(args.db) as store:
+            if not store.shared:
+                raise UsageError(
+                    "'bulkfetch work' joins a shared store: give --db postgresql://user@host/db"
+                    " (a SQLite store is worked by the command that made its run)"
+                )
+            bar.start(0, 0)
+            return await work(
+                store, os.environ, rate=args.rate, settings=settings, stop=stop, progress=bar
+            )
+
+    report = anyio.run(_supervised, job, err)
+    if report is None:
+        err.print("bulkfetch: stopped at once")
+        return ExitCode.INTERRUPTED
+    runs = ", ".join(map(str, report.runs)) or "none"
+    err.print(f"worked runs: {runs}; {report.calls} calls", markup=False)
+    if report.reclaimed:
+        err.print(
+            f"took back {report.reclaimed} lookups of workers that died: they may be billed twice",
+            markup=False,
+        )
+    if report.stop_kind is not None:
+        err.print(f"stopped: {report.stop_reason}; start the workers again to carry on.")
+    return report.exit_code
+
+
+def _export(args: argparse.Namespace, err: Console) -> int:
+    async def write() -> dict[str, int]:
+        async with await Store.open(args.db, exclusive=False) as store:
+            return await export_run(store, args.run, args.out, output_format=args.output_format)
+
+    statuses = anyio.run(write)
+    parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    err.print(f"{sum(statuses.values())} rows: {parts or 'none'}; output {args.out}", markup=False)
+    pending = statuses.get(RowStatus.PENDING.value, 0) + statuses.get(RowStatus.FAILED.value, 0)
+    return ExitCode.FAILED if pending else ExitCode.OK
 
 
 def _status(args: argparse.Namespace, err: Console) -> int:

@@ -14,9 +14,40 @@ and it reads the event loop's clock; this one adapts and runs on an injected clo
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bulkfetch.clock import Clock, SystemClock
 
-__all__ = ["RateLimiter"]
+__all__ = ["Pacer", "RateLimiter"]
+
+
+class Pacer(Protocol):
+    """What the engine asks of a rate limiter, in-process or shared by workers."""
+
+    @property
+    def rate(self) -> float | None:
+        """The rate calls are spaced at now; None while unlimited."""
+        ...
+
+    @property
+    def throughput(self) -> int:
+        """Calls that went through in the last whole second (or this one so far)."""
+        ...
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot. A shared limiter raises a
+        :class:`~bulkfetch.errors.StopRunError` when another worker stopped the key."""
+        ...
+
+    def on_success(self) -> None: ...
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None: ...
+
+    def on_headers(self, remaining: int | None, reset_in: float | None) -> None: ...
+
+    async def on_stop(self, kind: str, reason: str) -> None:
+        """This worker saw a quota or key stop: tell whoever shares the key."""
+        ...
 
 
 class RateLimiter:
@@ -50,8 +81,8 @@ class RateLimiter:
         self._probe_seconds = probe_seconds
         self._next_slot = 0.0
         self._resume_at = 0.0
-        self._sends = _PerSecond()
-        self._successes = _PerSecond()
+        self._sends = PerSecond()
+        self._successes = PerSecond()
         self._learned: float | None = None  # calls a second the provider let through at a 429
         self.rate_limited = 0
 
@@ -130,8 +161,11 @@ class RateLimiter:
         if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
             self._resume_at = max(self._resume_at, self._clock.monotonic() + reset_in)
 
+    async def on_stop(self, kind: str, reason: str) -> None:
+        """Nobody else shares this limiter: the engine's own stop is enough."""
 
-class _PerSecond:
+
+class PerSecond:
     """Events counted per second: the last whole second's count, and the current one's."""
 
     def __init__(self) -> None:

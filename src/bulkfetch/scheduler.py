@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from bulkfetch.errors import (
     StopRunError,
 )
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
-from bulkfetch.limiter import RateLimiter
+from bulkfetch.limiter import Pacer
 from bulkfetch.store import StopKind, Store
 
 __all__ = ["EngineSettings", "StopRequest", "run_jobs"]
@@ -107,7 +108,7 @@ async def run_jobs(
     store: Store,
     run_id: int,
     adapter: Adapter,
-    limiter: RateLimiter,
+    limiter: Pacer,
     *,
     settings: EngineSettings | None = None,
     stop: StopRequest | None = None,
@@ -137,7 +138,7 @@ class _Engine:
         store: Store,
         run_id: int,
         adapter: Adapter,
-        limiter: RateLimiter,
+        limiter: Pacer,
         settings: EngineSettings,
         stop: StopRequest,
         clock: Clock,
@@ -153,7 +154,8 @@ class _Engine:
         self.clock = clock
         self.on_outcomes = on_outcomes
         self.rng = rng
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        # Unique among workers: a host and process id, and a random part (pids repeat).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.sends = anyio.Semaphore(settings.concurrency)
         self.outstanding = 0
         self.progressed = anyio.Event()
@@ -167,6 +169,7 @@ class _Engine:
         out_send, out_recv = anyio.create_memory_object_stream[_Done](float("inf"))
         async with anyio.create_task_group() as watching:
             watching.start_soon(self._cancel_waits_on_stop)
+            watching.start_soon(self._keep_leases)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer, out_recv)
                 async with out_send:
@@ -224,6 +227,17 @@ class _Engine:
                 self.stoppable.discard(scope)
         return not scope.cancelled_caught
 
+    async def _keep_leases(self) -> None:
+        """Renew this worker's leases while it lives; on a shared store, put back the jobs
+        of workers whose leases ran out (they died), so that the living finish them."""
+        lease = self.settings.lease_seconds
+        while True:
+            await self.clock.sleep(lease / 3)
+            now = self.clock.time()
+            await self.store.renew_leases(self.owner, now + lease)
+            if self.store.shared:
+                await self.store.reclaim_expired(now)
+
     async def _cancel_waits_on_stop(self) -> None:
         """One watcher for every wait that a stop cuts short."""
         await self.stop.event.wait()
@@ -243,13 +257,19 @@ class _Engine:
             return False
         return acquired
 
+    IDLE_POLL = 0.2  # seconds
+
     async def _wait_for_work(self) -> bool:
         """Nothing was due: wait until something may be. False when the run is finished."""
         if self.outstanding == 0:
             due = await self.store.next_due(self.run_id)
             if due is None:
                 return False
-            delay = due - self.clock.time()
+            now = self.clock.time()
+            delay = due - now
+            if delay <= 0 and self.store.shared and not await self.store.reclaim_expired(now):
+                # Due but not claimable: another worker is claiming it right now.
+                delay = self.IDLE_POLL
         else:
             delay = self.settings.backoff_cap
         with anyio.move_on_after(max(0.0, delay)):
@@ -273,7 +293,11 @@ class _Engine:
     async def _call(self, jobs: list[Job]) -> list[Outcome]:
         if self.stop.requested:
             return _released(jobs, called=False)
-        await self.limiter.acquire()
+        try:
+            await self.limiter.acquire()
+        except StopRunError as exc:  # another worker sharing the key stopped it
+            self.stop.request(_stop_kind(exc), str(exc))
+            return _released(jobs, called=False)
         if self.stop.requested:
             return _released(jobs, called=False)
         try:
@@ -285,6 +309,10 @@ class _Engine:
             # stand alone, so that only they end invalid.
             half = (len(jobs) + 1) // 2
             return [*await self._call(jobs[:half]), *await self._call(jobs[half:])]
+        except StopRunError as exc:
+            failed = self._failed(jobs, exc)
+            await self.limiter.on_stop(_stop_kind(exc), str(exc))  # and every worker with it
+            return failed
         except ApiError as exc:
             return self._failed(jobs, exc)
         self.limiter.on_success()
@@ -305,8 +333,7 @@ class _Engine:
 
     def _failed(self, jobs: list[Job], exc: ApiError) -> list[Outcome]:
         if isinstance(exc, StopRunError):
-            kind = StopKind.QUOTA if isinstance(exc, QuotaExhaustedError) else StopKind.AUTH
-            self.stop.request(kind, str(exc))
+            self.stop.request(_stop_kind(exc), str(exc))
             return _released(jobs, called=True)
         if exc.disposition is Disposition.PERMANENT:
             permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
@@ -364,6 +391,10 @@ class _Engine:
                     self.sends.release()
                 self.progressed.set()
                 self.on_outcomes(sum(o.settles for o in flat), flat)
+
+
+def _stop_kind(exc: StopRunError) -> str:
+    return StopKind.QUOTA if isinstance(exc, QuotaExhaustedError) else StopKind.AUTH
 
 
 def _released(jobs: list[Job], *, called: bool) -> list[Outcome]:

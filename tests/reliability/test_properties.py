@@ -90,6 +90,7 @@ class BatchAdapter:
     fixed_columns: tuple[str, ...] = ()
     expands_rows = False
     notices: tuple[str, ...] = ()
+    rate_key = "fake-key"
 
     def __init__(self, bad: set[str]) -> None:
         self.bad = bad
@@ -107,6 +108,9 @@ class BatchAdapter:
 
     def output_document(self, body: str) -> dict[str, str]:
         return {}
+
+    def spec(self) -> dict[str, str]:
+        return {"api": self.name}
 
 
 async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState], int]:

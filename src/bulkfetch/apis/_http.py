@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,16 @@ import aiohttp
 
 from bulkfetch.errors import TransportError
 
-__all__ = ["Answer", "HttpClient", "rate_headers", "request", "retry_after"]
+__all__ = ["Answer", "HttpClient", "key_fingerprint", "rate_headers", "request", "retry_after"]
+
+
+def key_fingerprint(*secrets: str | None) -> str:
+    """A short name for a key (or keys) that does not give the key away: the rate budget
+    that workers share is kept under it."""
+    digest = hashlib.sha256(b"bulkfetch rate budget")
+    for secret in secrets:
+        digest.update(b"\0" + (secret or "").encode())
+    return digest.hexdigest()[:24]
 
 
 class HttpClient:
@@ -27,6 +37,11 @@ class HttpClient:
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a request may take in all."""
+        return self._timeout.total
 
     @property
     def origin(self) -> str:

@@ -17,7 +17,14 @@ import aiohttp
 
 from bulkfetch.adapter import LookupResult, Reply
 from bulkfetch.apis._flat import flatten
-from bulkfetch.apis._http import Answer, HttpClient, rate_headers, request, retry_after
+from bulkfetch.apis._http import (
+    Answer,
+    HttpClient,
+    key_fingerprint,
+    rate_headers,
+    request,
+    retry_after,
+)
 from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
 from bulkfetch.errors import (
     ApiError,
@@ -109,6 +116,13 @@ class CrystalRoof(HttpClient):
 
     def __repr__(self) -> str:
         return f"CrystalRoof(base_url={self._base_url!r}, api_key=<hidden>)"
+
+    @property
+    def rate_key(self) -> str:
+        return key_fingerprint(self._api_key)
+
+    def spec(self) -> dict[str, Any]:
+        return {"api": _API, "base_url": self._base_url, "timeout": self.timeout}
 
     # -- lookups ----------------------------------------------------------------------
 

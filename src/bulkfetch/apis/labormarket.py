@@ -13,6 +13,7 @@ documented or most likely default; every one can be overridden.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -25,7 +26,14 @@ import aiohttp
 
 from bulkfetch.adapter import LookupResult, Reply
 from bulkfetch.apis._flat import flatten
-from bulkfetch.apis._http import Answer, HttpClient, rate_headers, request, retry_after
+from bulkfetch.apis._http import (
+    Answer,
+    HttpClient,
+    key_fingerprint,
+    rate_headers,
+    request,
+    retry_after,
+)
 from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
 from bulkfetch.errors import (
     ApiError,
@@ -224,6 +232,24 @@ class LaborMarket(HttpClient):
         self._cip_attribution: bool | None = None
         self._notices: list[str] = []
         self._by: By = "soc"
+
+    @property
+    def rate_key(self) -> str:
+        return key_fingerprint(self._platform_key, self._customer_key)
+
+    def spec(self) -> dict[str, Any]:
+        wire = {
+            name: sorted(value) if isinstance(value, frozenset) else value
+            for name, value in dataclasses.asdict(self.wire).items()
+        }
+        return {
+            "api": _API,
+            "base_url": self._base_url,
+            "environment": self.environment,
+            "timeout": self.timeout,
+            "by": self._by,
+            "wire": wire,
+        }
 
     def __repr__(self) -> str:
         return (

@@ -32,6 +32,8 @@ from bulkfetch.store.records import (
     RunDetail,
     RunInfo,
     RunSpec,
+    SlotGrant,
+    SlotRequest,
     StopKind,
 )
 from bulkfetch.store.schema import (
@@ -41,6 +43,7 @@ from bulkfetch.store.schema import (
     jobs,
     meta,
     metadata,
+    rate_budgets,
     regions,
     results,
     run_jobs,
@@ -54,6 +57,7 @@ from bulkfetch.store.statements import (
     enqueue_fresh,
     execute,
     expired_leases,
+    insert_budget,
     insert_run,
     lease_job,
     output_page,
@@ -68,6 +72,8 @@ __all__ = [
     "RunDetail",
     "RunInfo",
     "RunSpec",
+    "SlotGrant",
+    "SlotRequest",
     "StopKind",
     "Store",
 ]
@@ -102,6 +108,11 @@ class Store:
                 raise StoreError(f"cannot open the store {_shown(target)}: {_reason(exc)}") from exc
             raise
         return store
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may work on the store at once (PostgreSQL)."""
+        return self._db.shared
 
     async def close(self) -> None:
         await self._db.close()
@@ -152,7 +163,7 @@ class Store:
                     "endpoint": spec.endpoint,
                     "description": spec.description,
                     "adapter": spec.adapter,
-                    "input_path": spec.input_path,
+                    "input": spec.input,
                     "now": now,
                 },
             )
@@ -169,7 +180,7 @@ class Store:
                     stop_kind=None,
                     stop_reason=None,
                     adapter=spec.adapter,
-                    input_path=spec.input_path,
+                    input=spec.input,
                 )
             )
             return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete))
@@ -292,7 +303,7 @@ class Store:
                     runs.c.api,
                     runs.c.description,
                     runs.c.adapter,
-                    runs.c.input_path,
+                    runs.c.input,
                     runs.c.enqueue_complete,
                 ).where(runs.c.id == run_id)
             ).first()
@@ -303,7 +314,7 @@ class Store:
                 row.api,
                 row.description,
                 row.adapter or "{}",
-                row.input_path,
+                row.input,
                 bool(row.enqueue_complete),
             )
 
@@ -394,16 +405,25 @@ class Store:
         return result
 
     async def next_due(self, run_id: int) -> float | None:
-        """When the earliest pending job of the run becomes due; None when none is pending."""
+        """When the earliest pending job of the run becomes due (on a shared store, or the
+        earliest lease of another worker runs out); None when there is nothing left."""
 
         def statements(conn: Connection) -> Any:
-            return conn.execute(
+            in_run = sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id)
+            due = conn.execute(
                 sa.select(sa.func.min(jobs.c.next_attempt_at))
-                .join(
-                    run_jobs, sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run_id)
-                )
+                .join(run_jobs, in_run)
                 .where(jobs.c.state == JobState.PENDING.value)
             ).scalar()
+            if not self._db.shared:
+                return due
+            # Another worker's job comes back if its lease runs out: due then, at the latest.
+            leased = conn.execute(
+                sa.select(sa.func.min(jobs.c.lease_expires_at))
+                .join(run_jobs, in_run)
+                .where(jobs.c.state == JobState.IN_FLIGHT.value)
+            ).scalar()
+            return min((t for t in (due, leased) if t is not None), default=None)
 
         value = await self._read(statements)
         return None if value is None else float(value)
@@ -456,6 +476,81 @@ class Store:
             )
 
         return await self._read(statements)
+
+    # -- the rate budget shared by workers (PostgreSQL) ---------------------------------
+
+    async def open_budget(self, key_id: str, ceiling: float | None) -> None:
+        """Ready the key's budget for a worker joining: lift an earlier stop (the user
+        started work again, so the quota or key is fixed), and set the ceiling if given."""
+
+        def statements(conn: Connection) -> None:
+            now = _database_now(conn)
+            execute(conn, insert_budget, {"key_id": key_id, "ceiling": ceiling, "now": now})
+            values: dict[str, Any] = {"stop_kind": None, "stop_reason": None, "updated_at": now}
+            if ceiling is not None:
+                values.update(ceiling=ceiling, rate=ceiling)
+            conn.execute(
+                rate_budgets.update().where(rate_budgets.c.key_id == key_id).values(**values)
+            )
+
+        await self._write(statements)
+
+    async def take_slot(self, key_id: str, pacing: SlotRequest) -> SlotGrant:
+        """The next send slot of the key's budget, on the database's clock: every worker's
+        calls go out on one grid ``1/rate`` apart. A 429 or a provider's reset news that a
+        worker brings cuts the rate or pauses sending for all."""
+
+        def statements(conn: Connection) -> SlotGrant:
+            found = conn.execute(
+                sa.select(rate_budgets, _now_expression(conn).label("now"))
+                .where(rate_budgets.c.key_id == key_id)
+                .with_for_update()
+            ).one()
+            now = float(found.now)
+            if found.stop_kind is not None:
+                return SlotGrant(0.0, found.rate, found.stop_kind, found.stop_reason)
+            rate, resume_at = pacing.next_rate(found.rate, found.ceiling, found.resume_at, now)
+            slot = max(now, found.next_slot, resume_at)
+            conn.execute(
+                rate_budgets.update()
+                .where(rate_budgets.c.key_id == key_id)
+                .values(
+                    rate=rate,
+                    resume_at=resume_at,
+                    next_slot=slot + (1.0 / rate if rate else 0.0),
+                    updated_at=now,
+                )
+            )
+            return SlotGrant(slot - now, rate)
+
+        return await self._write(statements)
+
+    async def budget_stop(self, key_id: str) -> tuple[str, str] | None:
+        """The stop some worker recorded on the key's budget, if any: (kind, reason)."""
+
+        def statements(conn: Connection) -> tuple[str, str] | None:
+            row = conn.execute(
+                sa.select(rate_budgets.c.stop_kind, rate_budgets.c.stop_reason).where(
+                    rate_budgets.c.key_id == key_id
+                )
+            ).first()
+            if row is None or row.stop_kind is None:
+                return None
+            return row.stop_kind, row.stop_reason or row.stop_kind
+
+        return await self._read(statements)
+
+    async def stop_budget(self, key_id: str, kind: str, reason: str) -> None:
+        """Record a quota or key stop on the key's budget: every worker stops sending."""
+
+        def statements(conn: Connection) -> None:
+            conn.execute(
+                rate_budgets.update()
+                .where(rate_budgets.c.key_id == key_id, rate_budgets.c.stop_kind.is_(None))
+                .values(stop_kind=kind, stop_reason=reason)
+            )
+
+        await self._write(statements)
 
     # -- reference data -----------------------------------------------------------------
 
@@ -577,6 +672,17 @@ class Store:
             for row_no, job_id, state, body, error in rows:
                 yield OutputRow(row_no, job_id, states.get(state), body, error)
             after = rows[-1][0]
+
+
+def _now_expression(conn: Connection) -> Any:
+    """The database's clock, in UNIX seconds: one clock for workers on many hosts."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.extract("epoch", sa.func.clock_timestamp())
+    return (sa.func.julianday("now") - 2440587.5) * 86400.0
+
+
+def _database_now(conn: Connection) -> float:
+    return float(conn.execute(sa.select(_now_expression(conn))).scalar_one())
 
 
 def _create_schema(conn: Connection) -> None:

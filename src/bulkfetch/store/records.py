@@ -13,6 +13,8 @@ __all__ = [
     "RunDetail",
     "RunInfo",
     "RunSpec",
+    "SlotGrant",
+    "SlotRequest",
     "StopKind",
 ]
 
@@ -34,7 +36,7 @@ class RunSpec:
     endpoint: str
     description: str
     adapter: str = "{}"  # how a worker rebuilds the adapter: JSON, never a key
-    input_path: str = ""  # the input file, absolute: what the output is written from
+    input: str = "{}"  # the input file (JSON: path, size, mtime, encoding): what output reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class RunDetail:
     api: str
     description: str
     adapter: str  # JSON: how to rebuild the run's adapter
-    input_path: str | None
+    input: str | None  # JSON: the input file's path, size, mtime and encoding
     enqueue_complete: bool
 
 
@@ -90,3 +92,40 @@ class RunCounts:
     stop_kind: str | None
     stop_reason: str | None
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRequest:
+    """A worker asking its key's shared budget for a send slot, with the news it brings."""
+
+    rate_limited: bool = False  # a 429 came back since its last slot
+    sending: float = 0.0  # calls a second it saw go out (a rate to cut from when none is set)
+    pause: float = 0.0  # seconds from now that nothing may be sent (Retry-After, a reset)
+    probe_seconds: float = 10.0  # after a cut, back to the ceiling in about this long
+    min_rate: float = 0.5
+
+    def next_rate(
+        self, rate: float | None, ceiling: float | None, resume_at: float, now: float
+    ) -> tuple[float | None, float]:
+        """The budget's rate and resume time after this request (as the local limiter:
+        halve on a 429 once an event, pause for the provider's window, probe back up)."""
+        if self.rate_limited and now >= resume_at:
+            base = rate if rate is not None else max(self.sending, 2.0)
+            rate = max(self.min_rate, base * 0.5)
+        if self.pause > 0:
+            resume_at = max(resume_at, now + self.pause)
+        elif rate is not None:
+            goal = ceiling if ceiling is not None else 2.0 * rate
+            if rate < goal:
+                rate = min(goal, rate + goal / (2.0 * self.probe_seconds * max(rate, 1.0)))
+        return rate, resume_at
+
+
+@dataclass(frozen=True, slots=True)
+class SlotGrant:
+    """A send slot: how long to wait for it, and the budget's rate now, or why not to send."""
+
+    wait: float
+    rate: float | None
+    stop_kind: str | None = None
+    stop_reason: str | None = None

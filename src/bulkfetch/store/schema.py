@@ -13,7 +13,7 @@ SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE runs ADD COLUMN adapter TEXT",
-        "ALTER TABLE runs ADD COLUMN input_path TEXT",
+        "ALTER TABLE runs ADD COLUMN input TEXT",
     ),
 }
 
@@ -46,9 +46,9 @@ runs = sa.Table(
     sa.Column("stop_kind", sa.String(32)),
     sa.Column("stop_reason", sa.Text),
     # How a worker rebuilds the run's adapter (JSON, never a key), and the input file the
-    # output is written from. Since version 2.
+    # output is written from (JSON: path, size, mtime, encoding). Since version 2.
     sa.Column("adapter", sa.Text),
-    sa.Column("input_path", sa.Text),
+    sa.Column("input", sa.Text),
 )
 
 jobs = sa.Table(

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind
 from bulkfetch.store.records import RowEntry
-from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
+from bulkfetch.store.schema import jobs, rate_budgets, results, run_jobs, run_rows, runs
 
 __all__ = [
     "apply_outcomes",
@@ -27,6 +27,7 @@ __all__ = [
     "enqueue_fresh",
     "execute",
     "expired_leases",
+    "insert_budget",
     "insert_run",
     "lease_job",
     "output_page",
@@ -326,6 +327,22 @@ release_expired = (
 )
 
 
+def insert_budget(insert: Any) -> Any:
+    """A key's budget, unless it exists."""
+    return (
+        insert(rate_budgets)
+        .values(
+            key_id=sa.bindparam("key_id"),
+            ceiling=sa.bindparam("ceiling"),
+            rate=sa.bindparam("ceiling"),
+            next_slot=0.0,
+            resume_at=0.0,
+            updated_at=sa.bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["key_id"])
+    )
+
+
 def insert_run(insert: Any) -> Any:
     """A run, unless one of its key exists (another process may be making it too)."""
     return (
@@ -336,7 +353,7 @@ def insert_run(insert: Any) -> Any:
             endpoint=sa.bindparam("endpoint"),
             description=sa.bindparam("description"),
             adapter=sa.bindparam("adapter"),
-            input_path=sa.bindparam("input_path"),
+            input=sa.bindparam("input"),
             created_at=sa.bindparam("now"),
             updated_at=sa.bindparam("now"),
             rows_enqueued=0,

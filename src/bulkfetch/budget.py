@@ -1,0 +1,90 @@
+"""One rate budget per API key, shared by every worker on a PostgreSQL store.
+
+Each worker asks the store for its next send slot; the store hands slots out on one grid,
+``1/rate`` apart on the database's clock, whichever worker asks, so N workers together keep
+to the key's limit and share it in the order they ask. A 429 or a provider's reset news
+that one worker sees is passed on with its next request and slows them all; a quota or key
+stop (402, 401) is recorded on the budget, and every worker stops sending at its next slot,
+or sooner: a worker that waited for its slot looks again before it sends.
+"""
+
+from __future__ import annotations
+
+from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
+from bulkfetch.limiter import PerSecond, RateLimiter
+from bulkfetch.store import SlotRequest, StopKind, Store
+
+__all__ = ["SharedRateLimiter"]
+
+
+class SharedRateLimiter:
+    """A :class:`~bulkfetch.limiter.Pacer` whose slots come from the store's budget."""
+
+    # A worker that waited longer than this for its slot checks for a stop before sending.
+    RECHECK_AFTER = 0.05
+
+    def __init__(self, store: Store, key_id: str, *, clock: Clock | None = None) -> None:
+        self._store = store
+        self._key_id = key_id
+        self._clock = clock or SystemClock()
+        self._rate: float | None = None
+        self._rate_limited = False
+        self._pause = 0.0
+        self._successes = PerSecond()
+        self._sends = PerSecond()
+
+    @classmethod
+    async def join(
+        cls, store: Store, key_id: str, rate: float | None, *, clock: Clock | None = None
+    ) -> SharedRateLimiter:
+        """Join the key's budget; ``rate`` (calls a second), if given, becomes its ceiling."""
+        ceiling = rate * RateLimiter.HEADROOM if rate is not None else None
+        await store.open_budget(key_id, ceiling)
+        return cls(store, key_id, clock=clock)
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    @property
+    def throughput(self) -> int:
+        return self._successes.recent()
+
+    async def acquire(self) -> None:
+        request = SlotRequest(
+            rate_limited=self._rate_limited, sending=float(self._sends.recent()), pause=self._pause
+        )
+        self._rate_limited, self._pause = False, 0.0
+        grant = await self._store.take_slot(self._key_id, request)
+        self._rate = grant.rate
+        if grant.stop_kind is not None:
+            raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
+        if grant.wait > 0:
+            await self._clock.sleep(grant.wait)
+            if grant.wait > self.RECHECK_AFTER:
+                stopped = await self._store.budget_stop(self._key_id)
+                if stopped is not None:
+                    raise _stop_error(*stopped)
+        self._sends.count(self._clock.monotonic())
+
+    def on_success(self) -> None:
+        self._successes.count(self._clock.monotonic())
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None:
+        self._rate_limited = True
+        self._pause = max(self._pause, retry_after or RateLimiter.PAUSE_AFTER_429)
+
+    def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
+        if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
+            self._pause = max(self._pause, reset_in)
+
+    async def on_stop(self, kind: str, reason: str) -> None:
+        await self._store.stop_budget(self._key_id, kind, reason)
+
+
+def _stop_error(kind: str, reason: str) -> QuotaExhaustedError | AuthenticationError:
+    """The stop another worker recorded, as the error this worker would have met."""
+    if kind == StopKind.QUOTA:
+        return QuotaExhaustedError(f"another worker found the package used up: {reason}")
+    return AuthenticationError(f"another worker found the key refused: {reason}")
