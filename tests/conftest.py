@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import urllib.request
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
 import pytest
+import sqlalchemy as sa
 
 KEY = "sk-test-5e3c1f0a9b"
 PLATFORM_KEY = "pk_test_9f8e7d6c5b"
@@ -105,3 +109,35 @@ def run_cli(
         env=cli_env(**(env or {})),
         check=False,
     )
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+POSTGRES_VARIABLE = "BULKFETCH_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of the test's own, dropped after it.
+
+    The server comes from ``BULKFETCH_TEST_POSTGRES_URL`` (``.ci/run`` sets it); without it
+    the test is skipped, and says why.
+    """
+    base = os.environ.get(POSTGRES_VARIABLE)
+    if not base:
+        pytest.skip(f"{POSTGRES_VARIABLE} is not set: the PostgreSQL tests need a server")
+    name = f"bulkfetch_test_{secrets.token_hex(4)}"
+    admin = sa.make_url(base).set(drivername="postgresql")
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -74,6 +74,9 @@ class Ledger:
     first_seen_at: dict[int, int] = field(default_factory=dict)
     by_path: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None  # wall-clock time of the first answer
+    last_request_at: float | None = None  # and of the last
+    # For each status, the wall-clock time it was first answered.
+    first_seen_time: dict[int, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,8 @@ class Ledger:
             "first_seen_at": {str(k): v for k, v in sorted(self.first_seen_at.items())},
             "by_path": dict(self.by_path),
             "first_request_at": self.first_request_at,
+            "last_request_at": self.last_request_at,
+            "first_seen_time": {str(k): v for k, v in sorted(self.first_seen_time.items())},
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
             "rate_limited_per_second": {
                 str(k): v for k, v in sorted(self.rate_limited_per_second.items())
@@ -159,8 +164,11 @@ class Gate:
         self.ledger.per_second[int(time.time())] += 1
 
     def record(self, status: int) -> None:
+        now = time.time()
         if self.ledger.first_request_at is None:
-            self.ledger.first_request_at = time.time()
+            self.ledger.first_request_at = now
+        self.ledger.last_request_at = now
+        self.ledger.first_seen_time.setdefault(status, now)
         self.ledger.by_status[status] += 1
         self.ledger.first_seen_at.setdefault(status, sum(self.ledger.by_status.values()))
         if status == 429:

@@ -1,0 +1,148 @@
+"""The store on PostgreSQL, as several workers use it at once: the same contract as on
+SQLite, claims that never overlap, leases that bring a dead worker's jobs back, and one
+rate budget per key. Also the schema migration, on SQLite."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from bulkfetch.budget import SharedRateLimiter
+from bulkfetch.errors import QuotaExhaustedError
+from bulkfetch.jobs import JobState, Lookup, Outcome, OutcomeKind
+from bulkfetch.store import RowEntry, RunSpec, SlotRequest, StopKind, Store
+
+pytestmark = pytest.mark.postgres
+
+SPEC = RunSpec("run-key", "crystalroof", "occupation", "test run")
+
+
+def lookup(value: str) -> Lookup:
+    return Lookup.of("crystalroof", "http://x", "occupation", {"location": value})
+
+
+async def test_the_store_contract_holds_on_postgres(postgres_url: str) -> None:
+    """Enqueue is idempotent, rows keep their order, outcomes read back: as on SQLite."""
+    entries = [RowEntry(i, lookup(f"P{i % 7}")) for i in range(20)] + [RowEntry(20, None, "bad")]
+    async with await Store.open(postgres_url) as store:
+        assert store.shared
+        run = await store.begin_run(SPEC, now=1.0)
+        await store.enqueue(run.id, entries, now=1.0)
+        await store.enqueue(run.id, entries, now=1.0)  # a resumed enqueue repeats safely
+        await store.finish_enqueue(run.id)
+        jobs = await store.claim(run.id, owner="a", limit=100, now=2.0, lease_seconds=60)
+        assert sorted(job.rows for job in jobs) == sorted([3] * 6 + [2])
+        await store.apply(
+            run.id,
+            [Outcome(j.id, OutcomeKind.DONE, status=200, body="{}", called=True) for j in jobs],
+            now=3.0,
+            max_attempts=5,
+            owner="a",
+        )
+        rows = [row async for row in store.output_rows(run.id)]
+        counts = await store.counts(run.id)
+    assert [row.row_no for row in rows] == list(range(21))
+    assert [row.state for row in rows] == [JobState.DONE] * 20 + [None]
+    assert counts is not None
+    assert counts.calls == 7
+    assert counts.invalid_rows == 1
+
+
+async def test_two_workers_never_claim_the_same_job(postgres_url: str) -> None:
+    """Claims race from two connections (two workers): every job goes to exactly one."""
+    async with await Store.open(postgres_url) as first, await Store.open(postgres_url) as second:
+        run = await first.begin_run(SPEC, now=1.0)
+        await first.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(300)], now=1.0)
+        claimed: dict[str, list[int]] = {"a": [], "b": []}
+
+        async def drain(store: Store, owner: str) -> None:
+            while batch := await store.claim(
+                run.id, owner=owner, limit=7, now=2.0, lease_seconds=60
+            ):
+                claimed[owner] += [job.id for job in batch]
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drain, first, "a")
+            tg.start_soon(drain, second, "b")
+    assert claimed["a"]
+    assert claimed["b"]
+    assert sorted(claimed["a"] + claimed["b"]) == sorted(set(claimed["a"] + claimed["b"]))
+    assert len(claimed["a"]) + len(claimed["b"]) == 300
+
+
+async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url: str) -> None:
+    """Worker a claims and dies; b renews nothing of a's; after the lease, b takes them back,
+    counted as possibly billed twice. A live worker's renewed lease is left alone; and a
+    late outcome of a worker that lost its lease does not overwrite the new owner's."""
+    async with await Store.open(postgres_url) as store:
+        run = await store.begin_run(SPEC, now=1.0)
+        await store.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(6)], now=1.0)
+        dead = await store.claim(run.id, owner="a", limit=3, now=10.0, lease_seconds=5)
+        alive = await store.claim(run.id, owner="b", limit=3, now=10.0, lease_seconds=5)
+        await store.renew_leases("b", until=100.0)
+        assert await store.reclaim_expired(now=12.0) == 0  # not yet out
+        assert await store.reclaim_expired(now=16.0) == len(dead)
+        again = await store.claim(run.id, owner="c", limit=10, now=16.0, lease_seconds=5)
+        assert sorted(job.id for job in again) == sorted(job.id for job in dead)
+        late = [Outcome(j.id, OutcomeKind.RETRY, status=500, error="x") for j in dead]
+        await store.apply(run.id, late, now=17.0, max_attempts=5, owner="a")
+        counts = await store.counts(run.id)
+        assert await store.next_due(run.id) is not None  # c's and b's leases
+    assert counts is not None
+    assert counts.reclaimed == len(dead)
+    assert counts.jobs_by_state == {"in_flight": len(dead) + len(alive)}
+
+
+async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -> None:
+    """Two workers on one key: their slots interleave 1/rate apart on one grid; a 429 one
+    sees halves the rate for both; a quota stop one records stops the other's next slot."""
+    async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
+        first = await SharedRateLimiter.join(a, "key-1", 10.0)
+        second = await SharedRateLimiter.join(b, "key-1", None)  # no rate: the budget's
+        grants = []
+        for store in (a, b, a, b):
+            grants.append(await store.take_slot("key-1", SlotRequest()))
+        waits = [g.wait for g in grants]
+        assert all(later > earlier for earlier, later in itertools.pairwise(waits))
+        assert waits[-1] == pytest.approx(3 / (10 * 0.985), abs=0.05)
+
+        halved = await b.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.5))
+        assert halved.rate == pytest.approx(10 * 0.985 / 2)
+
+        await first.on_stop(StopKind.QUOTA, "package used up")
+        with pytest.raises(QuotaExhaustedError, match="package used up"):
+            await second.acquire()
+        # A worker started again lifts the stop: the user fixed the package.
+        await SharedRateLimiter.join(b, "key-1", None)
+        assert (await b.take_slot("key-1", SlotRequest())).stop_kind is None
+
+
+async def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
+    """A store made by the previous schema opens, keeps its runs, and gains what is new."""
+    db = tmp_path / "old.db"
+    async with await Store.open(db) as store:
+        run = await store.begin_run(SPEC, now=1.0)
+        await store.enqueue(run.id, [RowEntry(0, lookup("P0"))], now=1.0)
+    with sqlite3.connect(db) as conn:  # back to version 1, as an older bulkfetch left it
+        conn.execute("ALTER TABLE runs DROP COLUMN adapter")
+        conn.execute("ALTER TABLE runs DROP COLUMN input")
+        conn.execute("DROP TABLE rate_budgets")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    async with await Store.open(db) as store:
+        counts = await store.counts(run.id)
+        detail = await store.run_detail(run.id)
+    with sqlite3.connect(db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert counts is not None
+    assert counts.rows == 1
+    assert detail is not None
+    assert detail.adapter == "{}"
+    assert version == ("2",)
+    assert "rate_budgets" in tables
