@@ -258,6 +258,7 @@ class _Engine:
         return acquired
 
     IDLE_POLL = 0.2  # seconds
+    SHARED_POLL = 1.0  # seconds between looks at a shared store with nothing to claim
 
     async def _wait_for_work(self) -> bool:
         """Nothing was due: wait until something may be. False when the run is finished."""
@@ -267,9 +268,11 @@ class _Engine:
                 return False
             now = self.clock.time()
             delay = due - now
-            if delay <= 0 and self.store.shared and not await self.store.reclaim_expired(now):
-                # Due but not claimable: another worker is claiming it right now.
-                delay = self.IDLE_POLL
+            if self.store.shared:
+                # Other workers' jobs: look again soon, as they finish or their leases run out.
+                if delay <= 0 and not await self.store.reclaim_expired(now):
+                    delay = self.IDLE_POLL  # due, not claimable: another is claiming it now
+                delay = min(delay, self.SHARED_POLL)
         else:
             delay = self.settings.backoff_cap
         with anyio.move_on_after(max(0.0, delay)):

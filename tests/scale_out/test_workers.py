@@ -1,0 +1,201 @@
+"""Workers on one PostgreSQL store, end to end: real processes, the real emulator.
+
+Four ``bulkfetch work`` processes on one run keep together to the key's limit with no 429
+and no lookup billed twice, and their output is the single-process output; one killed with
+-9 leaves its leased jobs to the others; a 402 one of them meets stops them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkfetch.samples import write_postcode_file
+from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env
+from tests.reliability.helpers import assert_clean_exit, reference, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+LIMIT = 40  # calls a second the emulator allows a key
+ROWS = 800
+
+
+def enqueue(emulator: Emulator, source: Path, db: str, *extra: str) -> None:
+    done = run(
+        bulkfetch_command(
+            "enrich",
+            source,
+            "--column",
+            "postcode",
+            "--out",
+            source.with_suffix(".out.csv"),
+            "--db",
+            db,
+            "--base-url",
+            emulator.url,
+            "--no-work",
+            *extra,
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rows enqueued" in done.stderr
+
+
+StartWorkers = Callable[..., list[subprocess.Popen[str]]]
+
+
+@pytest.fixture
+def start_workers(postgres_url: str, tmp_path: Path) -> Iterator[StartWorkers]:
+    """Start ``bulkfetch work`` processes on the test's database, their stderr in files
+    under ``logs``; any still running at the end (a failed test) are killed before the
+    database is dropped."""
+    started: list[subprocess.Popen[str]] = []
+    with contextlib.ExitStack() as files:
+
+        def start(count: int, logs: str, *extra: str) -> list[subprocess.Popen[str]]:
+            (tmp_path / logs).mkdir(exist_ok=True)
+            workers = [
+                subprocess.Popen(
+                    bulkfetch_command(
+                        "work",
+                        "--db",
+                        postgres_url,
+                        "--rate",
+                        str(LIMIT),
+                        "--concurrency",
+                        "8",
+                        *extra,
+                    ),
+                    env=cli_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=files.enter_context((tmp_path / logs / f"worker{i}.log").open("w")),
+                    text=True,
+                )
+                for i in range(count)
+            ]
+            started.extend(workers)
+            return workers
+
+        yield start
+        for worker in started:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+
+
+def finish(workers: list[subprocess.Popen[str]], timeout: float = 120) -> list[int]:
+    deadline = time.monotonic() + timeout
+    return [worker.wait(timeout=max(1.0, deadline - time.monotonic())) for worker in workers]
+
+
+def export(db: str, out: Path) -> subprocess.CompletedProcess[str]:
+    done = run(bulkfetch_command("export", "--db", db, "--run", "1", "--out", out))
+    assert_clean_exit(done)
+    return done
+
+
+def steady_rate(ledger: dict[str, Any]) -> float:
+    """Billed calls a second over the whole seconds strictly inside the run."""
+    per_second = {int(k): v for k, v in ledger["per_second"].items()}
+    inside = range(min(per_second) + 1, max(per_second))
+    return float(sum(per_second.get(s, 0) for s in inside)) / len(inside)
+
+
+def test_four_workers_keep_to_the_limit_together(
+    start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
+) -> None:
+    source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=11)
+    emulator = start_emulator("--rate-limit", str(LIMIT))
+    enqueue(emulator, source, postgres_url)
+    codes = finish(start_workers(4, "logs"))
+    ledger = emulator.ledger()
+    export(postgres_url, tmp_path / "out.csv")
+
+    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
+    assert ledger["by_status"].get("429", 0) == 0
+    assert ledger["billed_twice"] == 0
+    assert steady_rate(ledger) >= 0.9 * LIMIT
+    worked = [int(p.read_text().split("; ")[1].split()[0]) for p in (tmp_path / "logs").iterdir()]
+    assert min(worked) >= ROWS / 4 / 2, worked  # each took a fair part
+    single = reference(start_emulator(), source, tmp_path / "single")
+    assert (tmp_path / "out.csv").read_bytes() == single
+
+
+def test_a_killed_workers_jobs_are_finished_by_the_others(
+    start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
+) -> None:
+    source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=12)
+    emulator = start_emulator("--rate-limit", str(LIMIT))
+    enqueue(emulator, source, postgres_url)
+    workers = start_workers(4, "logs", "--lease", "3")
+    while emulator.ledger()["billed_total"] < 200:
+        time.sleep(0.1)
+    os.kill(workers[0].pid, signal.SIGKILL)
+    codes = finish(workers)
+    ledger = emulator.ledger()
+    exported = export(postgres_url, tmp_path / "out.csv")
+    status = run(bulkfetch_command("status", "--db", postgres_url, "--run", "1")).stdout
+
+    assert codes == [-signal.SIGKILL, 0, 0, 0]
+    assert exported.returncode == 0, exported.stderr  # no row left pending
+    assert ledger["billed_twice"] <= 8  # at most what the dead worker had sent unstored
+    assert "possibly billed twice after a crash: 0" not in status  # its leases came back
+    single = reference(start_emulator(), source, tmp_path / "single")
+    assert (tmp_path / "out.csv").read_bytes() == single
+
+
+def test_a_quota_stop_stops_every_worker_within_a_second(
+    start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
+) -> None:
+    source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=13)
+    emulator = start_emulator("--rate-limit", str(LIMIT), "--quota", "300")
+    enqueue(emulator, source, postgres_url)
+    codes = finish(start_workers(4, "logs"))
+    ledger = emulator.ledger()
+
+    assert codes == [3, 3, 3, 3]  # each stopped on the quota: exit 3
+    first_402 = ledger["first_seen_time"]["402"]
+    assert ledger["last_request_at"] - first_402 <= 1.0
+    assert ledger["billed_total"] == 300
+
+    emulator.configure(quota=None)  # the package topped up
+    (resumed,) = finish(start_workers(1, "again"))
+    exported = export(postgres_url, tmp_path / "out.csv")
+    assert resumed == 0
+    assert exported.returncode == 0, exported.stderr
+    assert emulator.ledger()["billed_twice"] == 0
+    single = reference(start_emulator(), source, tmp_path / "single")
+    assert (tmp_path / "out.csv").read_bytes() == single
+
+
+def test_the_shared_commands_refuse_a_sqlite_store(tmp_path: Path, emulator: Emulator) -> None:
+    """``work`` and ``--no-work`` need a shared store; SQLite stays the default."""
+    source = write_postcode_file(tmp_path / "in.csv", 10, seed=1)
+    worked = run(bulkfetch_command("work", "--db", tmp_path / "s.db"))
+    enqueued = run(
+        bulkfetch_command(
+            "enrich",
+            source,
+            "--column",
+            "postcode",
+            "--out",
+            tmp_path / "o.csv",
+            "--db",
+            tmp_path / "s.db",
+            "--base-url",
+            emulator.url,
+            "--no-work",
+        )
+    )
+    assert worked.returncode == 2
+    assert "postgresql://" in worked.stderr
+    assert enqueued.returncode == 2
+    assert "postgresql://" in enqueued.stderr
