@@ -54,7 +54,7 @@ class EngineSettings:
     max_attempts: int = 5  # a job failing this often ends FAILED (a later run tries again)
     backoff_base: float = 0.5  # seconds; the first retry waits up to this, doubling each time
     backoff_cap: float = 60.0
-    lease_seconds: float = 600.0
+    lease_seconds: float = 60.0  # renewed every third of it while the worker lives
     claim_limit: int = 256  # requests claimed in one transaction, at most
 
     def __post_init__(self) -> None:
