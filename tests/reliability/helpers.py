@@ -10,7 +10,9 @@ from tests.conftest import CUSTOMER_KEY, KEY, PLATFORM_KEY, Emulator, bulkfetch_
 SECRETS = (KEY, PLATFORM_KEY, CUSTOMER_KEY)
 
 
-def enrich_command(emulator: Emulator, source: Path, out: Path, db: Path, *extra: str) -> list[str]:
+def enrich_command(
+    emulator: Emulator, source: Path, out: Path, db: Path | str, *extra: str
+) -> list[str]:
     return bulkfetch_command(
         "enrich", source, "--column", "postcode", "--out", out, "--db", db,
         "--base-url", emulator.url, *extra,

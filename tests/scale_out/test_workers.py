@@ -20,7 +20,7 @@ import pytest
 
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env
-from tests.reliability.helpers import assert_clean_exit, reference, run
+from tests.reliability.helpers import assert_clean_exit, enrich_command, reference, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -28,23 +28,8 @@ LIMIT = 40  # calls a second the emulator allows a key
 ROWS = 800
 
 
-def enqueue(emulator: Emulator, source: Path, db: str, *extra: str) -> None:
-    done = run(
-        bulkfetch_command(
-            "enrich",
-            source,
-            "--column",
-            "postcode",
-            "--out",
-            source.with_suffix(".out.csv"),
-            "--db",
-            db,
-            "--base-url",
-            emulator.url,
-            "--no-work",
-            *extra,
-        )
-    )
+def enqueue(emulator: Emulator, source: Path, db: str) -> None:
+    done = run(enrich_command(emulator, source, source.with_suffix(".out.csv"), db, "--no-work"))
     assert done.returncode == 0, done.stderr
     assert "rows enqueued" in done.stderr
 
@@ -102,6 +87,14 @@ def export(db: str, out: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
+def assert_single_process_output(
+    start_emulator: StartEmulator, source: Path, tmp_path: Path
+) -> None:
+    """The exported output is byte-identical to one process's run on a SQLite store."""
+    single = reference(start_emulator(), source, tmp_path / "single")
+    assert (tmp_path / "out.csv").read_bytes() == single
+
+
 def steady_rate(ledger: dict[str, Any]) -> float:
     """Billed calls a second over the whole seconds strictly inside the run."""
     per_second = {int(k): v for k, v in ledger["per_second"].items()}
@@ -125,8 +118,7 @@ def test_four_workers_keep_to_the_limit_together(
     assert steady_rate(ledger) >= 0.9 * LIMIT
     worked = [int(p.read_text().split("; ")[1].split()[0]) for p in (tmp_path / "logs").iterdir()]
     assert min(worked) >= ROWS / 4 / 2, worked  # each took a fair part
-    single = reference(start_emulator(), source, tmp_path / "single")
-    assert (tmp_path / "out.csv").read_bytes() == single
+    assert_single_process_output(start_emulator, source, tmp_path)
 
 
 def test_a_killed_workers_jobs_are_finished_by_the_others(
@@ -148,8 +140,7 @@ def test_a_killed_workers_jobs_are_finished_by_the_others(
     assert exported.returncode == 0, exported.stderr  # no row left pending
     assert ledger["billed_twice"] <= 8  # at most what the dead worker had sent unstored
     assert "possibly billed twice after a crash: 0" not in status  # its leases came back
-    single = reference(start_emulator(), source, tmp_path / "single")
-    assert (tmp_path / "out.csv").read_bytes() == single
+    assert_single_process_output(start_emulator, source, tmp_path)
 
 
 def test_a_quota_stop_stops_every_worker_within_a_second(
@@ -172,8 +163,7 @@ def test_a_quota_stop_stops_every_worker_within_a_second(
     assert resumed == 0
     assert exported.returncode == 0, exported.stderr
     assert emulator.ledger()["billed_twice"] == 0
-    single = reference(start_emulator(), source, tmp_path / "single")
-    assert (tmp_path / "out.csv").read_bytes() == single
+    assert_single_process_output(start_emulator, source, tmp_path)
 
 
 def test_the_shared_commands_refuse_a_sqlite_store(tmp_path: Path, emulator: Emulator) -> None:
@@ -181,19 +171,7 @@ def test_the_shared_commands_refuse_a_sqlite_store(tmp_path: Path, emulator: Emu
     source = write_postcode_file(tmp_path / "in.csv", 10, seed=1)
     worked = run(bulkfetch_command("work", "--db", tmp_path / "s.db"))
     enqueued = run(
-        bulkfetch_command(
-            "enrich",
-            source,
-            "--column",
-            "postcode",
-            "--out",
-            tmp_path / "o.csv",
-            "--db",
-            tmp_path / "s.db",
-            "--base-url",
-            emulator.url,
-            "--no-work",
-        )
+        enrich_command(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", "--no-work")
     )
     assert worked.returncode == 2
     assert "postgresql://" in worked.stderr

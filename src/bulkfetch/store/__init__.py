@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bulkfetch.errors import StoreError
 from bulkfetch.jobs import Job, JobState, Lookup, Outcome, OutcomeKind
@@ -726,6 +726,6 @@ def _shown(target: str | os.PathLike[str]) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or exc.__class__.__name__
-    if isinstance(exc, OperationalError) and exc.orig is not None:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
         return str(exc.orig)
     return exc.__class__.__name__
