@@ -138,36 +138,6 @@ async def test_unknown_rate_sends_freely_until_a_429_then_paces() -> None:
     assert limiter.rate == pytest.approx(10, abs=1)
 
 
-async def test_unknown_rate_learns_the_limit_from_its_second_429() -> None:
-    """No configured rate: the first 429 only halves (its yardstick is a guess); once a rate
-    is in force, a later 429 teaches what got through, and the rate settles just under it
-    and creeps instead of halving every few seconds."""
-    clock = FakeClock()
-    limiter = RateLimiter(None, clock=clock, probe_seconds=5)
-    for _ in range(80):  # 80 calls a second until the provider says no
-        await limiter.acquire()
-        limiter.on_success()
-        clock.now += 1 / 80
-    limiter.on_rate_limited()
-    assert limiter.rate == pytest.approx(40, abs=1)
-    clock.now += RateLimiter.PAUSE_AFTER_429
-    while limiter.rate is not None and limiter.rate < 50:  # climbing back past the limit
-        await limiter.acquire()
-        limiter.on_success()
-    for _ in range(50):  # a second in which the provider let 50 through
-        clock.now += 0.02
-        limiter.on_success()
-    limiter.on_rate_limited()
-    settled = limiter.rate
-    assert settled == pytest.approx(50 * RateLimiter.BELOW_LEARNED)
-    for _ in range(500):  # ten more seconds
-        clock.now += 0.02
-        limiter.on_success()
-    assert limiter.rate is not None
-    assert settled is not None
-    assert limiter.rate - settled < 2  # creeping, not back to 2x in a few seconds
-
-
 def test_rate_must_be_positive() -> None:
     """A zero or negative rate is refused."""
     with pytest.raises(ValueError, match="positive"):

@@ -144,12 +144,11 @@ class RateLimiter:
         # when it is a fair share of what was sent. Far less means an outage (a burst of
         # 429s for everyone), which teaches nothing about the limit: then plain halving.
         # Either way, one 429 never cuts the rate by more than half.
-        # Before any rate is known (no --rate, first 429), "current" is itself read off a
-        # second that may have just begun, too unsteady to learn from: plain halving then.
-        # From then on the rate in force is the yardstick, as a configured one is.
+        # With no configured rate, "current" is itself read off a second that may have just
+        # begun, too unsteady to learn from: plain halving then.
         through = self._successes.recent()
         cut = current * self.BACKOFF_FACTOR
-        if self._rate is not None and through >= cut:
+        if self._ceiling is not None and through >= cut:
             self._learned = float(through)
             cut = through * self.BELOW_LEARNED
         self._rate = max(self._min_rate, min(cut, current))
