@@ -38,6 +38,7 @@ __all__ = [
     "bulk_file",
     "pacer_for",
     "run_bulk",
+    "stop_exit_code",
     "write_output",
 ]
 
@@ -57,6 +58,11 @@ class ExitCode:
 
 
 _STOP_EXIT = {StopKind.QUOTA: ExitCode.QUOTA, StopKind.AUTH: ExitCode.AUTH}
+
+
+def stop_exit_code(stop_kind: str) -> int:
+    """The exit code of a run or worker that stopped early for this reason."""
+    return _STOP_EXIT.get(stop_kind, ExitCode.INTERRUPTED)
 
 
 class Progress(Protocol):
@@ -100,7 +106,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         if self.stop_kind is not None:
-            return _STOP_EXIT.get(self.stop_kind, ExitCode.INTERRUPTED)
+            return stop_exit_code(self.stop_kind)
         if self.statuses.get(RowStatus.FAILED.value) or self.statuses.get(RowStatus.PENDING.value):
             return ExitCode.FAILED
         return ExitCode.OK

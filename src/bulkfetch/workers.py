@@ -21,18 +21,23 @@ from bulkfetch.adapter import Adapter
 from bulkfetch.apis import adapter_from_spec
 from bulkfetch.apis.crystalroof import CrystalRoof
 from bulkfetch.apis.labormarket import LaborMarket
-from bulkfetch.bulk import ExitCode, OutputFormat, Progress, pacer_for, write_output
+from bulkfetch.bulk import (
+    ExitCode,
+    OutputFormat,
+    Progress,
+    pacer_for,
+    stop_exit_code,
+    write_output,
+)
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import Outcome
 from bulkfetch.limiter import Pacer
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
 from bulkfetch.sources import CsvSource
-from bulkfetch.store import StopKind, Store
+from bulkfetch.store import Store
 
 __all__ = ["WorkReport", "export_run", "work"]
-
-_STOP_EXIT = {StopKind.QUOTA: ExitCode.QUOTA, StopKind.AUTH: ExitCode.AUTH}
 
 
 @dataclass(slots=True)
@@ -48,7 +53,7 @@ class WorkReport:
     @property
     def exit_code(self) -> int:
         if self.stop_kind is not None:
-            return _STOP_EXIT.get(self.stop_kind, ExitCode.INTERRUPTED)
+            return stop_exit_code(self.stop_kind)
         return ExitCode.OK
 
 
