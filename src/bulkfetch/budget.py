@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
-from bulkfetch.limiter import PerSecond, RateLimiter
+from bulkfetch.limiter import PerSecond, RateLimiter, window_pause
 from bulkfetch.store import SlotRequest, StopKind, Store
 
 __all__ = ["SharedRateLimiter"]
@@ -49,11 +49,13 @@ class SharedRateLimiter:
 
     @property
     def throughput(self) -> int:
-        return self._successes.recent()
+        return self._successes.recent(self._clock.time())
 
     async def acquire(self) -> None:
         request = SlotRequest(
-            rate_limited=self._rate_limited, sending=float(self._sends.recent()), pause=self._pause
+            rate_limited=self._rate_limited,
+            sending=float(self._sends.recent(self._clock.time())),
+            pause=self._pause,
         )
         self._rate_limited, self._pause = False, 0.0
         grant = await self._store.take_slot(self._key_id, request)
@@ -66,14 +68,14 @@ class SharedRateLimiter:
                 stopped = await self._store.budget_stop(self._key_id)
                 if stopped is not None:
                     raise _stop_error(*stopped)
-        self._sends.count(self._clock.monotonic())
+        self._sends.count(self._clock.time())
 
     def on_success(self) -> None:
-        self._successes.count(self._clock.monotonic())
+        self._successes.count(self._clock.time())
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         self._rate_limited = True
-        self._pause = max(self._pause, retry_after or RateLimiter.PAUSE_AFTER_429)
+        self._pause = max(self._pause, retry_after or window_pause(self._clock.time()))
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:

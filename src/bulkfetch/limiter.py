@@ -3,9 +3,21 @@
 A provider that counts calls per wall-clock second punishes bursts at a window's edge even
 when the average rate is legal, so calls go out on a fixed grid of slots ``1/rate`` apart.
 Slots are handed out in advance, so a late wake-up does not push every later call back:
-the grid keeps its average rate. On a 429 the rate halves and nothing is sent for a second
-(the provider's window is spent); every later success adds back a little, probing up to the
-configured rate. A provider's ``Remaining: 0`` with a reset time pauses sending until then.
+the grid keeps its average rate. A provider's ``Remaining: 0`` with a reset time pauses
+sending until then.
+
+On a 429 nothing is sent until the next second of the wall clock (the provider's window is
+spent; Retry-After, when given, wins). When most of what was sent got through, the calls
+that got through in the 429's second (counted in the wall clock's seconds, as the provider
+counts) are the provider's limit, as near as we can see: the rate settles just under that
+and holds for ``HOLD_SECONDS`` before probing above it again (a limit may rise), so a limit
+nobody told us costs a 429 or two every half minute, not one every few seconds. When far
+less got through, the rate halves, and successes add back a little at a time, up to the
+configured rate. A 429 that does not follow from the rate must not teach a limit (an
+outage answering 429 to all, a window another client spent): one before anything got
+through, or one at a rate that has held (the configured rate, or under a limit learned
+before) with no 429 for ``RECUR_SECONDS``, costs the pause and nothing more. A limit that
+fell answers 429 again within a second or two, and is learned anew.
 
 Why not ``aiolimiter.AsyncLimiter(1, 1/rate)``: its bucket forgets a late wake-up instead
 of catching up (losing rate at hundreds of calls a second), its rate is fixed at creation,
@@ -14,11 +26,14 @@ and it reads the event loop's clock; this one adapts and runs on an injected clo
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from bulkfetch.clock import Clock, SystemClock
 
-__all__ = ["Pacer", "RateLimiter"]
+__all__ = ["Pacer", "PerSecond", "RateLimiter", "window_pause"]
+
+WINDOW_SKEW = 0.05  # seconds: our clock and the provider's, as NTP keeps them
 
 
 class Pacer(Protocol):
@@ -58,9 +73,9 @@ class RateLimiter:
     # window hold one call too many.
     HEADROOM = 0.985
     BACKOFF_FACTOR = 0.5
-    PAUSE_AFTER_429 = 1.0
-    BELOW_LEARNED = 0.97  # climb back quickly to this share of what got through at a 429
-    CREEP = 100.0  # beyond it, climb this many times slower (about +0.05/s a second at 50/s)
+    BELOW_LEARNED = 0.97  # the plateau: this share of what got through before a 429
+    HOLD_SECONDS = 30.0  # a learned limit holds this long before probing above it
+    RECUR_SECONDS = 2.0  # a 429 this soon after the last one's pause is the rate's (a limit)
 
     def __init__(
         self,
@@ -70,8 +85,8 @@ class RateLimiter:
         min_rate: float = 0.5,
         probe_seconds: float = 10.0,
     ) -> None:
-        """``rate=None``: no limit is known. Calls go unspaced until the first 429; from then on
-        the rate starts at half of what was being sent and probes upward with no ceiling."""
+        """``rate=None``: no limit is known. Calls go unspaced until a 429 says otherwise; from
+        then on the rate is learned and probed as under a configured rate, with no ceiling."""
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self._clock = clock or SystemClock()
@@ -84,6 +99,8 @@ class RateLimiter:
         self._sends = PerSecond()
         self._successes = PerSecond()
         self._learned: float | None = None  # calls a second the provider let through at a 429
+        self._learned_at = 0.0
+        self._succeeded_since_429 = True  # since the last 429 event (or the start)
         self.rate_limited = 0
 
     @property
@@ -94,7 +111,7 @@ class RateLimiter:
     @property
     def throughput(self) -> int:
         """Calls that went through in the last whole second (or this one so far)."""
-        return self._successes.recent()
+        return self._successes.recent(self._clock.time())
 
     async def acquire(self) -> None:
         """Wait for this caller's slot."""
@@ -103,58 +120,74 @@ class RateLimiter:
         slot = max(now, self._next_slot, self._resume_at)
         if self._rate is not None:
             self._next_slot = slot + 1.0 / self._rate
-        self._sends.count(slot)
         delay = slot - now
+        self._sends.count(self._clock.time() + delay)
         if delay > 0:
             await self._clock.sleep(delay)
 
     def on_success(self) -> None:
         """A call went through: probe back up.
 
-        Additive increase: back to just under what got through in the second of the last 429
-        (the provider's limit, as near as we can see) in about ``probe_seconds``, then
-        ``CREEP`` times slower beyond it, so that a limit that rises is found again without
-        a storm of 429s. Never above the configured rate.
+        Additive increase, back to the configured rate (or, with none, doubling) in about
+        ``probe_seconds``; but no higher than the plateau under a learned limit until that
+        has held for ``HOLD_SECONDS``.
         """
-        self._successes.count(self._clock.monotonic())
-        if self._rate is None or (self._ceiling is not None and self._rate >= self._ceiling):
+        now = self._clock.monotonic()
+        self._successes.count(self._clock.time())
+        self._succeeded_since_429 = True
+        if self._learned is not None and now - self._learned_at >= self.HOLD_SECONDS:
+            self._learned = None  # probe above it: the provider may allow more by now
+        if self._rate is None:
             return
         goal = self._ceiling if self._ceiling is not None else 2.0 * self._rate
         if self._learned is not None:
             goal = min(goal, self._learned * self.BELOW_LEARNED)
-        step = max(goal, self._rate) / (2.0 * self._probe_seconds * max(self._rate, 1.0))
-        if self._learned is not None and self._rate >= self._learned * self.BELOW_LEARNED:
-            step /= self.CREEP
-        self._rate = self._rate + step
-        if self._ceiling is not None:
-            self._rate = min(self._ceiling, self._rate)
+        if self._rate < goal:
+            step = goal / (2.0 * self._probe_seconds * max(self._rate, 1.0))
+            self._rate = min(goal, self._rate + step)
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
-        """A 429: remember how many calls got through in its second, go just under that (or
-        halve, when none did), and pause for the provider's window (or its Retry-After)."""
+        """A 429: pause for the provider's window (or its Retry-After); then, unless the 429
+        cannot be the limit's, go just under what got through in its second, or halve when
+        far less than was sent got through. One 429 never cuts the rate by more than half."""
         self.rate_limited += 1
         now = self._clock.monotonic()
         if now < self._resume_at:
             # Calls sent before the last backoff are still answering 429: one event, one cut.
             return
-        # With no rate set yet, what was being sent: the last whole second, or this one so far
-        # when the first second has not ended (the calls in it are a lower bound).
-        current = self._rate if self._rate is not None else float(max(self._sends.recent(), 2))
-        # What the provider let through in that second is its limit, as near as we can see,
-        # when it is a fair share of what was sent. Far less means an outage (a burst of
-        # 429s for everyone), which teaches nothing about the limit: then plain halving.
-        # Either way, one 429 never cuts the rate by more than half.
-        # With no configured rate, "current" is itself read off a second that may have just
-        # begun, too unsteady to learn from: plain halving then.
-        through = self._successes.recent()
+        quiet = now - self._resume_at  # since sending resumed after the last 429
+        wall = self._clock.time()
+        self._resume_at = now + (retry_after if retry_after is not None else window_pause(wall))
+        self._next_slot = max(self._next_slot, self._resume_at)
+        through = self._successes.recent(wall)
+        succeeded, self._succeeded_since_429 = self._succeeded_since_429, False
+        if self._unexplained(through, succeeded, quiet):
+            return
+        # What was being sent: the rate, or with none set, the calls of the last second.
+        current = self._rate if self._rate is not None else float(max(self._sends.recent(wall), 2))
         cut = current * self.BACKOFF_FACTOR
-        if self._ceiling is not None and through >= cut:
-            self._learned = float(through)
+        if through >= cut:  # the provider let most through: that was its limit
+            self._learned, self._learned_at = float(through), now
             cut = through * self.BELOW_LEARNED
         self._rate = max(self._min_rate, min(cut, current))
-        pause = retry_after if retry_after is not None else self.PAUSE_AFTER_429
-        self._resume_at = max(self._resume_at, now + pause)
-        self._next_slot = max(self._next_slot, self._resume_at)
+
+    def _unexplained(self, through: int, succeeded: bool, quiet: float) -> bool:
+        """Whether a 429 cannot be the limit's (an outage's, or of a window another client
+        spent), so that it teaches nothing and costs only the pause. ``quiet``: seconds
+        since sending resumed after the last 429."""
+        if through == 0:
+            # Nothing got through this second or the last, yet a window lets its calls
+            # through first; but when not one got through since the last 429 either, slow down.
+            return succeeded
+        if self._rate is None or quiet < self.RECUR_SECONDS:
+            return False  # unlimited, or 429s coming back: the rate is above a limit
+        # A rate that held with no 429 for RECUR_SECONDS is under the provider's limit,
+        # unless that limit fell: then the 429s come back within a second or two.
+        at_ceiling = self._ceiling is not None and self._rate >= self._ceiling
+        under_learned = (
+            self._learned is not None and self._rate <= self._learned * self.BELOW_LEARNED
+        )
+        return at_ceiling or under_learned
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         """The provider said how many calls are left in its window and when it resets."""
@@ -165,21 +198,31 @@ class RateLimiter:
         """Nobody else shares this limiter: the engine's own stop is enough."""
 
 
+def window_pause(wall: float) -> float:
+    """Seconds from ``wall`` (seconds since the epoch) into the provider's next window: the
+    next whole second, and a little more for the two clocks' skew."""
+    return math.floor(wall) + 1.0 - wall + WINDOW_SKEW
+
+
 class PerSecond:
-    """Events counted per second: the last whole second's count, and the current one's."""
+    """Events counted per whole second of the wall clock, as a provider counts its window."""
 
     def __init__(self) -> None:
-        self._start = 0.0
+        self._second = 0
         self._current = 0
         self._last = 0
 
     def count(self, at: float) -> None:
-        if at - self._start >= 1.0:
-            self._last = self._current if at - self._start < 2.0 else 0
-            self._start = at
-            self._current = 0
+        """One event at ``at`` (seconds since the epoch)."""
+        second = math.floor(at)
+        if second != self._second:
+            self._last = self._current if second == self._second + 1 else 0
+            self._second, self._current = second, 0
         self._current += 1
 
-    def recent(self) -> int:
+    def recent(self, now: float) -> int:
         """The larger of the last whole second and this one so far (a lower bound)."""
-        return max(self._last, self._current)
+        second = math.floor(now)
+        if second == self._second:
+            return max(self._last, self._current)
+        return self._current if second == self._second + 1 else 0
