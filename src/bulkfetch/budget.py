@@ -10,6 +10,8 @@ or sooner: a worker that waited for its slot looks again before it sends.
 
 from __future__ import annotations
 
+import math
+
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
 from bulkfetch.limiter import PerSecond, RateLimiter, window_pause
@@ -52,22 +54,29 @@ class SharedRateLimiter:
         return self._successes.recent(self._clock.time())
 
     async def acquire(self) -> None:
-        request = SlotRequest(
-            rate_limited=self._rate_limited,
-            sending=float(self._sends.recent(self._clock.time())),
-            pause=self._pause,
-        )
-        self._rate_limited, self._pause = False, 0.0
-        grant = await self._store.take_slot(self._key_id, request)
-        self._rate = grant.rate
-        if grant.stop_kind is not None:
-            raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
-        if grant.wait > 0:
+        """Wait for a slot from the budget; one woken after its slot's second ended (a busy
+        loop) asks for another, as the local limiter does."""
+        while True:
+            request = SlotRequest(
+                rate_limited=self._rate_limited,
+                sending=float(self._sends.recent(self._clock.time())),
+                pause=self._pause,
+            )
+            self._rate_limited, self._pause = False, 0.0
+            grant = await self._store.take_slot(self._key_id, request)
+            self._rate = grant.rate
+            if grant.stop_kind is not None:
+                raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
+            if grant.wait <= 0:
+                break
+            slot_second = math.floor(self._clock.time() + grant.wait)
             await self._clock.sleep(grant.wait)
             if grant.wait > self.RECHECK_AFTER:
                 stopped = await self._store.budget_stop(self._key_id)
                 if stopped is not None:
                     raise _stop_error(*stopped)
+            if math.floor(self._clock.time()) <= slot_second:
+                break
         self._sends.count(self._clock.time())
 
     def on_success(self) -> None:

@@ -114,16 +114,23 @@ class RateLimiter:
         return self._successes.recent(self._clock.time())
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot."""
-        # No await before the slot is taken: callers get slots in turn without a lock.
-        now = self._clock.monotonic()
-        slot = max(now, self._next_slot, self._resume_at)
-        if self._rate is not None:
-            self._next_slot = slot + 1.0 / self._rate
-        delay = slot - now
-        self._sends.count(self._clock.time() + delay)
-        if delay > 0:
+        """Wait for this caller's slot. A caller woken after its slot's second ended takes
+        a new slot: sent now, on top of this second's own slots, it would make one too many
+        in the provider's window."""
+        while True:
+            # No await before the slot is taken: callers get slots in turn without a lock.
+            now = self._clock.monotonic()
+            slot = max(now, self._next_slot, self._resume_at)
+            if self._rate is not None:
+                self._next_slot = slot + 1.0 / self._rate
+            delay = slot - now
+            if delay <= 0:
+                break
+            slot_second = math.floor(self._clock.time() + delay)
             await self._clock.sleep(delay)
+            if self._rate is None or math.floor(self._clock.time()) <= slot_second:
+                break
+        self._sends.count(self._clock.time())
 
     def on_success(self) -> None:
         """A call went through: probe back up.
