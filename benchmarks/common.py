@@ -50,6 +50,11 @@ class Emulator:
         with urllib.request.urlopen(f"{self.url}/_emulator/ledger", timeout=30) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
 
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) the emulator process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> Emulator:
         return self
 
