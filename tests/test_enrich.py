@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -250,6 +251,22 @@ def test_no_429_at_the_limit(start_emulator: StartEmulator, tmp_path: Path) -> N
     result = enrich(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", "--rate", "20")
     assert result.returncode == 0, result.stderr
     assert "429" not in emulator.ledger()["by_status"]
+
+
+def test_a_limit_learned_without_rate_is_told_to_the_user(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """No --rate against a provider allowing 20 calls a second: the run learns the limit
+    from its 429s, finishes, and says which --rate would have spared them."""
+    emulator = start_emulator("--rate-limit", "20")
+    source = write_postcode_file(tmp_path / "in.csv", 120, seed=12)
+    result = enrich(emulator, source, tmp_path / "o.csv", tmp_path / "s.db")
+    assert result.returncode == 0, result.stderr
+    assert emulator.ledger()["by_status"].get("429", 0) > 0
+    told = re.search(r"beyond about (\d+) calls a second; .*\(--rate (\d+)\)", result.stderr)
+    assert told is not None, result.stderr
+    assert 15 <= int(told[1]) <= 20
+    assert told[1] == told[2]
 
 
 def test_missing_column_names_it_and_lists_the_columns(emulator: Emulator, tmp_path: Path) -> None:

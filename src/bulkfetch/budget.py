@@ -53,6 +53,10 @@ class SharedRateLimiter:
     def throughput(self) -> int:
         return self._successes.recent(self._clock.time())
 
+    @property
+    def learned(self) -> float | None:
+        return None  # the shared budget halves and climbs back; it learns no limit
+
     async def acquire(self) -> None:
         """Wait for a slot from the budget; one woken after its slot's second ended (a busy
         loop) asks for another, as the local limiter does."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -198,20 +199,23 @@ async def run_bulk(
         await first_commit.wait()
         progress.advance(await store.settled_rows(run.id) - settled_here, ())
 
+    learned: float | None = None
     if not stop.requested:
+        pacer = await pacer_for(store, adapter, rate, clock)
         async with anyio.create_task_group() as tg:
             tg.start_soon(count_earlier_rows)
             await run_jobs(
                 store,
                 run.id,
                 adapter,
-                await pacer_for(store, adapter, rate, clock),
+                pacer,
                 settings=settings,
                 stop=stop,
                 clock=clock,
                 on_outcomes=on_outcomes,
             )
             tg.cancel_scope.cancel()
+        learned = pacer.learned
     if stop.kind is not None:
         await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
     statuses = await write_output(store, run.id, adapter, source, header, out, output_format)
@@ -226,8 +230,19 @@ async def run_bulk(
         reclaimed=reclaimed,
         stop_kind=stop.kind,
         stop_reason=stop.reason,
-        notices=tuple(adapter.notices),
+        notices=(*adapter.notices, *_rate_notice(rate, learned)),
     )
+
+
+def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
+    """Tell the user the limit the limiter learned, when the rate they gave was above it."""
+    if learned is None or (rate is not None and rate <= learned):
+        return []
+    per_second = max(1, math.floor(learned))
+    return [
+        f"the API answered 429 beyond about {per_second} calls a second; a rate of "
+        f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
+    ]
 
 
 async def _enqueue(

@@ -49,6 +49,11 @@ class Pacer(Protocol):
         """Calls that went through in the last whole second (or this one so far)."""
         ...
 
+    @property
+    def learned(self) -> float | None:
+        """The provider's limit as last learned from its 429s (calls a second), if any."""
+        ...
+
     async def acquire(self) -> None:
         """Wait for this caller's slot. A shared limiter raises a
         :class:`~bulkfetch.errors.StopRunError` when another worker stopped the key."""
@@ -100,6 +105,7 @@ class RateLimiter:
         self._successes = PerSecond()
         self._learned: float | None = None  # calls a second the provider let through at a 429
         self._learned_at = 0.0
+        self._last_learned: float | None = None
         self._succeeded_since_429 = True  # since the last 429 event (or the start)
         self.rate_limited = 0
 
@@ -112,6 +118,12 @@ class RateLimiter:
     def throughput(self) -> int:
         """Calls that went through in the last whole second (or this one so far)."""
         return self._successes.recent(self._clock.time())
+
+    @property
+    def learned(self) -> float | None:
+        """The provider's limit as last learned from its 429s (calls a second), if any; it
+        stays known after the limiter, holding no longer, probes above it."""
+        return self._last_learned
 
     async def acquire(self) -> None:
         """Wait for this caller's slot. A caller woken after its slot's second ended takes
@@ -175,6 +187,7 @@ class RateLimiter:
         cut = current * self.BACKOFF_FACTOR
         if through >= cut:  # the provider let most through: that was its limit
             self._learned, self._learned_at = float(through), now
+            self._last_learned = self._learned
             cut = through * self.BELOW_LEARNED
         self._rate = max(self._min_rate, min(cut, current))
 
