@@ -228,6 +228,28 @@ def test_rate_must_be_positive() -> None:
         RateLimiter(0)
 
 
+async def test_answers_count_in_the_second_their_calls_were_sent() -> None:
+    """The provider counts a call in the second it arrives: 10 sent at the end of one second
+    and answered in the next do not make the next second's 20 look like 30."""
+    clock = FakeClock()
+    clock.now = 1000.95
+    limiter = RateLimiter(None, clock=clock)
+    sent = []
+    for _ in range(10):
+        await limiter.acquire()
+        sent.append(clock.now)
+        clock.now += 0.004
+    clock.now = 1001.02
+    for at in sent:
+        limiter.on_success(at)
+    for _ in range(20):
+        await limiter.acquire()
+        limiter.on_success(clock.now)
+        clock.now += 0.01
+    limiter.on_rate_limited()
+    assert limiter.learned == 20
+
+
 async def test_a_rate_set_too_high_settles_just_under_the_limit_and_holds() -> None:
     """Told 75/s, let through 50/s: the first 429 at the configured rate costs a pause (it may
     be an outage's); the next, within a second of resuming, teaches the limit: the rate goes
@@ -296,15 +318,15 @@ class SimulatedClock(FakeClock):
         super().__init__()
         self.now = start
         self.limiter: RateLimiter | None = None
-        self.answers: deque[tuple[float, bool]] = deque()
+        self.answers: deque[tuple[float, float, bool]] = deque()  # (arrives, sent, ok)
 
     def deliver(self, until: float) -> None:
         assert self.limiter is not None
         while self.answers and self.answers[0][0] <= until:
-            at, ok = self.answers.popleft()
+            at, sent, ok = self.answers.popleft()
             self.now = max(self.now, at)
             if ok:
-                self.limiter.on_success()
+                self.limiter.on_success(sent)
             else:
                 self.limiter.on_rate_limited()
         self.now = max(self.now, until)
@@ -346,7 +368,7 @@ async def simulate(
         await limiter.acquire()
         ok = provider.answer(clock.now)
         sent.append((clock.now, ok))
-        clock.answers.append((clock.now + latency, ok))
+        clock.answers.append((clock.now + latency, clock.now, ok))
         clock.now += cost
     counted = [ok for at, ok in sent if at >= start + after]
     good = sum(counted)

@@ -83,8 +83,8 @@ class SharedRateLimiter:
                 break
         self._sends.count(self._clock.time())
 
-    def on_success(self) -> None:
-        self._successes.count(self._clock.time())
+    def on_success(self, sent_at: float | None = None) -> None:
+        self._successes.count(self._clock.time() if sent_at is None else sent_at)
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         self._rate_limited = True

@@ -59,7 +59,10 @@ class Pacer(Protocol):
         :class:`~bulkfetch.errors.StopRunError` when another worker stopped the key."""
         ...
 
-    def on_success(self) -> None: ...
+    def on_success(self, sent_at: float | None = None) -> None:
+        """A call went through; ``sent_at``: when it was sent (seconds since the epoch),
+        the second the provider counted it in; now if not given."""
+        ...
 
     def on_rate_limited(self, retry_after: float | None = None) -> None: ...
 
@@ -144,15 +147,15 @@ class RateLimiter:
                 break
         self._sends.count(self._clock.time())
 
-    def on_success(self) -> None:
-        """A call went through: probe back up.
+    def on_success(self, sent_at: float | None = None) -> None:
+        """A call (sent at ``sent_at``, seconds since the epoch) went through: probe back up.
 
         Additive increase, back to the configured rate (or, with none, doubling) in about
         ``probe_seconds``; but no higher than the plateau under a learned limit until that
         has held for ``HOLD_SECONDS``.
         """
         now = self._clock.monotonic()
-        self._successes.count(self._clock.time())
+        self._successes.count(self._clock.time() if sent_at is None else sent_at)
         self._succeeded_since_429 = True
         if self._learned is not None and now - self._learned_at >= self.HOLD_SECONDS:
             self._learned = None  # probe above it: the provider may allow more by now
@@ -225,24 +228,27 @@ def window_pause(wall: float) -> float:
 
 
 class PerSecond:
-    """Events counted per whole second of the wall clock, as a provider counts its window."""
+    """Events counted per whole second of the wall clock, as a provider counts its window.
+
+    An event is counted in the second it happened, which for an answer is the second its
+    call was sent (the provider counts arrivals): answers come late and out of order, so
+    the counts of the last few seconds are kept, not just the current one.
+    """
+
+    KEEP = 4  # seconds
 
     def __init__(self) -> None:
-        self._second = 0
-        self._current = 0
-        self._last = 0
+        self._counts: dict[int, int] = {}
 
     def count(self, at: float) -> None:
         """One event at ``at`` (seconds since the epoch)."""
         second = math.floor(at)
-        if second != self._second:
-            self._last = self._current if second == self._second + 1 else 0
-            self._second, self._current = second, 0
-        self._current += 1
+        self._counts[second] = self._counts.get(second, 0) + 1
+        if len(self._counts) > self.KEEP:
+            for old in sorted(self._counts)[: -self.KEEP]:
+                del self._counts[old]
 
     def recent(self, now: float) -> int:
         """The larger of the last whole second and this one so far (a lower bound)."""
         second = math.floor(now)
-        if second == self._second:
-            return max(self._last, self._current)
-        return self._current if second == self._second + 1 else 0
+        return max(self._counts.get(second, 0), self._counts.get(second - 1, 0))

@@ -303,6 +303,7 @@ class _Engine:
             return _released(jobs, called=False)
         if self.stop.requested:
             return _released(jobs, called=False)
+        sent_at = self.clock.time()
         try:
             reply = await self.adapter.fetch([job.lookup for job in jobs])
         except RejectedError as exc:
@@ -318,7 +319,7 @@ class _Engine:
             return failed
         except ApiError as exc:
             return self._failed(jobs, exc)
-        self.limiter.on_success()
+        self.limiter.on_success(sent_at)
         self.limiter.on_headers(reply.remaining, reply.reset_in)
         return [
             Outcome(
