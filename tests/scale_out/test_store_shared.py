@@ -101,7 +101,8 @@ async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url
 
 async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -> None:
     """Two workers on one key: their slots interleave 1/rate apart on one grid; a 429 one
-    sees halves the rate for both; a quota stop one records stops the other's next slot."""
+    sees pauses both, and halves the rate for both when it is the rate's; a quota stop one
+    records stops the other's next slot."""
     async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
         first = await SharedRateLimiter.join(a, "key-1", 10.0)
         second = await SharedRateLimiter.join(b, "key-1", None)  # no rate: the budget's
@@ -112,7 +113,13 @@ async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -
         assert all(later > earlier for earlier, later in itertools.pairwise(waits))
         assert waits[-1] == pytest.approx(3 / (10 * 0.985), abs=0.05)
 
-        halved = await b.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.5))
+        # A 429 at the configured rate after a quiet spell pauses both (an outage's, most
+        # likely); one soon after sending resumed is the rate's: it halves the rate for both.
+        paused = await b.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
+        assert paused.rate == pytest.approx(10 * 0.985)
+        assert paused.wait >= 0.3
+        await anyio.sleep(0.35)
+        halved = await a.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
         assert halved.rate == pytest.approx(10 * 0.985 / 2)
 
         await first.on_stop(StopKind.QUOTA, "package used up")

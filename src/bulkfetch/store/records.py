@@ -103,15 +103,21 @@ class SlotRequest:
     pause: float = 0.0  # seconds from now that nothing may be sent (Retry-After, a reset)
     probe_seconds: float = 10.0  # after a cut, back to the ceiling in about this long
     min_rate: float = 0.5
+    recur_seconds: float = 2.0  # a 429 this soon after the last pause is the rate's
 
     def next_rate(
         self, rate: float | None, ceiling: float | None, resume_at: float, now: float
     ) -> tuple[float | None, float]:
-        """The budget's rate and resume time after this request (as the local limiter:
-        halve on a 429 once an event, pause for the provider's window, probe back up)."""
+        """The budget's rate and resume time after this request: pause for the provider's
+        window; halve on a 429 once an event, unless it came at the configured rate after
+        ``recur_seconds`` with none (an outage's, most likely: as the local limiter, the
+        pause is all it costs; a rate above the limit meets 429s again at once); probe
+        back up."""
         if self.rate_limited and now >= resume_at:
-            base = rate if rate is not None else max(self.sending, 2.0)
-            rate = max(self.min_rate, base * 0.5)
+            held = rate is not None and ceiling is not None and rate >= ceiling
+            if not (held and now - resume_at >= self.recur_seconds):
+                base = rate if rate is not None else max(self.sending, 2.0)
+                rate = max(self.min_rate, base * 0.5)
         if self.pause > 0:
             resume_at = max(resume_at, now + self.pause)
         elif rate is not None:
