@@ -17,7 +17,9 @@ configured rate. A 429 that does not follow from the rate must not teach a limit
 outage answering 429 to all, a window another client spent): one before anything got
 through, or one at a rate that has held (the configured rate, or under a limit learned
 before) with no 429 for ``RECUR_SECONDS``, costs the pause and nothing more. A limit that
-fell answers 429 again within a second or two, and is learned anew.
+fell answers 429 again within a second or two, and is learned anew: at once when nearly
+all that was sent got through, else when the next window shows the same count (a 429 at
+random lands at a random count).
 
 Why not ``aiolimiter.AsyncLimiter(1, 1/rate)``: its bucket forgets a late wake-up instead
 of catching up (losing rate at hundreds of calls a second), its rate is fixed at creation,
@@ -84,6 +86,7 @@ class RateLimiter:
     BELOW_LEARNED = 0.97  # the plateau: this share of what got through before a 429
     HOLD_SECONDS = 30.0  # a learned limit holds this long before probing above it
     RECUR_SECONDS = 2.0  # a 429 this soon after the last one's pause is the rate's (a limit)
+    NEARLY_ALL = 0.9  # of the rate through in a 429's second: a limit at once (else: twice)
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class RateLimiter:
         self._learned_at = 0.0
         self._last_learned: float | None = None
         self._succeeded_since_429 = True  # since the last 429 event (or the start)
+        self._candidate: int | None = None  # what got through at a 429 awaiting a second
         self.rate_limited = 0
 
     @property
@@ -202,15 +206,29 @@ class RateLimiter:
             # Nothing got through this second or the last, yet a window lets its calls
             # through first; but when not one got through since the last 429 either, slow down.
             return succeeded
-        if self._rate is None or quiet < self.RECUR_SECONDS:
-            return False  # unlimited, or 429s coming back: the rate is above a limit
+        if self._rate is None:
+            return False  # unlimited: the rate is above a limit
         # A rate that held with no 429 for RECUR_SECONDS is under the provider's limit,
         # unless that limit fell: then the 429s come back within a second or two.
         at_ceiling = self._ceiling is not None and self._rate >= self._ceiling
         under_learned = (
             self._learned is not None and self._rate <= self._learned * self.BELOW_LEARNED
         )
-        return at_ceiling or under_learned
+        if not (at_ceiling or under_learned):
+            return False
+        if quiet >= self.RECUR_SECONDS:
+            self._candidate = None
+            return True
+        # Back soon after the pause: a limit, if nearly all that was sent got through. A
+        # count well below the rate may be a 429 at random, which lands at a random count:
+        # a limit shows the same count again in the next window.
+        candidate, self._candidate = self._candidate, through
+        if through >= self.NEARLY_ALL * self._rate or (
+            candidate is not None and abs(through - candidate) <= max(2.0, 0.1 * candidate)
+        ):
+            self._candidate = None
+            return False
+        return True
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         """The provider said how many calls are left in its window and when it resets."""
