@@ -10,11 +10,9 @@ or sooner: a worker that waited for its slot looks again before it sends.
 
 from __future__ import annotations
 
-import math
-
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
-from bulkfetch.limiter import PerSecond, RateLimiter, window_pause
+from bulkfetch.limiter import PerSecond, RateLimiter, sleep_to_slot, window_pause
 from bulkfetch.store import SlotRequest, StopKind, Store
 
 __all__ = ["SharedRateLimiter"]
@@ -58,8 +56,8 @@ class SharedRateLimiter:
         return None  # the shared budget halves and climbs back; it learns no limit
 
     async def acquire(self) -> None:
-        """Wait for a slot from the budget; one woken after its slot's second ended (a busy
-        loop) asks for another, as the local limiter does."""
+        """Wait for a slot from the budget; one woken after its slot's second ended asks for
+        another (see :func:`~bulkfetch.limiter.sleep_to_slot`)."""
         while True:
             request = SlotRequest(
                 rate_limited=self._rate_limited,
@@ -73,13 +71,12 @@ class SharedRateLimiter:
                 raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
             if grant.wait <= 0:
                 break
-            slot_second = math.floor(self._clock.time() + grant.wait)
-            await self._clock.sleep(grant.wait)
+            in_time = await sleep_to_slot(self._clock, grant.wait)
             if grant.wait > self.RECHECK_AFTER:
                 stopped = await self._store.budget_stop(self._key_id)
                 if stopped is not None:
                     raise _stop_error(*stopped)
-            if math.floor(self._clock.time()) <= slot_second:
+            if in_time:
                 break
         self._sends.count(self._clock.time())
 

@@ -33,7 +33,7 @@ from typing import Protocol
 
 from bulkfetch.clock import Clock, SystemClock
 
-__all__ = ["Pacer", "PerSecond", "RateLimiter", "window_pause"]
+__all__ = ["Pacer", "PerSecond", "RateLimiter", "sleep_to_slot", "window_pause"]
 
 WINDOW_SKEW = 0.05  # seconds: our clock and the provider's, as NTP keeps them
 
@@ -133,9 +133,8 @@ class RateLimiter:
         return self._last_learned
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot. A caller woken after its slot's second ended takes
-        a new slot: sent now, on top of this second's own slots, it would make one too many
-        in the provider's window."""
+        """Wait for this caller's slot; one woken after its slot's second ended takes a new
+        one (see :func:`sleep_to_slot`)."""
         while True:
             # No await before the slot is taken: callers get slots in turn without a lock.
             now = self._clock.monotonic()
@@ -143,11 +142,7 @@ class RateLimiter:
             if self._rate is not None:
                 self._next_slot = slot + 1.0 / self._rate
             delay = slot - now
-            if delay <= 0:
-                break
-            slot_second = math.floor(self._clock.time() + delay)
-            await self._clock.sleep(delay)
-            if self._rate is None or math.floor(self._clock.time()) <= slot_second:
+            if delay <= 0 or await sleep_to_slot(self._clock, delay) or self._rate is None:
                 break
         self._sends.count(self._clock.time())
 
@@ -237,6 +232,15 @@ class RateLimiter:
 
     async def on_stop(self, kind: str, reason: str) -> None:
         """Nobody else shares this limiter: the engine's own stop is enough."""
+
+
+async def sleep_to_slot(clock: Clock, delay: float) -> bool:
+    """Sleep ``delay`` seconds, to a send slot; whether the wake-up came within the slot's
+    second of the wall clock. One that came in the next (a busy loop) must not send: on top
+    of that second's own slots, it would make one too many in the provider's window."""
+    second = math.floor(clock.time() + delay)
+    await clock.sleep(delay)
+    return math.floor(clock.time()) <= second
 
 
 def window_pause(wall: float) -> float:
