@@ -84,16 +84,16 @@ def test_ten_thousand_rows_one_call_per_distinct_postcode(
 
 
 def test_output_columns_are_the_api_s_own_names(emulator: Emulator, tmp_path: Path) -> None:
-    """Input columns, status, <group>.<key> as the API spells it, then data_date."""
+    """Input columns, status, error, <group>.<key> as the API spells it, then data_date."""
     source = tmp_path / "in.csv"
     source.write_text("postcode,extra\nW6 0WW,a\n")
     out = tmp_path / "out.csv"
     assert enrich(emulator, source, out, tmp_path / "s.db").returncode == 0
     header = next(csv.reader(out.read_text(encoding="utf-8").splitlines()))
-    assert header[:4] == ["postcode", "extra", "status", "residents.Total"]
+    assert header[:5] == ["postcode", "extra", "status", "error", "residents.Total"]
     assert "residents.2. Professional occupations" in header
     assert "rank.2. Professional occupations" in header
-    assert header[4] == "residents.1. Managers, directors and senior officials"
+    assert header[5] == "residents.1. Managers, directors and senior officials"
     assert "rank.Total" not in header
     assert header[-1] == "data_date"
     (row,) = read_csv(out)

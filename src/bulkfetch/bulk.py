@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypedDict, Unpack
@@ -22,11 +22,19 @@ import anyio.lowlevel
 from bulkfetch.adapter import Adapter
 from bulkfetch.budget import SharedRateLimiter
 from bulkfetch.clock import Clock, SystemClock
-from bulkfetch.errors import InvalidInputError
+from bulkfetch.errors import InvalidInputError, UsageError
 from bulkfetch.jobs import Lookup, Outcome, RowStatus
 from bulkfetch.limiter import Pacer, RateLimiter
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
-from bulkfetch.sinks import CsvSink, JsonlSink, OutputRecord, Rendered, Sink, atomic_text_file
+from bulkfetch.sinks import (
+    CsvSink,
+    JsonlSink,
+    OutputRecord,
+    Rendered,
+    Sink,
+    atomic_text_file,
+    check_output,
+)
 from bulkfetch.sources import CsvSource
 from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
 
@@ -55,10 +63,17 @@ class ExitCode:
     USAGE = 2
     QUOTA = 3
     AUTH = 4
+    STORE = 5
+    UNREACHABLE = 6
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
 
-_STOP_EXIT = {StopKind.QUOTA: ExitCode.QUOTA, StopKind.AUTH: ExitCode.AUTH}
+_STOP_EXIT = {
+    StopKind.QUOTA: ExitCode.QUOTA,
+    StopKind.AUTH: ExitCode.AUTH,
+    StopKind.UNREACHABLE: ExitCode.UNREACHABLE,
+}
 
 
 def stop_exit_code(stop_kind: str) -> int:
@@ -148,35 +163,45 @@ async def run_bulk(
     ``work=False``: enqueue only, for workers (``bulkfetch work``) to take up.
 
     ``template`` describes the lookup apart from the input value (endpoint and options); with
-    the input file's identity it names the run, so the same command finds the same run.
+    the input's place and content it names the run, so the same command over the same file
+    finds the same run, and over a file whose content changed, a new one (and says so). The
+    output is written from the rows the store kept, never by reading the input again; an
+    input that changed while the run worked on it is refused before any output is written.
     """
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     progress = progress or _Silent()
     header = source.header()
     index = source.column_index(column)
-    signature: dict[str, object] = {
-        "api": adapter.name,
-        "column": column,
-        **template,
-        "input": source.signature(),
-    }
+    content = source.content_hash()
+    identity = source.identity(content)
+    lineage: dict[str, object] = {"api": adapter.name, "column": column, **template}
+    lineage["input"] = {k: v for k, v in identity.items() if k != "sha256"}
     spec = RunSpec(
-        run_key=_run_key(signature),
+        run_key=_run_key({**lineage, "input": identity}),
         api=adapter.name,
         endpoint=template.get("endpoint", ""),
         description=f"{adapter.name} {template.get('endpoint', '')} of {source.path.name}",
         adapter=json.dumps(adapter.spec(), sort_keys=True),
-        input=json.dumps(source.signature(), sort_keys=True),
+        input=json.dumps(identity, sort_keys=True),
+        lineage=_run_key(lineage),
+        header=json.dumps(header, ensure_ascii=False),
     )
     run = await store.begin_run(spec, clock.time())
+    notices: list[str] = []
+    if run.follows is not None:
+        notices.append(
+            f"{source.path} changed since run {run.follows} was enqueued from it: this is a new"
+            f" run, {run.id}, over its content now (lookups answered before cost no call)"
+        )
+        progress.notice(notices[-1])
     total_rows = run.rows_enqueued
     if not run.enqueue_complete:
         total_rows = await _enqueue(
-            store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock
+            store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock, content
         )
     if not work:
-        return RunReport(run.id, out, total_rows, {}, 0, 0, enqueued_only=True)
+        return RunReport(run.id, out, total_rows, {}, 0, 0, enqueued_only=True, notices=notices)
     reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
     if reclaimed:
         progress.notice(
@@ -218,7 +243,15 @@ async def run_bulk(
         learned = pacer.learned
     if stop.kind is not None:
         await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
-    statuses = await write_output(store, run.id, adapter, source, header, out, output_format)
+    if source.content_hash() != content:
+        raise UsageError(
+            f"{source.path} changed while run {run.id} worked on it: no output was written, so"
+            " that no row can carry another row's answer. The answers are kept in the store:"
+            " run the same command again to enqueue the file as it is now (lookups already"
+            " answered cost no call)"
+        )
+    rest = () if run.enqueue_complete or total_rows == 0 else source.rows(total_rows)
+    statuses = await write_output(store, run.id, adapter, out, output_format, rest=rest)
     if stop.kind is None and not statuses.get(RowStatus.PENDING.value):
         await store.complete_run(run.id)
     return RunReport(
@@ -230,7 +263,7 @@ async def run_bulk(
         reclaimed=reclaimed,
         stop_kind=stop.kind,
         stop_reason=stop.reason,
-        notices=(*adapter.notices, *_rate_notice(rate, learned)),
+        notices=(*notices, *adapter.notices, *_rate_notice(rate, learned)),
     )
 
 
@@ -254,23 +287,33 @@ async def _enqueue(
     start: int,
     stop: StopRequest,
     clock: Clock,
+    content: str,
 ) -> int:
-    """Enqueue rows from ``start``; return how many rows the run holds."""
+    """Enqueue rows from ``start``; return how many rows the run holds. A file whose content
+    is no longer ``content`` by the end of reading it is refused, and the run it began
+    retired: its rows may be a mix of two contents."""
     chunk: list[RowEntry] = []
     # Repeated values are common in big files: build each one's lookup (and fingerprint) once.
     make_lookup = functools.lru_cache(maxsize=65536)(make_lookup)
     last = start - 1
-    for row_no, fields in source.rows(start):
+    read: list[str] = []
+    for row_no, fields in source.rows(start, on_end=read.append):
         last = row_no
         try:
-            chunk.append(RowEntry(row_no, make_lookup(fields[index])))
+            chunk.append(RowEntry(row_no, make_lookup(fields[index]), fields=fields))
         except InvalidInputError as exc:
-            chunk.append(RowEntry(row_no, None, str(exc)))
+            chunk.append(RowEntry(row_no, None, str(exc), fields=fields))
         if len(chunk) >= _ENQUEUE_CHUNK:
             await store.enqueue(run_id, chunk, clock.time())
             chunk = []
             if stop.requested:
                 return last + 1
+    if read != [content]:
+        await store.retire_run(run_id, clock.time())
+        raise UsageError(
+            f"{source.path} changed while it was being read: nothing was fetched for it. Run"
+            " the same command again when it is no longer being written"
+        )
     await store.enqueue(run_id, chunk, clock.time())
     await store.finish_enqueue(run_id)
     return last + 1
@@ -280,44 +323,60 @@ async def write_output(
     store: Store,
     run_id: int,
     adapter: Adapter,
-    source: CsvSource,
-    header: list[str],
     out: Path,
     output_format: OutputFormat,
+    *,
+    rest: Iterable[tuple[int, list[str]]] = (),
 ) -> dict[str, int]:
-    """Write every row in input order from the store; return the count of each status."""
+    """Write every row in input order from the store (and ``rest``: the input's rows the
+    run had not enqueued when it stopped, all pending); the count of each status."""
+    detail = await store.run_detail(run_id)
+    if detail is None:
+        raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
+    if detail.header is None:
+        raise UsageError(
+            f"run {run_id} was made by an older bulkfetch, which kept its rows in the input"
+            " file, not the store: run its command again to write its output (lookups already"
+            " answered cost no call)"
+        )
+    not_yet = "not fetched yet" + (
+        f" (the run stopped: {detail.stop_reason})" if detail.stop_reason else ""
+    )
     statuses: dict[str, int] = {}
     columns = [c for c in await store.output_columns(run_id) if c not in adapter.fixed_columns]
     with atomic_text_file(out) as handle:
         sink: Sink = (
             CsvSink(
                 handle,
-                header,
+                detail.header,
                 [*columns, *adapter.fixed_columns],
                 row_column=adapter.expands_rows,
             )
             if output_format == "csv"
-            else JsonlSink(handle, header)
+            else JsonlSink(handle, detail.header)
         )
         render = _Renderer(adapter, sink)
-        stored = aiter(store.output_rows(run_id))
-        row = await anext(stored, None)
-        for row_no, fields in source.rows():
-            if row is None or row.row_no != row_no:
-                # Not enqueued: the run stopped while it was still reading the input.
-                sink.write(OutputRecord(row_no, fields, RowStatus.PENDING.value))
-                _count(statuses, RowStatus.PENDING)
-                continue
+        async for row in store.output_rows(run_id):
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
             _count(statuses, status)
-            if status is RowStatus.OK and row.body is not None and row.job_id is not None:
-                sink.write(OutputRecord(row_no, fields, status.value, render(row.job_id, row.body)))
-            else:
-                sink.write(OutputRecord(row_no, fields, status.value, error=row.error))
-            row = await anext(stored, None)
-            if row_no % 5000 == 0:
+            fields = row.fields if row.fields is not None else []
+            answer = Rendered()
+            if row.body is not None and status in _ANSWERED and row.job_id is not None:
+                answer = render(row.job_id, row.body)
+            error = None if status is RowStatus.OK else row.error
+            if status is RowStatus.PENDING:
+                error = not_yet
+            sink.write(OutputRecord(row.row_no, fields, status.value, answer, error))
+            if row.row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()
+        for row_no, fields in rest:
+            # Not enqueued: the run stopped while it was still reading the input.
+            sink.write(OutputRecord(row_no, fields, RowStatus.PENDING.value, error=not_yet))
+            _count(statuses, RowStatus.PENDING)
     return statuses
+
+
+_ANSWERED = frozenset({RowStatus.OK, RowStatus.NOT_FOUND})  # statuses a body may come with
 
 
 class _Renderer:
@@ -350,6 +409,8 @@ class BulkOptions(TypedDict, total=False):
     db: str | Path  # the store; default bulkfetch.db
     output_format: OutputFormat
     encoding: str  # the input's; default utf-8-sig
+    encoding_errors: str  # "strict" (default): refuse bytes the encoding cannot read;
+    # "replace": carry on with them replaced by U+FFFD
     rate: float | None
     concurrency: int
     max_attempts: int
@@ -358,6 +419,11 @@ class BulkOptions(TypedDict, total=False):
     stop: StopRequest | None
     lease_seconds: float  # how long a claimed job stays a worker's without renewal
     work: bool  # False: enqueue only, for ``bulkfetch work`` to take up
+
+
+def _store_file(db: str | Path) -> dict[str, Path]:
+    """The store's file, for an output that must not overwrite it (none for a server's)."""
+    return {} if "://" in str(db) else {"the store": Path(db)}
 
 
 def engine_settings(options: BulkOptions) -> EngineSettings:
@@ -380,14 +446,26 @@ async def bulk_file(
     before: Callable[[Store], Awaitable[None]] | None = None,
     **options: Unpack[BulkOptions],
 ) -> RunReport:
-    """Open the store, run ``before`` (checks that need it), then :func:`run_bulk`."""
+    """Check what can be checked without the store (the input, its column, the output);
+    open the store, run ``before`` (checks that need it), then :func:`run_bulk`. An error
+    before any call was answered leaves no store behind that it created."""
     settings = engine_settings(options)
-    async with await Store.open(options.get("db", "bulkfetch.db")) as store:
+    source = CsvSource(
+        Path(input_path),
+        options.get("encoding", "utf-8-sig"),
+        options.get("encoding_errors", "strict"),
+    )
+    source.column_index(column)
+    db = options.get("db", "bulkfetch.db")
+    kept = {"the input": source.path, **_store_file(db)}
+    check_output(Path(out), not_to=kept)
+    store = await Store.open(db)
+    try:
         if before is not None:
             await before(store)
-        return await run_bulk(
+        report = await run_bulk(
             adapter=adapter,
-            source=CsvSource(Path(input_path), options.get("encoding", "utf-8-sig")),
+            source=source,
             column=column,
             make_lookup=make_lookup,
             template=template,
@@ -401,3 +479,10 @@ async def bulk_file(
             stop=options.get("stop"),
             work=options.get("work", True),
         )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await store.close_unused()
+        raise
+    with anyio.CancelScope(shield=True):
+        await store.close()
+    return report

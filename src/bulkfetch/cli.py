@@ -32,12 +32,12 @@ from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError, UsageEr
 from bulkfetch.jobs import RowStatus
 from bulkfetch.progress import ProgressBar
 from bulkfetch.scheduler import EngineSettings, StopRequest
+from bulkfetch.sinks import check_output
 from bulkfetch.store import StopKind, Store
 from bulkfetch.workers import WorkReport, export_run, work
 
 __all__ = ["main"]
 
-STORE_ERROR = 5  # not among the run outcomes: the store itself could not be used
 # Wire names the Labor Market docs leave open: option -> WireNames field.
 _WIRE_OPTIONS = {
     "region_field": "the JSON name of the region code",
@@ -81,6 +81,13 @@ def _run_options() -> argparse.ArgumentParser:
     shared.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
     shared.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
     shared.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
+    shared.add_argument(
+        "--encoding-errors",
+        choices=("strict", "replace"),
+        default="strict",
+        help="bytes the encoding cannot read: refuse the file (strict), or carry on with "
+        "them replaced by U+FFFD (replace)",
+    )
     shared.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a call")
     shared.add_argument(
         "--no-work",
@@ -156,8 +163,12 @@ def _parser() -> argparse.ArgumentParser:
         help="add US labor-market data to a CSV file of SOC or CIP codes",
     )
     lmi.add_argument("--by", choices=("soc", "cip"), required=True)
-    lmi.add_argument("--region-type", choices=REGION_TYPES, default="national")
-    lmi.add_argument("--region", help="state FIPS or MSA code (see 'bulkfetch regions')")
+    lmi.add_argument(
+        "--region-type",
+        choices=REGION_TYPES,
+        help="default: what --region's code is (1-2 digits a state, 5 an MSA), else national",
+    )
+    lmi.add_argument("--region", help="state FIPS (6 or 06) or MSA code (see 'bulkfetch regions')")
     lmi.add_argument("--include-skills", action="store_true")
     lmi.add_argument("--fields", help="comma-separated fields to ask for (sparse fieldset)")
     lmi.add_argument(
@@ -238,6 +249,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if first is None:
             raise
         code = _report_error(first, err)
+    except BrokenPipeError:
+        # The reader of our output went away (`bulkfetch status | head -1`): end quietly,
+        # as a program killed by SIGPIPE would, and let no later flush complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = ExitCode.BROKEN_PIPE
     sys.exit(code)
 
 
@@ -255,7 +271,7 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | N
 def _report_error(exc: BulkfetchError, err: Console) -> int:
     if isinstance(exc, StoreError) and not isinstance(exc, StoreBusyError):
         err.print(f"bulkfetch: store error: {exc}", markup=False)
-        return STORE_ERROR
+        return ExitCode.STORE
     err.print(f"bulkfetch: error: {exc}", markup=False)
     return ExitCode.USAGE
 
@@ -273,6 +289,7 @@ def _bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar)
         db=args.db,
         output_format=args.output_format,
         encoding=args.encoding,
+        encoding_errors=args.encoding_errors,
         rate=args.rate,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
@@ -286,22 +303,22 @@ def _bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar)
 
 def _run(job: Job[RunReport], err: Console) -> int:
     """Run a bulk job under signal handling and a progress bar; print its summary."""
-    report = anyio.run(_supervised, job, err)
+    with ProgressBar(err) as bar:
+        report = anyio.run(_supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED
-    _print_summary(report, err)
+    _print_summary(report, err, bar.shown)
     return report.exit_code
 
 
-async def _supervised(job: Job[R], err: Console) -> R | None:
+async def _supervised(job: Job[R], bar: ProgressBar) -> R | None:
     """The job's report, or None when a second signal cut it short."""
     stop = StopRequest()
     report = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-        with ProgressBar(err) as bar:
-            report = await job(stop, bar)
+        report = await job(stop, bar)
         tg.cancel_scope.cancel()
     return report
 
@@ -380,7 +397,7 @@ async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope) -> None:
             )
 
 
-def _print_summary(report: RunReport, err: Console) -> None:
+def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
     if report.enqueued_only:
         err.print(
             f"run {report.run_id}: {report.rows} rows enqueued. Start workers with 'bulkfetch "
@@ -395,7 +412,8 @@ def _print_summary(report: RunReport, err: Console) -> None:
         markup=False,
     )
     for notice in report.notices:
-        err.print(f"note: {notice}", markup=False)
+        if notice not in shown:
+            err.print(f"note: {notice}", markup=False)
     if report.stop_kind == StopKind.QUOTA:
         err.print(
             f"stopped: the package of calls is used up ({report.stop_reason}). Add calls to the"
@@ -406,6 +424,12 @@ def _print_summary(report: RunReport, err: Console) -> None:
         err.print(
             f"stopped: the API refused the key ({report.stop_reason}). Check the key, then run"
             " the same command again to carry on.",
+            markup=False,
+        )
+    elif report.stop_kind == StopKind.UNREACHABLE:
+        err.print(
+            f"stopped: {report.stop_reason}. Nothing was billed for those lookups; check the "
+            "address (--base-url) and the network, then run the same command again.",
             markup=False,
         )
     elif report.stop_kind is not None:
@@ -450,7 +474,8 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 store, os.environ, rate=args.rate, settings=settings, stop=stop, progress=bar
             )
 
-    report = anyio.run(_supervised, job, err)
+    with ProgressBar(err) as bar:
+        report = anyio.run(_supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once")
         return ExitCode.INTERRUPTED
@@ -467,6 +492,9 @@ def _work(args: argparse.Namespace, err: Console) -> int:
 
 
 def _export(args: argparse.Namespace, err: Console) -> int:
+    _check_store_exists(args.db)
+    check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
+
     async def write() -> dict[str, int]:
         async with await Store.open(args.db, exclusive=False) as store:
             return await export_run(store, args.run, args.out, output_format=args.output_format)
@@ -478,9 +506,14 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     return ExitCode.FAILED if pending else ExitCode.OK
 
 
+def _check_store_exists(db: str) -> None:
+    """Commands that read a store refuse one that is not there (rather than make it)."""
+    if "://" not in db and not Path(db).exists():
+        raise UsageError(f"no store at {db}")
+
+
 def _status(args: argparse.Namespace, err: Console) -> int:
-    if "://" not in args.db and not Path(args.db).exists():
-        raise UsageError(f"no store at {args.db}")
+    _check_store_exists(args.db)
     return anyio.run(_print_status, args)
 
 
@@ -498,6 +531,7 @@ async def _print_status(args: argparse.Namespace) -> int:
         print(f"    {state:<10} {count}")
     print(f"  calls made: {counts.calls}", end="")
     print(f" ({counts.rate_limited} answered 429, {counts.retries} retried)")
+    print(f"  connection failures (not calls, not billed): {counts.connect_failures}")
     print(f"  possibly billed twice after a crash: {counts.reclaimed}")
     stopped = (
         f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"

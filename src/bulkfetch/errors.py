@@ -12,13 +12,15 @@
         ├── RetryableError         try again later, with backoff
         │   ├── RateLimitedError   429
         │   ├── ServerError        5xx
-        │   ├── TransportError     timeout, refused or dropped connection
+        │   ├── TransportError     no whole answer: a timeout, a dropped connection
+        │   │   └── ConnectError   the connection never opened (refused, unknown host, TLS)
         │   └── BadResponseError   a body that cannot be read
         ├── NotFoundError          404: a final, valid outcome for the lookup
         ├── RejectedError          400: the API refused the lookup as invalid
         └── StopRunError           nothing more may be sent with this key
             ├── QuotaExhaustedError    402, or 403 meaning quota exceeded
-            └── AuthenticationError    401, or 403 for any other reason
+            ├── AuthenticationError    401, or 403 for any other reason
+            └── UnreachableError       no connection opened for longer than the retries last
 
 Each error says what it means for the job and the run through :attr:`disposition`, and
 carries its context (status, endpoint, lookup). No message ever holds an API key: endpoints
@@ -34,6 +36,7 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "BulkfetchError",
+    "ConnectError",
     "Disposition",
     "InvalidInputError",
     "MissingColumnError",
@@ -47,6 +50,7 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "TransportError",
+    "UnreachableError",
     "UsageError",
 ]
 
@@ -142,7 +146,17 @@ class ServerError(RetryableError):
 
 
 class TransportError(RetryableError):
-    """No answer: a timeout, a refused or a dropped connection."""
+    """No whole answer: a timeout, a dropped connection, a body cut off."""
+
+
+class ConnectError(TransportError):
+    """The connection never opened: refused, an unknown host, a TLS failure, a connect
+    timeout. Nothing reached the provider, so nothing was billed; ``host`` names where it
+    tried (``host:port``, never a URL: a URL may carry a key)."""
+
+    def __init__(self, message: str, *, host: str, **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.host = host
 
 
 class BadResponseError(RetryableError):
@@ -173,3 +187,9 @@ class QuotaExhaustedError(StopRunError):
 
 class AuthenticationError(StopRunError):
     """401, or 403 for a reason other than quota: the key is not accepted."""
+
+
+class UnreachableError(StopRunError):
+    """The API could not be reached for longer than the retries last: the run stops with
+    every lookup still to do, at no cost. Raised by a bulk run, not by one call (which
+    raises :class:`ConnectError`)."""

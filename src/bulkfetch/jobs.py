@@ -102,7 +102,9 @@ class OutcomeKind(enum.Enum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     RETRY = "retry"  # an attempt failed; try again at next_attempt_at, or fail if out of tries
-    RELEASE = "release"  # never sent (the run is stopping): back to pending, no attempt counted
+    # Not answered (never sent as the run stops, or its connection never opened): back to
+    # pending, no attempt counted.
+    RELEASE = "release"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +114,10 @@ class Outcome:
     job_id: int
     kind: OutcomeKind
     status: int | None = None
-    body: str | None = None  # the answer's JSON text, for DONE
+    body: str | None = None  # the answer's JSON text, for DONE (and a NOT_FOUND's, if any)
     columns: tuple[str, ...] = ()  # the flat column names this answer fills, for DONE
     error: str | None = None
     next_attempt_at: float = 0.0
     called: bool = True  # whether a request was sent for it (counts toward calls made)
     settles: int = 0  # input rows this outcome gives their final status (for progress)
+    unconnected: bool = False  # a request whose connection never opened (not a call)

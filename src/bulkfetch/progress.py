@@ -48,6 +48,7 @@ class ProgressBar:
         self._started = 0.0
         self.limited = 0
         self.retries = 0
+        self.shown: set[str] = set()  # the notices printed as they came
 
     def __enter__(self) -> Self:
         self._progress.start()
@@ -62,6 +63,7 @@ class ProgressBar:
         self._progress.stop()
 
     def notice(self, text: str) -> None:
+        self.shown.add(text)
         self._progress.console.print(text, markup=False, highlight=False)
 
     def start(self, total_rows: int, settled_rows: int) -> None:

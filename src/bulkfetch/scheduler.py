@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from bulkfetch.adapter import Adapter
+from bulkfetch.adapter import Adapter, Reply
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import (
     ApiError,
+    ConnectError,
     Disposition,
     QuotaExhaustedError,
     RateLimitedError,
@@ -41,6 +42,7 @@ from bulkfetch.errors import (
 )
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
 from bulkfetch.limiter import Pacer
+from bulkfetch.reach import Reachability
 from bulkfetch.store import StopKind, Store
 
 __all__ = ["EngineSettings", "StopRequest", "run_jobs"]
@@ -160,6 +162,12 @@ class _Engine:
         self.outstanding = 0
         self.progressed = anyio.Event()
         self.stoppable: set[anyio.CancelScope] = set()
+        self.reach = Reachability(
+            attempts=settings.max_attempts,
+            backoff_base=settings.backoff_base,
+            backoff_cap=settings.backoff_cap,
+            clock=clock,
+        )
 
     async def run(self) -> None:
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](
@@ -289,36 +297,76 @@ class _Engine:
         async with batches, outcomes:
             async for batch in batches:
                 if await self._acquire(self.sends):
-                    await outcomes.send(_Done(await self._call(batch.jobs), sent=True))
+                    await outcomes.send(_Done(await self._call_or_classify(batch.jobs), sent=True))
                 else:
                     await outcomes.send(_Done(_released(batch.jobs, called=False), sent=False))
 
+    async def _send_slot(self) -> bool:
+        """Wait for a send slot from the pacer, at a moment the API can be reached (see
+        :mod:`bulkfetch.reach`); False if the run stops first."""
+        probe: list[bool] = [False]
+
+        async def admit() -> None:
+            probe[0] = await self.reach.admit()
+
+        while not self.stop.requested:
+            try:
+                await self.limiter.acquire()
+            except StopRunError as exc:  # another worker sharing the key stopped it
+                self.stop.request(_stop_kind(exc), str(exc))
+                return False
+            if self.stop.requested:
+                return False
+            if probe[0] or not self.reach.paused:
+                return True
+            # Paused: wait; then a fresh slot, so that the waiters do not go out at once.
+            if not await self._unless_stopped(admit):
+                return False
+        return False
+
     async def _call(self, jobs: list[Job]) -> list[Outcome]:
-        if self.stop.requested:
+        if not await self._send_slot():
             return _released(jobs, called=False)
-        try:
-            await self.limiter.acquire()
-        except StopRunError as exc:  # another worker sharing the key stopped it
-            self.stop.request(_stop_kind(exc), str(exc))
-            return _released(jobs, called=False)
-        if self.stop.requested:
-            return _released(jobs, called=False)
-        sent_at = self.clock.time()
+        sent_at, sent_mono = self.clock.time(), self.clock.monotonic()
         try:
             reply = await self.adapter.fetch([job.lookup for job in jobs])
+        except ConnectError as exc:
+            # Nobody was reached: no call, no attempt; the API may be down for everyone.
+            self.reach.failed(exc, sent_mono)
+            if self.reach.gave_up is not None:
+                self.stop.request(StopKind.UNREACHABLE, self.reach.gave_up)
+            return [
+                Outcome(job.id, OutcomeKind.RELEASE, called=False, unconnected=i == 0)
+                for i, job in enumerate(jobs)
+            ]
+        except ApiError:
+            self.reach.connected()
+            raise
+        self.reach.connected()
+        return self._answered(jobs, reply, sent_at)
+
+    async def _call_or_classify(self, jobs: list[Job]) -> list[Outcome]:
+        """:meth:`_call`, with a failed call's error turned into the jobs' outcomes."""
+        try:
+            return await self._call(jobs)
         except RejectedError as exc:
             if len(jobs) == 1:
                 return self._failed(jobs, exc)
             # One bad lookup can make a whole batch refused: halve it until the bad ones
             # stand alone, so that only they end invalid.
             half = (len(jobs) + 1) // 2
-            return [*await self._call(jobs[:half]), *await self._call(jobs[half:])]
+            return [
+                *await self._call_or_classify(jobs[:half]),
+                *await self._call_or_classify(jobs[half:]),
+            ]
         except StopRunError as exc:
             failed = self._failed(jobs, exc)
             await self.limiter.on_stop(_stop_kind(exc), str(exc))  # and every worker with it
             return failed
         except ApiError as exc:
             return self._failed(jobs, exc)
+
+    def _answered(self, jobs: list[Job], reply: Reply, sent_at: float) -> list[Outcome]:
         self.limiter.on_success(sent_at)
         self.limiter.on_headers(reply.remaining, reply.reset_in)
         return [

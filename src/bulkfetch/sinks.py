@@ -7,6 +7,7 @@ write never leaves a half file where a whole one was.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import os
 import tempfile
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any, Protocol
 
 from bulkfetch.errors import UsageError
@@ -26,6 +28,8 @@ __all__ = [
     "Rendered",
     "Sink",
     "atomic_text_file",
+    "check_output",
+    "output_names",
 ]
 
 
@@ -64,12 +68,63 @@ class Sink(Protocol):
     def write(self, record: OutputRecord) -> None: ...
 
 
+def check_output(out: Path, *, not_to: Mapping[str, Path] = MappingProxyType({})) -> None:
+    """Refuse, before any work, an output that cannot be written or that would overwrite a
+    file of ``not_to`` (``{"the input": path, "the store": path}``): a :class:`UsageError`
+    naming it. A link to the same file is the same file."""
+    target = out.resolve()
+    for role, other in not_to.items():
+        if target == other.resolve() or (
+            out.exists() and other.exists() and os.path.samefile(out, other)
+        ):
+            raise UsageError(
+                f"the output {out} is {role} ({other}): writing it would destroy it. Give "
+                "--out another file"
+            )
+    if out.is_dir():
+        raise UsageError(f"the output {out} is a folder: give --out a file name in it")
+    if not out.parent.is_dir():
+        what = "is not a folder" if out.parent.exists() else "does not exist"
+        raise UsageError(f"cannot write the output {out}: the folder {out.parent} {what}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the output {out}: {exc.strerror or exc.__class__.__name__}"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Remove what a killed writer of ``path`` left: its ``.part`` files, named with the
+    process id of the writer, which is no longer alive."""
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        pid = part.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
+
 @contextmanager
 def atomic_text_file(path: Path) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` whole, or not at all."""
+    """A text file that appears at ``path`` whole, or not at all. It is written beside it
+    as ``.<name>.<pid>.<random>.part`` and renamed into place; a later writer removes the
+    part files of writers that died."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        _remove_stale_parts(path)
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent
+        )
     except OSError as exc:
         raise _unwritable(path, exc) from None
     try:
@@ -111,9 +166,23 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def output_names(header: Sequence[str], added: Sequence[str]) -> list[str]:
+    """The names of the columns bulkfetch adds after the input's: each as given, unless an
+    input column has that name; then with ``_`` after it, as many as make it unique
+    (``status`` beside an input ``status`` is ``status_``). Input columns keep their names."""
+    taken = set(header)
+    names = []
+    for name in added:
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 class CsvSink:
-    """Input columns, ``row`` (when an answer may fill several lines), ``status``, the
-    value columns, then the fixed columns."""
+    """Input columns, ``row`` (when an answer may fill several lines), ``status``,
+    ``error``, the value columns, then the fixed columns (named by :func:`output_names`)."""
 
     def __init__(
         self, handle: IO[str], header: Sequence[str], columns: Sequence[str], *, row_column: bool
@@ -122,7 +191,8 @@ class CsvSink:
         self._columns = list(columns)
         self._blank = [""] * len(self._columns)
         self._row_column = row_column
-        self._writer.writerow([*header, *(["row"] if row_column else []), "status", *self._columns])
+        added = [*(["row"] if row_column else []), "status", "error", *self._columns]
+        self._writer.writerow([*header, *output_names(header, added)])
 
     def render(self, answers: Answers, body: str) -> Rendered:
         return Rendered(
@@ -134,8 +204,9 @@ class CsvSink:
 
     def write(self, record: OutputRecord) -> None:
         row = [record.row_no + 1] if self._row_column else []
+        error = record.error or ""
         for cells in record.answer.lines or [self._blank]:
-            self._writer.writerow([*record.fields, *row, record.status, *cells])
+            self._writer.writerow([*record.fields, *row, record.status, error, *cells])
 
 
 class JsonlSink:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -15,6 +18,28 @@ __all__ = ["CsvSource"]
 
 # Fields as long as a whole file's worth of text can occur in legitimate quoted input.
 csv.field_size_limit(2**31 - 1)
+_CHUNK = 1 << 20
+
+
+class _Hashing(io.RawIOBase):
+    """A binary file read through, every byte counted into a SHA-256 as it passes."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.sha256.update(buffer[:n])
+        return int(n or 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +48,7 @@ class CsvSource:
 
     path: Path
     encoding: str = "utf-8-sig"  # a BOM, if present, is not part of the first column's name
+    errors: str = "strict"  # or "replace": bytes the encoding cannot read become U+FFFD
 
     def header(self) -> list[str]:
         with self._open() as handle:
@@ -45,15 +71,20 @@ class CsvSource:
             )
         return header.index(column)
 
-    def rows(self, start: int = 0) -> Iterator[tuple[int, list[str]]]:
+    def rows(
+        self, start: int = 0, *, on_end: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[int, list[str]]]:
         """``(row number, fields)`` for every data row from ``start``, as wide as the header.
 
         A short row is padded with empty fields. A long row has its extra fields joined back
         into its last field with commas, which is what they were before an unquoted comma
         split them: nothing is dropped, and the columns before it stay where they were.
+        Read to its end, ``on_end`` gets the SHA-256 of every byte read (see
+        :meth:`content_hash`).
         """
         width = len(self.header())
-        with self._open() as handle:
+        hashing = _Hashing(self._open_binary())
+        with self._text(io.BufferedReader(hashing, _CHUNK)) as handle:
             reader = csv.reader(handle)
             next(reader, None)
             try:
@@ -67,27 +98,130 @@ class CsvSource:
                     yield row_no, fields
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise UsageError(self._unreadable(exc)) from None
+            if on_end is not None:
+                on_end(hashing.sha256.hexdigest())
 
-    def signature(self) -> dict[str, object]:
-        """What identifies this input for resuming: its place, size and modification time."""
-        stat = self.path.stat()
+    def content_hash(self) -> str:
+        """The SHA-256 of the file's bytes: what identifies its content, whatever its size
+        and modification time say."""
+        digest = hashlib.sha256()
+        with self._open_binary() as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def identity(self, content: str) -> dict[str, object]:
+        """What the run keeps of its input: where it is, how it is read, and its content."""
         return {
             "path": str(self.path.resolve()),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
             "encoding": self.encoding,
+            "errors": self.errors,
+            "sha256": content,
         }
 
-    def _open(self) -> IO[str]:
+    def _open_binary(self) -> IO[bytes]:
         try:
-            return open(self.path, encoding=self.encoding, newline="")
+            return open(self.path, "rb")
         except FileNotFoundError:
             raise UsageError(f"no such input file: {self.path}") from None
-        except LookupError:
-            raise UsageError(f"unknown encoding: {self.encoding!r}") from None
+        except IsADirectoryError:
+            raise UsageError(f"{self.path} is a folder, not an input file") from None
         except OSError as exc:
             raise UsageError(f"cannot read {self.path}: {os.strerror(exc.errno or 0)}") from None
 
+    def _text(self, binary: IO[bytes]) -> IO[str]:
+        try:
+            return io.TextIOWrapper(binary, encoding=self.encoding, errors=self.errors, newline="")
+        except LookupError:
+            binary.close()
+            raise UsageError(f"unknown encoding: {self.encoding!r}") from None
+
+    def _open(self) -> IO[str]:
+        return self._text(self._open_binary())
+
     def _unreadable(self, exc: Exception) -> str:
-        hint = " (try --encoding latin-1)" if isinstance(exc, UnicodeDecodeError) else ""
-        return f"cannot read {self.path} as {self.encoding} CSV: {exc.__class__.__name__}{hint}"
+        if isinstance(exc, UnicodeDecodeError):
+            return self._undecodable(exc)
+        return f"cannot read {self.path} as CSV: {exc}"
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> str:
+        """Where the first bytes the encoding cannot read are, and what to do about them."""
+        offset, row = _first_undecodable(self.path, self.encoding)
+        if offset is None:
+            where = ""
+        else:
+            where = f"in data row {row:,}" if row > 0 else "in the header"
+            where += f" (byte {offset:,})"
+        bad = exc.object[exc.start : exc.end]
+        return (
+            f"cannot read {self.path} as {self.encoding}: {bytes(bad)!r} {where} is not "
+            f"{self.encoding} text. If the whole file is in another encoding, name it with "
+            "--encoding; to carry on with such bytes replaced by U+FFFD, give "
+            "--encoding-errors replace"
+        )
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int | None, int]:
+    """The byte offset of the first bytes ``encoding`` cannot read, and the data row (from
+    1) they are in; ``(None, 0)`` if none is found. Two passes over the file, in flat memory:
+    only when reading it failed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    found = None
+    with open(path, "rb") as handle:
+        while found is None and (chunk := handle.read(_CHUNK)):
+            state = decoder.getstate()
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                decoder.setstate(state)  # again a byte at a time, to find the byte
+                for i in range(len(chunk)):
+                    pending = len(decoder.getstate()[0])  # bytes of a sequence begun before
+                    try:
+                        decoder.decode(chunk[i : i + 1])
+                    except UnicodeDecodeError as exc:
+                        found = offset + i - pending + exc.start
+                        break
+            offset += len(chunk)
+    if found is None:
+        return None, 0
+    # Its row, as the CSV reader counts rows (a quoted field may hold line breaks): the
+    # text before it, and one character standing for it, read as CSV; less the header.
+    with open(path, "rb") as handle:
+        prefix = io.TextIOWrapper(
+            io.BufferedReader(_Limited(handle, found)), encoding=encoding, newline=""
+        )
+        rows = sum(1 for _ in csv.reader(_ending_with(prefix, "?")))
+    return found, rows - 1
+
+
+def _ending_with(lines: Iterator[str], tail: str) -> Iterator[str]:
+    """``lines`` with ``tail`` after them, on the last line unless that one is ended."""
+    last = ""
+    for line in lines:
+        if last:
+            yield last
+        last = line
+    if last.endswith(("\n", "\r")):
+        yield from (last, tail)
+    else:
+        yield last + tail
+
+
+class _Limited(io.RawIOBase):
+    """The first ``limit`` bytes of a binary file."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = int(self._raw.readinto(view) or 0)  # type: ignore[attr-defined]
+        self._left -= n
+        return n

@@ -34,7 +34,6 @@ from bulkfetch.errors import UsageError
 from bulkfetch.jobs import Outcome
 from bulkfetch.limiter import Pacer
 from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
-from bulkfetch.sources import CsvSource
 from bulkfetch.store import Store
 
 __all__ = ["WorkReport", "export_run", "work"]
@@ -139,24 +138,15 @@ async def export_run(
     *,
     output_format: OutputFormat = "csv",
 ) -> dict[str, int]:
-    """Write run ``run_id``'s output from the store and its input file, which must be the
-    file the run was enqueued from, unchanged. The count of each row status."""
+    """Write run ``run_id``'s output from the store alone (its rows and their answers), on
+    any host, with or without its input file. The count of each row status."""
     detail = await store.run_detail(run_id)
     if detail is None:
-        raise UsageError(f"the store holds no run {run_id} (bulkfetch status lists them)")
-    recorded = json.loads(detail.input or "{}")
-    if "path" not in recorded:
-        raise UsageError(f"run {run_id} was made by an older bulkfetch: export needs a newer run")
-    source = CsvSource(Path(recorded["path"]), recorded.get("encoding", "utf-8-sig"))
-    if not source.path.exists():
+        raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
+    if not detail.enqueue_complete:
         raise UsageError(
-            f"run {run_id} reads its input from {source.path}, which is not here: export on "
-            "a host that has the input file"
-        )
-    if source.signature() != recorded:
-        raise UsageError(
-            f"{source.path} changed since run {run_id} was enqueued (its size or time differ):"
-            " its rows may no longer match the run's"
+            f"run {run_id} stopped while its input was being read: run its command again to"
+            " read the rest, then export it"
         )
     adapter: Adapter = adapter_from_spec(json.loads(detail.adapter), None)
-    return await write_output(store, run_id, adapter, source, source.header(), out, output_format)
+    return await write_output(store, run_id, adapter, out, output_format)

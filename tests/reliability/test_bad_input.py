@@ -45,7 +45,7 @@ def test_header_only(emulator: Emulator, tmp_path: Path) -> None:
     """No rows: an output with the header and no rows, exit 0, no call."""
     result = enrich(emulator, tmp_path, b"id,postcode\n")
     assert result.returncode == 0, result.stderr
-    assert output_rows(tmp_path) == [["id", "postcode", "status", "data_date"]]
+    assert output_rows(tmp_path) == [["id", "postcode", "status", "error", "data_date"]]
     assert emulator.ledger()["requests"] == 0
 
 
@@ -67,11 +67,14 @@ def test_bom_and_crlf(emulator: Emulator, tmp_path: Path) -> None:
 
 
 def test_latin_1(emulator: Emulator, tmp_path: Path) -> None:
-    """Latin-1 bytes: a clear error pointing at --encoding; with it, the text is kept."""
+    """Latin-1 bytes: a clear error naming the row and byte, pointing at --encoding (no
+    guess at one); with it, the text is kept."""
     content = "name,postcode\nCafé Rouge,W6 0WW\nNaïve,N1 9GU\n".encode("latin-1")
     refused = enrich(emulator, tmp_path, content)
     assert refused.returncode == 2
-    assert "--encoding latin-1" in refused.stderr
+    assert "data row 1 (byte 17)" in refused.stderr
+    assert "--encoding" in refused.stderr
+    assert "latin-1" not in refused.stderr
     result = enrich(emulator, tmp_path, content, "--encoding", "latin-1")
     assert result.returncode == 0, result.stderr
     assert [r[0] for r in output_rows(tmp_path)[1:]] == ["Café Rouge", "Naïve"]

@@ -78,8 +78,8 @@ def test_two_processes_on_one_store(start_emulator: StartEmulator, tmp_path: Pat
 
 
 def test_an_output_that_cannot_be_written_loses_no_call(emulator: Emulator, tmp_path: Path) -> None:
-    """--out under a file: a clear error after the run; the results are in the store, so
-    the same command with a good --out makes no call."""
+    """--out under a file: a clear error before any call, and no store left behind; the
+    same command with a good --out then runs."""
     source = write_postcode_file(tmp_path / "in.csv", 50, seed=43)
     (tmp_path / "blocker").write_text("a file, not a folder")
     db = tmp_path / "s.db"
@@ -87,7 +87,7 @@ def test_an_output_that_cannot_be_written_loses_no_call(emulator: Emulator, tmp_
     assert failed.returncode == 2
     assert "blocker" in failed.stderr
     assert_clean_exit(failed)
-    calls = emulator.ledger()["requests"]
+    assert emulator.ledger()["requests"] == 0
+    assert not db.exists()
     fixed = run(enrich_command(emulator, source, tmp_path / "out.csv", db))
     assert fixed.returncode == 0, fixed.stderr
-    assert emulator.ledger()["requests"] == calls

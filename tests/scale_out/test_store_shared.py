@@ -130,26 +130,46 @@ async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -
         assert (await b.take_slot("key-1", SlotRequest())).stop_kind is None
 
 
-async def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
-    """A store made by the previous schema opens, keeps its runs, and gains what is new."""
+# What each schema version added, to take a store back to the one before it.
+_ADDED_IN = {
+    3: (
+        "ALTER TABLE runs DROP COLUMN lineage",
+        "ALTER TABLE runs DROP COLUMN header",
+        "ALTER TABLE runs DROP COLUMN connect_failures",
+        "ALTER TABLE run_rows DROP COLUMN fields",
+    ),
+    2: (
+        "ALTER TABLE runs DROP COLUMN adapter",
+        "ALTER TABLE runs DROP COLUMN input",
+        "DROP TABLE rate_budgets",
+    ),
+}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
+    """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
     async with await Store.open(db) as store:
         run = await store.begin_run(SPEC, now=1.0)
         await store.enqueue(run.id, [RowEntry(0, lookup("P0"))], now=1.0)
-    with sqlite3.connect(db) as conn:  # back to version 1, as an older bulkfetch left it
-        conn.execute("ALTER TABLE runs DROP COLUMN adapter")
-        conn.execute("ALTER TABLE runs DROP COLUMN input")
-        conn.execute("DROP TABLE rate_budgets")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with sqlite3.connect(db) as conn:  # back to that version, as an older bulkfetch left it
+        for newer in range(3, version, -1):
+            for statement in _ADDED_IN[newer]:
+                conn.execute(statement)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     async with await Store.open(db) as store:
         counts = await store.counts(run.id)
         detail = await store.run_detail(run.id)
+        rows = [row async for row in store.output_rows(run.id)]
     with sqlite3.connect(db) as conn:
-        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        found = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert counts is not None
     assert counts.rows == 1
+    assert counts.connect_failures == 0
     assert detail is not None
-    assert detail.adapter == "{}"
-    assert version == ("2",)
+    assert detail.header is None  # an older run kept no rows: its output needs its command
+    assert [row.fields for row in rows] == [None]
+    assert found == ("3",)
     assert "rate_budgets" in tables

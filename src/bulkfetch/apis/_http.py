@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import os
+import socket
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,10 +14,21 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+import yarl
 
-from bulkfetch.errors import TransportError
+from bulkfetch.errors import ConnectError, TransportError
 
-__all__ = ["Answer", "HttpClient", "key_fingerprint", "rate_headers", "request", "retry_after"]
+__all__ = [
+    "CONNECT_SECONDS",
+    "Answer",
+    "HttpClient",
+    "key_fingerprint",
+    "rate_headers",
+    "request",
+    "retry_after",
+]
+
+CONNECT_SECONDS = 10.0  # a connection not open by then is one that never will soon
 
 
 def key_fingerprint(*secrets: str | None) -> str:
@@ -36,7 +50,11 @@ class HttpClient:
         self._base_url = base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # A connection that does not open within this is one that never will soon: said as
+        # such (ConnectError), not as a call that timed out and may have been billed.
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=min(timeout, CONNECT_SECONDS)
+        )
 
     @property
     def timeout(self) -> float | None:
@@ -102,19 +120,39 @@ async def request(
         ) as response:
             text = await response.text()
             return Answer(endpoint, response.status, dict(response.headers), text)
+    except aiohttp.ConnectionTimeoutError:  # before TimeoutError, which it also is
+        raise _unconnected(url, "no connection within the time allowed", endpoint) from None
+    except aiohttp.ClientConnectorError as exc:  # refused, unknown host, TLS
+        raise _unconnected(url, _reason(exc.os_error), endpoint) from None
     except TimeoutError:
         raise TransportError("timed out", endpoint=endpoint) from None
     except aiohttp.ClientPayloadError:
         raise TransportError("the answer was cut off", endpoint=endpoint) from None
     except aiohttp.ServerDisconnectedError:
         raise TransportError("the server closed the connection", endpoint=endpoint) from None
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or exc.os_error.__class__.__name__
-        raise TransportError(f"cannot connect: {reason}", endpoint=endpoint) from None
     except (aiohttp.ClientError, OSError, UnicodeDecodeError) as exc:
         raise TransportError(
             f"request failed: {exc.__class__.__name__}", endpoint=endpoint
         ) from None
+
+
+def _reason(error: OSError) -> str:
+    """Why a connection did not open, in words."""
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failure ({error.reason or error})"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror})"
+    if error.errno is not None and error.errno > 0:
+        return os.strerror(error.errno)
+    return error.strerror or str(error) or type(error).__name__
+
+
+def _unconnected(url: str, reason: str, endpoint: str) -> ConnectError:
+    """The connection to ``url``'s host never opened. The message names the host and port,
+    never the URL (a URL may carry a key in its query)."""
+    parsed = yarl.URL(url)
+    host = f"{parsed.host}:{parsed.port}" if parsed.port is not None else str(parsed.host)
+    return ConnectError(f"cannot connect to {host}: {reason}", host=host, endpoint=endpoint)
 
 
 def _number(value: str | None) -> float | None:

@@ -68,6 +68,7 @@ __all__ = [
     "labor_market",
     "normalise_cip",
     "normalise_soc",
+    "resolve_region",
 ]
 
 _API = "labormarket"
@@ -80,8 +81,11 @@ Environment = Literal["test", "production"]
 By = Literal["soc", "cip"]
 REGION_TYPES = ("national", "state", "msa")
 _PATH = "/v1/labor-market-intelligence"
-_SOC = re.compile(r"^(\d{2})[-\s.]?(\d{4})$")
-_CIP = re.compile(r"^(\d{1,2})\.?(\d{4})$")
+# How files hold codes: a label before them ("SOC 15-1252", "CIP: 11.0701"), any dash a
+# word processor makes, O*NET-SOC's detail suffix ("15-1252.00", "15-1299.08" lie within
+# SOC 15-1252 and 15-1299), a decimal comma ("11,0701"), a spreadsheet's lost leading zero.
+_SOC = re.compile(r"^(?:SOC\s*[:#-]?\s*)?(\d{2})[-\u2010-\u2015\s.]?(\d{4})(?:\.\d{2})?$", re.I)
+_CIP = re.compile(r"^(?:CIP\s*[:#-]?\s*)?(\d{1,2})[.,]?(\d{4})$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +162,8 @@ class Region:
 
 
 def normalise_soc(raw: str) -> str:
-    """``151252`` and `` 15-1252 `` -> ``15-1252`` (SOC 2018, six digits)."""
+    """``151252``, `` 15-1252 ``, ``SOC 15-1252`` and O*NET-SOC ``15-1252.00`` ->
+    ``15-1252`` (SOC 2018, six digits)."""
     match = _SOC.match(raw.strip())
     if not match:
         raise InvalidInputError(f"not a SOC code (like 15-1252): {raw.strip()!r}", value=raw)
@@ -166,7 +171,8 @@ def normalise_soc(raw: str) -> str:
 
 
 def normalise_cip(raw: str) -> str:
-    """``110701`` and ``1.0101`` (a spreadsheet's lost zero) -> ``11.0701``, ``01.0101``."""
+    """``110701``, ``CIP 11.0701``, ``11,0701`` and ``1.0101`` (a spreadsheet's lost zero)
+    -> ``11.0701``, ``01.0101`` (CIP 2020, six digits)."""
     match = _CIP.match(raw.strip())
     if not match:
         raise InvalidInputError(f"not a CIP code (like 11.0701): {raw.strip()!r}", value=raw)
@@ -174,6 +180,49 @@ def normalise_cip(raw: str) -> str:
 
 
 _NORMALISE = {"soc": normalise_soc, "cip": normalise_cip}
+_NATIONAL_CODE = "99"  # what the regions endpoint calls the nation
+
+
+def resolve_region(region_type: str | None, region: str | int | None) -> tuple[str, str]:
+    """``(region type, code)`` as the API takes them, or :class:`InvalidInputError`.
+
+    Without a type, a code is what its digits make it: 1-2 digits a state FIPS code
+    (``06`` and ``6`` are both California), 5 an MSA code, ``99`` the nation. A code that
+    fits neither, or a national query given a code, is refused: never answered nationally
+    in silence. National has no code (``""``).
+    """
+    code = "" if region is None else str(region).strip()
+    if region_type is not None and region_type not in REGION_TYPES:
+        raise InvalidInputError(
+            f"the region type must be one of {', '.join(REGION_TYPES)}; got {region_type!r}"
+        )
+    if code and not code.isdigit():
+        raise InvalidInputError(
+            f"a region code is a state FIPS code (like 6) or an MSA code (like 41860); got {code!r}"
+        )
+    if region_type is None:
+        if not code or code == _NATIONAL_CODE:
+            return "national", ""
+        if len(code) <= 2:
+            region_type = "state"
+        elif len(code) == 5:
+            region_type = "msa"
+        else:
+            raise InvalidInputError(
+                f"{code!r} is neither a state FIPS code (1-2 digits) nor an MSA code (5 "
+                "digits); give the region type (state or msa)"
+            )
+    if region_type == "national":
+        if code not in ("", _NATIONAL_CODE):
+            raise InvalidInputError(
+                f"a national query takes no region code (got {code!r}); give the region "
+                "type (state or msa) the code belongs to"
+            )
+        return "national", ""
+    if not code:
+        raise InvalidInputError(f"a {region_type} query needs a region code")
+    # FIPS codes are written with a leading zero as often as without; the API's have none.
+    return region_type, str(int(code)) if region_type == "state" else code
 
 
 def _number(value: Any) -> float | None:
@@ -199,7 +248,7 @@ class LaborMarket(HttpClient):
     """
 
     name = _API
-    fixed_columns = ("warnings",)
+    fixed_columns = ("regionType", "region", "warnings")
 
     def __init__(
         self,
@@ -270,23 +319,24 @@ class LaborMarket(HttpClient):
         code: str,
         *,
         by: By = "soc",
-        region_type: str = "national",
-        region: str | None = None,
+        region_type: str | None = None,
+        region: str | int | None = None,
         fields: Sequence[str] | None = None,
         include_skills: bool = False,
         msa_fallback: bool = False,
     ) -> Lookup:
-        """The normalised lookup for one code; :class:`InvalidInputError` if it cannot be one."""
+        """The normalised lookup for one code; :class:`InvalidInputError` if it cannot be one.
+
+        A region given without its type is taken for what its code must be (see
+        :func:`resolve_region`): never answered nationally.
+        """
         if by not in _NORMALISE:
             raise InvalidInputError(f"codes are looked up by 'soc' or 'cip', not {by!r}")
-        if region_type not in REGION_TYPES:
-            raise InvalidInputError(f"region_type must be one of {', '.join(REGION_TYPES)}")
-        if region_type != "national" and not region:
-            raise InvalidInputError(f"a {region_type} query needs a region code")
+        region_type, region = resolve_region(region_type, region)
         params = {
             "code": _NORMALISE[by](code),
             "regionType": region_type,
-            "region": "" if region_type == "national" else str(region).strip(),
+            "region": region,
             "fields": ",".join(fields or ()),
             "includeSkills": "true" if include_skills else "",
             "msaFallback": "true" if msa_fallback and region_type == "msa" else "",
@@ -363,7 +413,10 @@ class LaborMarket(HttpClient):
         by = lookups[0].endpoint.removeprefix("by-")
         codes = [lookup.param("code") for lookup in lookups]
         per_code = self._split_soc(data, codes) if by == "soc" else self._split_cip(data, codes)
-        results = [_lookup_result(answer.status, code, per_code.get(code), data) for code in codes]
+        results = [
+            _lookup_result(answer.status, lookup, per_code.get(lookup.param("code")), data)
+            for lookup in lookups
+        ]
         return Reply(results, remaining=remaining, reset_in=reset_in)
 
     def _split_soc(self, data: Mapping[str, Any], codes: list[str]) -> dict[str, list[Any]]:
@@ -408,9 +461,13 @@ class LaborMarket(HttpClient):
 
     def output_rows(self, body: str) -> list[dict[str, Any]]:
         stored = json.loads(body)
-        warnings = _warnings_text(stored.get("warnings", []))
-        rows = [{**flatten(o), "warnings": warnings} for o in stored["occupations"]]
-        return rows or [{"warnings": warnings}]
+        fixed = {
+            "regionType": stored.get("regionType"),
+            "region": stored.get("region"),
+            "warnings": _warnings_text(stored.get("warnings", [])),
+        }
+        rows = [{**flatten(o), **fixed} for o in stored["occupations"]]
+        return rows or [fixed]
 
     def output_document(self, body: str) -> dict[str, Any]:
         stored = json.loads(body)
@@ -490,30 +547,31 @@ class LaborMarket(HttpClient):
 
 
 def _lookup_result(
-    status: int, code: str, occupations: list[Any] | None, data: Mapping[str, Any]
+    status: int, lookup: Lookup, occupations: list[Any] | None, data: Mapping[str, Any]
 ) -> LookupResult:
-    """One code's part of an answer: its occupations and the warnings that name it."""
-    if not occupations:
-        said = [w for w in data.get("warnings") or [] if code in str(w.get("message", ""))]
-        reason = _warnings_text(said) or "the answer does not mention this code"
-        return LookupResult(OutcomeKind.NOT_FOUND, status, error=reason)
-    socs = {o.get("socCode") for o in occupations}
-    warnings = [w for w in data.get("warnings") or [] if _warning_concerns(w, socs)]
+    """One code's part of an answer: its occupations, the warnings that concern it, and
+    the region it was answered for (as the answer says; else as it was asked)."""
+    code = lookup.param("code")
+    if occupations:
+        socs = {o.get("socCode") for o in occupations}
+        warnings = [w for w in data.get("warnings") or [] if _warning_concerns(w, socs)]
+    else:  # a code with no occupation keeps the warnings that name it (INVALID_CIP_CODE)
+        occupations = []
+        warnings = [w for w in data.get("warnings") or [] if code in str(w.get("message", ""))]
     stored = {
-        "regionType": data.get("regionType"),
-        "region": data.get("region"),
+        "regionType": data.get("regionType") or lookup.param("regionType"),
+        "region": data.get("region") or lookup.param("region") or None,
         "occupations": occupations,
         "warnings": warnings,
     }
+    body = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
+    if not occupations:
+        reason = _warnings_text(warnings) or "the answer does not mention this code"
+        return LookupResult(OutcomeKind.NOT_FOUND, status, body=body, error=reason)
     columns = tuple(
         dict.fromkeys(column for occupation in occupations for column in flatten(occupation))
     )
-    return LookupResult(
-        OutcomeKind.DONE,
-        status,
-        body=json.dumps(stored, ensure_ascii=False, separators=(",", ":")),
-        columns=columns,
-    )
+    return LookupResult(OutcomeKind.DONE, status, body=body, columns=columns)
 
 
 def _warning_concerns(warning: Any, socs: set[Any]) -> bool:
@@ -602,13 +660,14 @@ async def known_regions(api: LaborMarket, store: Store) -> list[Region]:
 
 
 async def check_region(
-    api: LaborMarket, store: Store, region_type: str, region: str | None
+    api: LaborMarket, store: Store, region_type: str | None, region: str | int | None
 ) -> None:
     """Refuse an unknown state or MSA code before a bulk run spends a call on it."""
+    region_type, region = resolve_region(region_type, region)
     if region_type == "national":
         return
     codes = {r.code for r in await known_regions(api, store) if r.type == region_type}
-    if str(region) not in codes:
+    if region not in codes:
         raise UsageError(
             f"{region!r} is not a known {region_type} code; "
             f"'bulkfetch regions --type {region_type}' lists them"
@@ -622,8 +681,8 @@ async def labor_market(
     by: By,
     column: str,
     out: str | Path,
-    region_type: str = "national",
-    region: str | None = None,
+    region_type: str | None = None,
+    region: str | int | None = None,
     fields: Sequence[str] | None = None,
     include_skills: bool = False,
     msa_fallback: bool = False,

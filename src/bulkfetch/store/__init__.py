@@ -87,6 +87,7 @@ class Store:
     def __init__(self, database: Database) -> None:
         self._db = database
         self._known_jobs: OrderedDict[str, int] = OrderedDict()
+        self._answered = False  # whether this process stored an outcome of a call
 
     @classmethod
     async def open(cls, target: str | os.PathLike[str], *, exclusive: bool = True) -> Store:
@@ -116,6 +117,13 @@ class Store:
 
     async def close(self) -> None:
         await self._db.close()
+
+    async def close_unused(self) -> None:
+        """Close the store; if opening it created it and no call's outcome was stored since,
+        remove it: a run that ended in a usage error leaves nothing behind."""
+        await self._db.close()
+        if not self._answered:
+            self._db.discard()
 
     async def __aenter__(self) -> Self:
         return self
@@ -154,7 +162,7 @@ class Store:
 
         def statements(conn: Connection) -> RunInfo:
             # Made if missing; on PostgreSQL another process may make it at the same time.
-            execute(
+            made = execute(
                 conn,
                 insert_run,
                 {
@@ -164,14 +172,23 @@ class Store:
                     "description": spec.description,
                     "adapter": spec.adapter,
                     "input": spec.input,
+                    "lineage": spec.lineage,
+                    "header": spec.header,
                     "now": now,
                 },
-            )
+            ).rowcount
             row = conn.execute(
                 sa.select(runs.c.id, runs.c.rows_enqueued, runs.c.enqueue_complete).where(
                     runs.c.run_key == spec.run_key
                 )
             ).one()
+            follows = None
+            if made and spec.lineage is not None:
+                follows = conn.execute(
+                    sa.select(sa.func.max(runs.c.id)).where(
+                        runs.c.lineage == spec.lineage, runs.c.id != row.id
+                    )
+                ).scalar()
             conn.execute(
                 runs.update()
                 .where(runs.c.id == row.id)
@@ -183,7 +200,7 @@ class Store:
                     input=spec.input,
                 )
             )
-            return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete))
+            return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete), follows)
 
         result: RunInfo = await self._write(statements)
         return result
@@ -285,6 +302,19 @@ class Store:
         result: int = await self._write(statements)
         return result
 
+    async def retire_run(self, run_id: int, now: float) -> None:
+        """Make a run that must not be resumed unfindable by its key (its rows may not match
+        its input); its jobs and their answers stay, for any run to use."""
+
+        def statements(conn: Connection) -> None:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(run_key=f"retired-{run_id}", updated_at=now)
+            )
+
+        await self._write(statements)
+
     async def complete_run(self, run_id: int) -> None:
         """The run has every job final: forget its refresh point."""
 
@@ -305,6 +335,9 @@ class Store:
                     runs.c.adapter,
                     runs.c.input,
                     runs.c.enqueue_complete,
+                    runs.c.header,
+                    runs.c.rows_enqueued,
+                    runs.c.stop_reason,
                 ).where(runs.c.id == run_id)
             ).first()
             if row is None:
@@ -316,6 +349,9 @@ class Store:
                 row.adapter or "{}",
                 row.input,
                 bool(row.enqueue_complete),
+                json.loads(row.header) if row.header is not None else None,
+                row.rows_enqueued,
+                row.stop_reason,
             )
 
         return await self._read(statements)
@@ -440,6 +476,7 @@ class Store:
         """Store the outcomes of calls, and count them, in one transaction."""
         if not outcomes:
             return
+        self._answered = self._answered or any(o.called for o in outcomes)
 
         def statements(conn: Connection) -> None:
             apply_outcomes(conn, outcomes, now=now, max_attempts=max_attempts, owner=owner)
@@ -453,6 +490,7 @@ class Store:
                         o.kind is OutcomeKind.RETRY and o.status == 429 for o in outcomes
                     ),
                     "retries": sum(o.kind is OutcomeKind.RETRY for o in outcomes),
+                    "unconnected": sum(o.unconnected for o in outcomes),
                     "now": now,
                 },
             )
@@ -629,6 +667,7 @@ class Store:
             rate_limited=run.rate_limited,
             retries=run.retries,
             reclaimed=run.reclaimed,
+            connect_failures=run.connect_failures,
             stop_kind=run.stop_kind,
             stop_reason=run.stop_reason,
             updated_at=run.updated_at,
@@ -669,8 +708,15 @@ class Store:
             rows = await self._read(statements)
             if not rows:
                 break
-            for row_no, job_id, state, body, error in rows:
-                yield OutputRow(row_no, job_id, states.get(state), body, error)
+            for row_no, job_id, state, body, error, fields in rows:
+                yield OutputRow(
+                    row_no,
+                    job_id,
+                    states.get(state),
+                    body,
+                    error,
+                    json.loads(fields) if fields is not None else None,
+                )
             after = rows[-1][0]
 
 

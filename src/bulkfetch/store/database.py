@@ -57,6 +57,11 @@ class Database(Protocol):
 
     async def close(self) -> None: ...
 
+    def discard(self) -> None:
+        """After :meth:`close`: remove what opening it created (a new SQLite file and the
+        files beside it); nothing for a database that was there before."""
+        ...
+
 
 async def open_database(target: str, *, exclusive: bool) -> Database:
     """The database at a path or SQLAlchemy URL.
@@ -90,14 +95,19 @@ class _InlineSqlite:
     dialect = "sqlite"
     shared = False  # one process at a time: it holds the lock
 
-    def __init__(self, engine: sa.Engine, conn: Connection, lock_fd: int | None) -> None:
+    def __init__(
+        self, engine: sa.Engine, conn: Connection, lock_fd: int | None, made: list[Path]
+    ) -> None:
         self._engine = engine
         self._conn = conn
         self._lock_fd = lock_fd
+        self._made = made  # files that opening it created
 
     @classmethod
     def open(cls, name: str, *, exclusive: bool) -> _InlineSqlite:
         path = Path(name).resolve()
+        beside = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", ".lock")]
+        made = [p for p in (path, *beside) if not p.exists()] if not path.exists() else []
         lock_fd = _lock_beside(path) if exclusive else None
         try:
             engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
@@ -107,7 +117,11 @@ class _InlineSqlite:
             if lock_fd is not None:
                 os.close(lock_fd)
             raise
-        return cls(engine, conn, lock_fd)
+        return cls(engine, conn, lock_fd, made)
+
+    def discard(self) -> None:
+        for path in self._made:
+            path.unlink(missing_ok=True)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         # A checkpoint first: a caller looping over store work still lets other tasks
@@ -169,6 +183,9 @@ class _AsyncDriver:
         with anyio.CancelScope(shield=True):
             await self._conn.close()
             await self._engine.dispose()
+
+    def discard(self) -> None:
+        """A server's database was there before: nothing of it is removed."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

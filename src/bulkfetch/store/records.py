@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bulkfetch.jobs import JobState, Lookup
@@ -24,6 +25,7 @@ class StopKind:
 
     QUOTA = "quota"
     AUTH = "auth"
+    UNREACHABLE = "unreachable"  # no connection to the API opened for too long
     INTERRUPTED = "interrupted"
 
 
@@ -36,7 +38,9 @@ class RunSpec:
     endpoint: str
     description: str
     adapter: str = "{}"  # how a worker rebuilds the adapter: JSON, never a key
-    input: str = "{}"  # the input file (JSON: path, size, mtime, encoding): what output reads
+    input: str = "{}"  # what the input is (JSON: path, encoding, content hash)
+    lineage: str | None = None  # the run key without the input's content
+    header: str = "[]"  # JSON: the input's column names
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class RunInfo:
     id: int
     rows_enqueued: int
     enqueue_complete: bool
+    # Made now, while a run of the same lineage (the same command over another content of
+    # the same input) was there already: that run's id.
+    follows: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +61,11 @@ class RunDetail:
     api: str
     description: str
     adapter: str  # JSON: how to rebuild the run's adapter
-    input: str | None  # JSON: the input file's path, size, mtime and encoding
+    input: str | None  # JSON: what the input is
     enqueue_complete: bool
+    header: list[str] | None = None  # None: a run made before version 3, rows not kept
+    rows_enqueued: int = 0
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,7 @@ class RowEntry:
     row_no: int
     lookup: Lookup | None
     note: str | None = None
+    fields: Sequence[str] = ()  # the row as read, kept for the output
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,7 @@ class OutputRow:
     state: JobState | None  # None: the input could not be a valid lookup
     body: str | None
     error: str | None  # why the row is invalid, or the job's last error
+    fields: list[str] | None  # the row as enqueued (None in runs of before version 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ class RunCounts:
     rate_limited: int
     retries: int
     reclaimed: int
+    connect_failures: int  # requests whose connection never opened: not calls, not billed
     stop_kind: str | None
     stop_reason: str | None
     updated_at: float

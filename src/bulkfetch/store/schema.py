@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from bulkfetch.jobs import JobState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -14,6 +14,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE runs ADD COLUMN adapter TEXT",
         "ALTER TABLE runs ADD COLUMN input TEXT",
+    ),
+    # Output is written from the store alone: the rows' fields and the input's header.
+    2: (
+        "ALTER TABLE runs ADD COLUMN lineage TEXT",
+        "ALTER TABLE runs ADD COLUMN header TEXT",
+        "ALTER TABLE runs ADD COLUMN connect_failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE run_rows ADD COLUMN fields TEXT",
     ),
 }
 
@@ -45,10 +52,15 @@ runs = sa.Table(
     sa.Column("reclaimed", sa.Integer, nullable=False, default=0),
     sa.Column("stop_kind", sa.String(32)),
     sa.Column("stop_reason", sa.Text),
-    # How a worker rebuilds the run's adapter (JSON, never a key), and the input file the
-    # output is written from (JSON: path, size, mtime, encoding). Since version 2.
+    # How a worker rebuilds the run's adapter (JSON, never a key), and what the input was
+    # (JSON: its path, encoding and content hash). Since version 2.
     sa.Column("adapter", sa.Text),
     sa.Column("input", sa.Text),
+    # Since version 3. The run's key without the input's content: an earlier run of the
+    # same command over what was another content of the same file has the same lineage.
+    sa.Column("lineage", sa.Text),
+    sa.Column("header", sa.Text),  # JSON: the input's column names, for the output
+    sa.Column("connect_failures", sa.Integer, nullable=False, default=0),  # not calls
 )
 
 jobs = sa.Table(
@@ -98,6 +110,9 @@ run_rows = sa.Table(
     sa.Column("row_no", sa.Integer, primary_key=True),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("note", sa.Text),  # why the row has no job (its input cannot be valid)
+    # JSON: the row's fields as enqueued; the output is written from them, never by reading
+    # the input again (which may have changed). Since version 3; NULL in older runs.
+    sa.Column("fields", sa.Text),
 )
 
 

@@ -102,9 +102,15 @@ def enqueue_fresh(
     _insert_many(
         conn,
         _insert_row,
-        ("run_id", "row_no", "job_id", "note"),
+        ("run_id", "row_no", "job_id", "note", "fields"),
         [
-            (run_id, e.row_no, ids[e.lookup.fingerprint] if e.lookup is not None else None, e.note)
+            (
+                run_id,
+                e.row_no,
+                ids[e.lookup.fingerprint] if e.lookup is not None else None,
+                e.note,
+                json.dumps(list(e.fields), ensure_ascii=False, separators=(",", ":")),
+            )
             for e in entries
         ],
     )
@@ -211,6 +217,7 @@ output_page = (
         jobs.c.state,
         results.c.body,
         sa.func.coalesce(run_rows.c.note, jobs.c.last_error),
+        run_rows.c.fields,
     )
     .select_from(run_rows)
     .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
@@ -354,6 +361,8 @@ def insert_run(insert: Any) -> Any:
             description=sa.bindparam("description"),
             adapter=sa.bindparam("adapter"),
             input=sa.bindparam("input"),
+            lineage=sa.bindparam("lineage"),
+            header=sa.bindparam("header"),
             created_at=sa.bindparam("now"),
             updated_at=sa.bindparam("now"),
             rows_enqueued=0,
@@ -362,6 +371,7 @@ def insert_run(insert: Any) -> Any:
             rate_limited=0,
             retries=0,
             reclaimed=0,
+            connect_failures=0,
         )
         .on_conflict_do_nothing(index_elements=["run_key"])
     )
@@ -391,6 +401,7 @@ count_calls = (
         calls=runs.c.calls + sa.bindparam("calls"),
         rate_limited=runs.c.rate_limited + sa.bindparam("limited"),
         retries=runs.c.retries + sa.bindparam("retries"),
+        connect_failures=runs.c.connect_failures + sa.bindparam("unconnected"),
         updated_at=sa.bindparam("now"),
     )
 )
@@ -424,8 +435,10 @@ def apply_outcomes(
             for o in final
         ],
     )
-    # A refreshed lookup that no longer answers keeps no stale result.
-    gone = [*by_kind[OutcomeKind.NOT_FOUND], *by_kind[OutcomeKind.INVALID]]
+    # A final answer with a body (a 200; a not-found that carries warnings) keeps it; one
+    # without (a refreshed lookup that no longer answers) keeps no stale result.
+    kept = [o for o in final if o.body is not None]
+    gone = [o for o in final if o.body is None]
     execute(conn, _forget_result, [{"id": o.job_id} for o in gone])
     execute(
         conn,
@@ -438,7 +451,7 @@ def apply_outcomes(
                 "columns": _columns_json(o.columns),
                 "now": now,
             }
-            for o in by_kind[OutcomeKind.DONE]
+            for o in kept
         ],
     )
     execute(
