@@ -9,9 +9,9 @@ import pytest
 
 from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
 from bulkfetch.emulator.crystalroof import OCCUPATION_GROUPS
+from bulkfetch.engine import StopRequest
+from bulkfetch.jobs import StopKind
 from bulkfetch.samples import write_postcode_file
-from bulkfetch.scheduler import StopRequest
-from bulkfetch.store import StopKind
 from tests.conftest import KEY, Emulator, StartEmulator
 
 

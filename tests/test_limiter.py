@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bulkfetch.limiter import RateLimiter
+from bulkfetch.pacing.limiter import RateLimiter
 
 
 class FakeClock:

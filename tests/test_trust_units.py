@@ -11,8 +11,8 @@ import pytest
 
 import bulkfetch
 from bulkfetch.apis.labormarket import normalise_cip, normalise_soc, resolve_region
+from bulkfetch.engine.reach import Reachability
 from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
-from bulkfetch.reach import Reachability
 from bulkfetch.sinks import check_output, output_names
 from bulkfetch.sources import CsvSource
 from tests.test_limiter import FakeClock

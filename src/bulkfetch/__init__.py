@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from bulkfetch.apis.crystalroof import CrystalRoof, DatasetResult, OccupationResult, enrich
 from bulkfetch.apis.labormarket import LaborMarket, LaborMarketResult, Occupation, labor_market
 from bulkfetch.bulk import ExitCode, RunReport, run_bulk
+from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import (
     ApiError,
     AuthenticationError,
@@ -32,7 +33,6 @@ from bulkfetch.errors import (
     UsageError,
 )
 from bulkfetch.locations import Location, parse_location
-from bulkfetch.scheduler import EngineSettings, StopRequest
 from bulkfetch.store import Store
 
 try:

@@ -20,12 +20,13 @@ import anyio
 import anyio.lowlevel
 
 from bulkfetch.adapter import Adapter
-from bulkfetch.budget import SharedRateLimiter
 from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import InvalidInputError, UsageError
-from bulkfetch.jobs import Lookup, Outcome, RowStatus
-from bulkfetch.limiter import Pacer, RateLimiter
-from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
+from bulkfetch.jobs import Lookup, Outcome, RowStatus, StopKind
+from bulkfetch.pacing import Pacer
+from bulkfetch.pacing.limiter import RateLimiter
+from bulkfetch.pacing.shared import SharedRateLimiter
 from bulkfetch.sinks import (
     CsvSink,
     JsonlSink,
@@ -36,7 +37,7 @@ from bulkfetch.sinks import (
     check_output,
 )
 from bulkfetch.sources import CsvSource
-from bulkfetch.store import RowEntry, RunSpec, StopKind, Store
+from bulkfetch.store import RowEntry, RunSpec, Store
 
 __all__ = [
     "BulkOptions",
@@ -187,7 +188,7 @@ async def run_bulk(
         lineage=_run_key(lineage),
         header=json.dumps(header, ensure_ascii=False),
     )
-    run = await store.begin_run(spec, clock.time())
+    run = await store.runs.begin(spec, clock.time())
     notices: list[str] = []
     if run.follows is not None:
         notices.append(
@@ -202,7 +203,7 @@ async def run_bulk(
         )
     if not work:
         return RunReport(run.id, out, total_rows, {}, 0, 0, enqueued_only=True, notices=notices)
-    reclaimed = await store.prepare_run(run.id, refresh=refresh, now=clock.time())
+    reclaimed = await store.runs.prepare(run.id, refresh=refresh, now=clock.time())
     if reclaimed:
         progress.notice(
             f"resumed: {reclaimed} lookups were in flight when an earlier process died; they"
@@ -222,7 +223,7 @@ async def run_bulk(
     async def count_earlier_rows() -> None:
         # Counting a big run's settled rows takes a while: not before the first call.
         await first_commit.wait()
-        progress.advance(await store.settled_rows(run.id) - settled_here, ())
+        progress.advance(await store.queue.settled_rows(run.id) - settled_here, ())
 
     learned: float | None = None
     if not stop.requested:
@@ -242,7 +243,7 @@ async def run_bulk(
             tg.cancel_scope.cancel()
         learned = pacer.learned
     if stop.kind is not None:
-        await store.record_stop(run.id, stop.kind, stop.reason or stop.kind)
+        await store.runs.record_stop(run.id, stop.kind, stop.reason or stop.kind)
     if source.content_hash() != content:
         raise UsageError(
             f"{source.path} changed while run {run.id} worked on it: no output was written, so"
@@ -253,7 +254,7 @@ async def run_bulk(
     rest = () if run.enqueue_complete or total_rows == 0 else source.rows(total_rows)
     statuses = await write_output(store, run.id, adapter, out, output_format, rest=rest)
     if stop.kind is None and not statuses.get(RowStatus.PENDING.value):
-        await store.complete_run(run.id)
+        await store.runs.complete(run.id)
     return RunReport(
         run_id=run.id,
         output=out,
@@ -304,18 +305,18 @@ async def _enqueue(
         except InvalidInputError as exc:
             chunk.append(RowEntry(row_no, None, str(exc), fields=fields))
         if len(chunk) >= _ENQUEUE_CHUNK:
-            await store.enqueue(run_id, chunk, clock.time())
+            await store.queue.enqueue(run_id, chunk, clock.time())
             chunk = []
             if stop.requested:
                 return last + 1
     if read != [content]:
-        await store.retire_run(run_id, clock.time())
+        await store.runs.retire(run_id, clock.time())
         raise UsageError(
             f"{source.path} changed while it was being read: nothing was fetched for it. Run"
             " the same command again when it is no longer being written"
         )
-    await store.enqueue(run_id, chunk, clock.time())
-    await store.finish_enqueue(run_id)
+    await store.queue.enqueue(run_id, chunk, clock.time())
+    await store.runs.finish_enqueue(run_id)
     return last + 1
 
 
@@ -330,7 +331,7 @@ async def write_output(
 ) -> dict[str, int]:
     """Write every row in input order from the store (and ``rest``: the input's rows the
     run had not enqueued when it stopped, all pending); the count of each status."""
-    detail = await store.run_detail(run_id)
+    detail = await store.runs.detail(run_id)
     if detail is None:
         raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
     if detail.header is None:
@@ -343,7 +344,7 @@ async def write_output(
         f" (the run stopped: {detail.stop_reason})" if detail.stop_reason else ""
     )
     statuses: dict[str, int] = {}
-    columns = [c for c in await store.output_columns(run_id) if c not in adapter.fixed_columns]
+    columns = [c for c in await store.results.columns(run_id) if c not in adapter.fixed_columns]
     with atomic_text_file(out) as handle:
         sink: Sink = (
             CsvSink(
@@ -356,7 +357,7 @@ async def write_output(
             else JsonlSink(handle, detail.header)
         )
         render = _Renderer(adapter, sink)
-        async for row in store.output_rows(run_id):
+        async for row in store.results.rows(run_id):
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
             _count(statuses, status)
             fields = row.fields if row.fields is not None else []

@@ -28,12 +28,12 @@ from bulkfetch.apis.labormarket import (
 )
 from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
 from bulkfetch.emulator import EmulatorConfig, serve
+from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError, UsageError
-from bulkfetch.jobs import RowStatus
+from bulkfetch.jobs import RowStatus, StopKind
 from bulkfetch.progress import ProgressBar
-from bulkfetch.scheduler import EngineSettings, StopRequest
 from bulkfetch.sinks import check_output
-from bulkfetch.store import StopKind, Store
+from bulkfetch.store import Store
 from bulkfetch.workers import WorkReport, export_run, work
 
 __all__ = ["main"]
@@ -519,7 +519,7 @@ def _status(args: argparse.Namespace, err: Console) -> int:
 
 async def _print_status(args: argparse.Namespace) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
-        counts = await store.counts(args.run)
+        counts = await store.runs.counts(args.run)
     if counts is None:
         print("the store holds no runs")
         return ExitCode.OK

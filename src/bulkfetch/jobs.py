@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Job", "JobState", "Lookup", "Outcome", "OutcomeKind", "RowStatus"]
+__all__ = ["Job", "JobState", "Lookup", "Outcome", "OutcomeKind", "RowStatus", "StopKind"]
 
 
 class JobState(enum.Enum):
@@ -121,3 +121,12 @@ class Outcome:
     called: bool = True  # whether a request was sent for it (counts toward calls made)
     settles: int = 0  # input rows this outcome gives their final status (for progress)
     unconnected: bool = False  # a request whose connection never opened (not a call)
+
+
+class StopKind:
+    """Why a run stopped early; stored as text in ``runs.stop_kind``."""
+
+    QUOTA = "quota"
+    AUTH = "auth"
+    UNREACHABLE = "unreachable"  # no connection to the API opened for too long
+    INTERRUPTED = "interrupted"

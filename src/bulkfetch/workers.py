@@ -30,10 +30,10 @@ from bulkfetch.bulk import (
     write_output,
 )
 from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import Outcome
-from bulkfetch.limiter import Pacer
-from bulkfetch.scheduler import EngineSettings, StopRequest, run_jobs
+from bulkfetch.pacing import Pacer
 from bulkfetch.store import Store
 
 __all__ = ["WorkReport", "export_run", "work"]
@@ -82,12 +82,12 @@ async def work(
 
     try:
         while not stop.requested:
-            run_ids = await store.runs_with_work()
+            run_ids = await store.runs.with_work()
             if not run_ids:
                 break
             calls_before = report.calls
             for run_id in run_ids:
-                detail = await store.run_detail(run_id)
+                detail = await store.runs.detail(run_id)
                 if detail is None or stop.requested:
                     continue
                 adapter = adapters.get(detail.adapter)
@@ -99,7 +99,7 @@ async def work(
                 if pacer is None:
                     pacer = pacers[adapter.rate_key] = await pacer_for(store, adapter, rate, clock)
                 if run_id not in prepared:  # failed jobs get their fresh attempts once
-                    report.reclaimed += await store.prepare_run(
+                    report.reclaimed += await store.runs.prepare(
                         run_id, refresh=False, now=clock.time()
                     )
                     prepared.add(run_id)
@@ -117,7 +117,7 @@ async def work(
                 if report.calls > before:
                     report.runs.append(run_id)
                 if stop.kind is not None:
-                    await store.record_stop(run_id, stop.kind, stop.reason or stop.kind)
+                    await store.runs.record_stop(run_id, stop.kind, stop.reason or stop.kind)
             if report.calls == calls_before and not stop.requested:
                 # Only runs still being enqueued elsewhere: wait for their rows.
                 with anyio.move_on_after(poll_seconds):
@@ -140,7 +140,7 @@ async def export_run(
 ) -> dict[str, int]:
     """Write run ``run_id``'s output from the store alone (its rows and their answers), on
     any host, with or without its input file. The count of each row status."""
-    detail = await store.run_detail(run_id)
+    detail = await store.runs.detail(run_id)
     if detail is None:
         raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
     if not detail.enqueue_complete:

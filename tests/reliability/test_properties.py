@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from bulkfetch.adapter import LookupResult, Reply
 from bulkfetch.apis.crystalroof import AREA_TYPES, CrystalRoof
+from bulkfetch.engine import EngineSettings, run_jobs
 from bulkfetch.errors import RejectedError
 from bulkfetch.jobs import JobState, Lookup, OutcomeKind
-from bulkfetch.limiter import RateLimiter
 from bulkfetch.locations import parse_location
-from bulkfetch.scheduler import EngineSettings, run_jobs
+from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.store import RowEntry, RunSpec, Store
 
 pytestmark = pytest.mark.reliability
@@ -116,16 +116,18 @@ class BatchAdapter:
 async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState], int]:
     with tempfile.TemporaryDirectory() as workdir:
         async with await Store.open(Path(workdir) / "s.db") as store:
-            run = await store.begin_run(RunSpec("k", "fake", "e", "d"), now=1.0)
+            run = await store.runs.begin(RunSpec("k", "fake", "e", "d"), now=1.0)
             lookups = [Lookup.of("fake", "o", "e", {"code": code}) for code in codes]
-            await store.enqueue(run.id, [RowEntry(i, lk) for i, lk in enumerate(lookups)], now=1.0)
+            await store.queue.enqueue(
+                run.id, [RowEntry(i, lk) for i, lk in enumerate(lookups)], now=1.0
+            )
             adapter = BatchAdapter(bad)
             await run_jobs(
                 store, run.id, adapter, RateLimiter(None), settings=EngineSettings(concurrency=3)
             )
             states = {
                 lookups[row.row_no].param("code"): row.state
-                async for row in store.output_rows(run.id)
+                async for row in store.results.rows(run.id)
                 if row.state is not None
             }
     return states, adapter.requests

@@ -12,10 +12,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from bulkfetch.budget import SharedRateLimiter
 from bulkfetch.errors import QuotaExhaustedError
-from bulkfetch.jobs import JobState, Lookup, Outcome, OutcomeKind
-from bulkfetch.store import RowEntry, RunSpec, SlotRequest, StopKind, Store
+from bulkfetch.jobs import JobState, Lookup, Outcome, OutcomeKind, StopKind
+from bulkfetch.pacing.shared import SharedRateLimiter
+from bulkfetch.store import RowEntry, RunSpec, SlotRequest, Store
 
 pytestmark = pytest.mark.postgres
 
@@ -31,21 +31,21 @@ async def test_the_store_contract_holds_on_postgres(postgres_url: str) -> None:
     entries = [RowEntry(i, lookup(f"P{i % 7}")) for i in range(20)] + [RowEntry(20, None, "bad")]
     async with await Store.open(postgres_url) as store:
         assert store.shared
-        run = await store.begin_run(SPEC, now=1.0)
-        await store.enqueue(run.id, entries, now=1.0)
-        await store.enqueue(run.id, entries, now=1.0)  # a resumed enqueue repeats safely
-        await store.finish_enqueue(run.id)
-        jobs = await store.claim(run.id, owner="a", limit=100, now=2.0, lease_seconds=60)
+        run = await store.runs.begin(SPEC, now=1.0)
+        await store.queue.enqueue(run.id, entries, now=1.0)
+        await store.queue.enqueue(run.id, entries, now=1.0)  # a resumed enqueue repeats safely
+        await store.runs.finish_enqueue(run.id)
+        jobs = await store.queue.claim(run.id, owner="a", limit=100, now=2.0, lease_seconds=60)
         assert sorted(job.rows for job in jobs) == sorted([3] * 6 + [2])
-        await store.apply(
+        await store.queue.apply(
             run.id,
             [Outcome(j.id, OutcomeKind.DONE, status=200, body="{}", called=True) for j in jobs],
             now=3.0,
             max_attempts=5,
             owner="a",
         )
-        rows = [row async for row in store.output_rows(run.id)]
-        counts = await store.counts(run.id)
+        rows = [row async for row in store.results.rows(run.id)]
+        counts = await store.runs.counts(run.id)
     assert [row.row_no for row in rows] == list(range(21))
     assert [row.state for row in rows] == [JobState.DONE] * 20 + [None]
     assert counts is not None
@@ -56,12 +56,14 @@ async def test_the_store_contract_holds_on_postgres(postgres_url: str) -> None:
 async def test_two_workers_never_claim_the_same_job(postgres_url: str) -> None:
     """Claims race from two connections (two workers): every job goes to exactly one."""
     async with await Store.open(postgres_url) as first, await Store.open(postgres_url) as second:
-        run = await first.begin_run(SPEC, now=1.0)
-        await first.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(300)], now=1.0)
+        run = await first.runs.begin(SPEC, now=1.0)
+        await first.queue.enqueue(
+            run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(300)], now=1.0
+        )
         claimed: dict[str, list[int]] = {"a": [], "b": []}
 
         async def drain(store: Store, owner: str) -> None:
-            while batch := await store.claim(
+            while batch := await store.queue.claim(
                 run.id, owner=owner, limit=7, now=2.0, lease_seconds=60
             ):
                 claimed[owner] += [job.id for job in batch]
@@ -81,19 +83,19 @@ async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url
     counted as possibly billed twice. A live worker's renewed lease is left alone; and a
     late outcome of a worker that lost its lease does not overwrite the new owner's."""
     async with await Store.open(postgres_url) as store:
-        run = await store.begin_run(SPEC, now=1.0)
-        await store.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(6)], now=1.0)
-        dead = await store.claim(run.id, owner="a", limit=3, now=10.0, lease_seconds=5)
-        alive = await store.claim(run.id, owner="b", limit=3, now=10.0, lease_seconds=5)
-        await store.renew_leases("b", until=100.0)
-        assert await store.reclaim_expired(now=12.0) == 0  # not yet out
-        assert await store.reclaim_expired(now=16.0) == len(dead)
-        again = await store.claim(run.id, owner="c", limit=10, now=16.0, lease_seconds=5)
+        run = await store.runs.begin(SPEC, now=1.0)
+        await store.queue.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(6)], now=1.0)
+        dead = await store.queue.claim(run.id, owner="a", limit=3, now=10.0, lease_seconds=5)
+        alive = await store.queue.claim(run.id, owner="b", limit=3, now=10.0, lease_seconds=5)
+        await store.queue.renew_leases("b", until=100.0)
+        assert await store.queue.reclaim_expired(now=12.0) == 0  # not yet out
+        assert await store.queue.reclaim_expired(now=16.0) == len(dead)
+        again = await store.queue.claim(run.id, owner="c", limit=10, now=16.0, lease_seconds=5)
         assert sorted(job.id for job in again) == sorted(job.id for job in dead)
         late = [Outcome(j.id, OutcomeKind.RETRY, status=500, error="x") for j in dead]
-        await store.apply(run.id, late, now=17.0, max_attempts=5, owner="a")
-        counts = await store.counts(run.id)
-        assert await store.next_due(run.id) is not None  # c's and b's leases
+        await store.queue.apply(run.id, late, now=17.0, max_attempts=5, owner="a")
+        counts = await store.runs.counts(run.id)
+        assert await store.queue.next_due(run.id) is not None  # c's and b's leases
     assert counts is not None
     assert counts.reclaimed == len(dead)
     assert counts.jobs_by_state == {"in_flight": len(dead) + len(alive)}
@@ -108,18 +110,18 @@ async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -
         second = await SharedRateLimiter.join(b, "key-1", None)  # no rate: the budget's
         grants = []
         for store in (a, b, a, b):
-            grants.append(await store.take_slot("key-1", SlotRequest()))
+            grants.append(await store.budgets.take_slot("key-1", SlotRequest()))
         waits = [g.wait for g in grants]
         assert all(later > earlier for earlier, later in itertools.pairwise(waits))
         assert waits[-1] == pytest.approx(3 / (10 * 0.985), abs=0.05)
 
         # A 429 at the configured rate after a quiet spell pauses both (an outage's, most
         # likely); one soon after sending resumed is the rate's: it halves the rate for both.
-        paused = await b.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
+        paused = await b.budgets.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
         assert paused.rate == pytest.approx(10 * 0.985)
         assert paused.wait >= 0.3
         await anyio.sleep(0.35)
-        halved = await a.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
+        halved = await a.budgets.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
         assert halved.rate == pytest.approx(10 * 0.985 / 2)
 
         await first.on_stop(StopKind.QUOTA, "package used up")
@@ -127,7 +129,7 @@ async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -
             await second.acquire()
         # A worker started again lifts the stop: the user fixed the package.
         await SharedRateLimiter.join(b, "key-1", None)
-        assert (await b.take_slot("key-1", SlotRequest())).stop_kind is None
+        assert (await b.budgets.take_slot("key-1", SlotRequest())).stop_kind is None
 
 
 # What each schema version added, to take a store back to the one before it.
@@ -151,17 +153,17 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
     async with await Store.open(db) as store:
-        run = await store.begin_run(SPEC, now=1.0)
-        await store.enqueue(run.id, [RowEntry(0, lookup("P0"))], now=1.0)
+        run = await store.runs.begin(SPEC, now=1.0)
+        await store.queue.enqueue(run.id, [RowEntry(0, lookup("P0"))], now=1.0)
     with sqlite3.connect(db) as conn:  # back to that version, as an older bulkfetch left it
         for newer in range(3, version, -1):
             for statement in _ADDED_IN[newer]:
                 conn.execute(statement)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     async with await Store.open(db) as store:
-        counts = await store.counts(run.id)
-        detail = await store.run_detail(run.id)
-        rows = [row async for row in store.output_rows(run.id)]
+        counts = await store.runs.counts(run.id)
+        detail = await store.runs.detail(run.id)
+        rows = [row async for row in store.results.rows(run.id)]
     with sqlite3.connect(db) as conn:
         found = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}

@@ -649,13 +649,10 @@ def _result(data: Any, wire: WireNames) -> LaborMarketResult:
 
 async def known_regions(api: LaborMarket, store: Store) -> list[Region]:
     """The API's regions, fetched once per origin and kept in the store."""
-    kept = await store.regions(api.origin)
-    if not kept:
-        fetched = await api.regions()
-        await store.save_regions(
-            api.origin, [(r.type, r.code, r.label) for r in fetched], now=time.time()
-        )
-        kept = [(r.type, r.code, r.label) for r in fetched]
+    kept = await store.reference.get(api.origin, "regions")
+    if kept is None:
+        kept = [[r.type, r.code, r.label] for r in await api.regions()]
+        await store.reference.put(api.origin, "regions", kept, now=time.time())
     return [Region(*row) for row in kept]
 
 

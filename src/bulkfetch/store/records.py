@@ -16,17 +16,7 @@ __all__ = [
     "RunSpec",
     "SlotGrant",
     "SlotRequest",
-    "StopKind",
 ]
-
-
-class StopKind:
-    """Why a run stopped early; stored as text in ``runs.stop_kind``."""
-
-    QUOTA = "quota"
-    AUTH = "auth"
-    UNREACHABLE = "unreachable"  # no connection to the API opened for too long
-    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,24 +6,6 @@ import sqlalchemy as sa
 
 from bulkfetch.jobs import JobState
 
-SCHEMA_VERSION = 3
-
-# How a store of each earlier version is brought to this one, in order: statements that
-# add what the version after it has (new tables are made by ``create_all``).
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        "ALTER TABLE runs ADD COLUMN adapter TEXT",
-        "ALTER TABLE runs ADD COLUMN input TEXT",
-    ),
-    # Output is written from the store alone: the rows' fields and the input's header.
-    2: (
-        "ALTER TABLE runs ADD COLUMN lineage TEXT",
-        "ALTER TABLE runs ADD COLUMN header TEXT",
-        "ALTER TABLE runs ADD COLUMN connect_failures INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE run_rows ADD COLUMN fields TEXT",
-    ),
-}
-
 metadata = sa.MetaData()
 
 meta = sa.Table(
@@ -120,13 +102,14 @@ run_rows = sa.Table(
 SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
 
 
-regions = sa.Table(
-    "regions",
+# What an API's reference data was when last fetched (Labor Market's regions, say), kept
+# per origin so that checks before a run cost no request: JSON, as the API package made it.
+reference = sa.Table(
+    "reference",
     metadata,
     sa.Column("origin", sa.Text, primary_key=True),
-    sa.Column("type", sa.String(32), primary_key=True),
-    sa.Column("code", sa.String(32), primary_key=True),
-    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
     sa.Column("fetched_at", sa.Float, nullable=False),
 )
 

@@ -28,51 +28,10 @@ and it reads the event loop's clock; this one adapts and runs on an injected clo
 
 from __future__ import annotations
 
-import math
-from typing import Protocol
-
 from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.pacing.window import PerSecond, sleep_to_slot, window_pause
 
-__all__ = ["Pacer", "PerSecond", "RateLimiter", "sleep_to_slot", "window_pause"]
-
-WINDOW_SKEW = 0.05  # seconds: our clock and the provider's, as NTP keeps them
-
-
-class Pacer(Protocol):
-    """What the engine asks of a rate limiter, in-process or shared by workers."""
-
-    @property
-    def rate(self) -> float | None:
-        """The rate calls are spaced at now; None while unlimited."""
-        ...
-
-    @property
-    def throughput(self) -> int:
-        """Calls that went through in the last whole second (or this one so far)."""
-        ...
-
-    @property
-    def learned(self) -> float | None:
-        """The provider's limit as last learned from its 429s (calls a second), if any."""
-        ...
-
-    async def acquire(self) -> None:
-        """Wait for this caller's slot. A shared limiter raises a
-        :class:`~bulkfetch.errors.StopRunError` when another worker stopped the key."""
-        ...
-
-    def on_success(self, sent_at: float | None = None) -> None:
-        """A call went through; ``sent_at``: when it was sent (seconds since the epoch),
-        the second the provider counted it in; now if not given."""
-        ...
-
-    def on_rate_limited(self, retry_after: float | None = None) -> None: ...
-
-    def on_headers(self, remaining: int | None, reset_in: float | None) -> None: ...
-
-    async def on_stop(self, kind: str, reason: str) -> None:
-        """This worker saw a quota or key stop: tell whoever shares the key."""
-        ...
+__all__ = ["RateLimiter"]
 
 
 class RateLimiter:
@@ -232,45 +191,3 @@ class RateLimiter:
 
     async def on_stop(self, kind: str, reason: str) -> None:
         """Nobody else shares this limiter: the engine's own stop is enough."""
-
-
-async def sleep_to_slot(clock: Clock, delay: float) -> bool:
-    """Sleep ``delay`` seconds, to a send slot; whether the wake-up came within the slot's
-    second of the wall clock. One that came in the next (a busy loop) must not send: on top
-    of that second's own slots, it would make one too many in the provider's window."""
-    second = math.floor(clock.time() + delay)
-    await clock.sleep(delay)
-    return math.floor(clock.time()) <= second
-
-
-def window_pause(wall: float) -> float:
-    """Seconds from ``wall`` (seconds since the epoch) into the provider's next window: the
-    next whole second, and a little more for the two clocks' skew."""
-    return math.floor(wall) + 1.0 - wall + WINDOW_SKEW
-
-
-class PerSecond:
-    """Events counted per whole second of the wall clock, as a provider counts its window.
-
-    An event is counted in the second it happened, which for an answer is the second its
-    call was sent (the provider counts arrivals): answers come late and out of order, so
-    the counts of the last few seconds are kept, not just the current one.
-    """
-
-    KEEP = 4  # seconds
-
-    def __init__(self) -> None:
-        self._counts: dict[int, int] = {}
-
-    def count(self, at: float) -> None:
-        """One event at ``at`` (seconds since the epoch)."""
-        second = math.floor(at)
-        self._counts[second] = self._counts.get(second, 0) + 1
-        if len(self._counts) > self.KEEP:
-            for old in sorted(self._counts)[: -self.KEEP]:
-                del self._counts[old]
-
-    def recent(self, now: float) -> int:
-        """The larger of the last whole second and this one so far (a lower bound)."""
-        second = math.floor(now)
-        return max(self._counts.get(second, 0), self._counts.get(second - 1, 0))

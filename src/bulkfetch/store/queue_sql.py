@@ -1,6 +1,6 @@
-"""The store's statements: built once with SQLAlchemy Core, compiled once per dialect,
-and sent to the driver as plain tuples. Building, compiling and binding through SQLAlchemy
-on every call would cost more than the database does, at thousands of lookups a second."""
+"""The queue's statements: enqueueing rows and their jobs, claiming and leasing jobs, and
+storing the outcomes of calls, a fixed handful of executemany statements whatever their
+number."""
 
 from __future__ import annotations
 
@@ -8,29 +8,23 @@ import functools
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind
+from bulkfetch.store.compiled import execute, insert_many
 from bulkfetch.store.records import RowEntry
-from bulkfetch.store.schema import jobs, rate_budgets, results, run_jobs, run_rows, runs
+from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
 
 __all__ = [
     "apply_outcomes",
     "count_calls",
     "due_jobs",
     "enqueue_fresh",
-    "execute",
     "expired_leases",
-    "insert_budget",
-    "insert_run",
     "lease_job",
-    "output_page",
     "release_expired",
     "renew_leases",
 ]
@@ -63,7 +57,7 @@ def enqueue_fresh(
         if e.lookup is not None and e.lookup.fingerprint not in ids
     }
     if by_fingerprint:
-        _insert_many(
+        insert_many(
             conn,
             _insert_job,
             _JOB_COLUMNS,
@@ -93,13 +87,13 @@ def enqueue_fresh(
             known.popitem(last=False)
     rows_per_job = Counter(e.lookup.fingerprint for e in entries if e.lookup is not None)
     if rows_per_job:
-        _insert_many(
+        insert_many(
             conn,
             _count_rows_of_job,
             ("run_id", "job_id", "rows"),
             [(run_id, ids[fp], count) for fp, count in rows_per_job.items()],
         )
-    _insert_many(
+    insert_many(
         conn,
         _insert_row,
         ("run_id", "row_no", "job_id", "note", "fields"),
@@ -144,88 +138,6 @@ _JOB_COLUMNS = (
     "updated_at",
 )
 
-
-def _insert_many(
-    conn: Connection, statement: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """An INSERT of many rows, sent as plain tuples (see :func:`_execute`). ``rows`` hold
-    values in the order of ``columns``."""
-    if not rows:
-        return
-    compiled = _compile(conn, statement, columns)
-    order = [columns.index(name) for name in compiled.order]
-    conn.exec_driver_sql(compiled.sql, [tuple(row[i] for i in order) for row in rows])
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    sql: str
-    order: tuple[str, ...]  # the bound parameters' names, in the order the SQL takes them
-    fixed: dict[str, Any]  # values the statement itself binds (literals in its clauses)
-
-    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        fixed = self.fixed
-        return tuple(params[k] if k in params else fixed[k] for k in self.order)
-
-
-_COMPILED: dict[tuple[str, Any, tuple[str, ...]], _Compiled] = {}
-
-
-def _compile(conn: Connection, build: Any, columns: Sequence[str] = ()) -> _Compiled:
-    """``build`` (a statement, or a function of the dialect's INSERT that makes one)
-    compiled once per dialect."""
-    key = (conn.dialect.name, build, tuple(columns))
-    found = _COMPILED.get(key)
-    if found is None:
-        statement = build(_insert_for(conn)) if callable(build) else build
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns) or None)
-        # A parameter the statement leaves open must be given: none falls back to NULL.
-        required = {name for name, bind in compiled.binds.items() if bind.required}
-        found = _COMPILED[key] = _Compiled(
-            compiled.string,
-            tuple(compiled.positiontup or ()),
-            {k: v for k, v in compiled.params.items() if k not in required},
-        )
-    return found
-
-
-def _insert_for(conn: Connection) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-
-
-def execute(conn: Connection, build: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:
-    """Run a statement of the work loop with named parameters (one dict, or many for an
-    executemany). Compiled once and sent to the driver as plain tuples: building, compiling
-    and binding through SQLAlchemy on every call would cost more than the database does."""
-    compiled = _compile(conn, build)
-    if isinstance(params, dict):
-        return conn.exec_driver_sql(compiled.sql, compiled.values(params))
-    if not params:
-        return None
-    return conn.exec_driver_sql(compiled.sql, [compiled.values(p) for p in params])
-
-
-OUTPUT_PAGE = 5000  # rows of output read in one statement
-
-# Every row of a run after a row number, in input order, with its job's state and result:
-# keyset pages by the primary key, so a million rows stream in flat memory.
-output_page = (
-    sa.select(
-        run_rows.c.row_no,
-        run_rows.c.job_id,
-        jobs.c.state,
-        results.c.body,
-        sa.func.coalesce(run_rows.c.note, jobs.c.last_error),
-        run_rows.c.fields,
-    )
-    .select_from(run_rows)
-    .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
-    .outerjoin(results, results.c.job_id == run_rows.c.job_id)
-    .where(run_rows.c.run_id == sa.bindparam("run"), run_rows.c.row_no > sa.bindparam("after"))
-    .order_by(run_rows.c.row_no)
-    .limit(OUTPUT_PAGE)
-)
 
 # -- the work loop's statements -----------------------------------------------------------
 
@@ -332,49 +244,6 @@ release_expired = (
         updated_at=sa.bindparam("now"),
     )
 )
-
-
-def insert_budget(insert: Any) -> Any:
-    """A key's budget, unless it exists."""
-    return (
-        insert(rate_budgets)
-        .values(
-            key_id=sa.bindparam("key_id"),
-            ceiling=sa.bindparam("ceiling"),
-            rate=sa.bindparam("ceiling"),
-            next_slot=0.0,
-            resume_at=0.0,
-            updated_at=sa.bindparam("now"),
-        )
-        .on_conflict_do_nothing(index_elements=["key_id"])
-    )
-
-
-def insert_run(insert: Any) -> Any:
-    """A run, unless one of its key exists (another process may be making it too)."""
-    return (
-        insert(runs)
-        .values(
-            run_key=sa.bindparam("run_key"),
-            api=sa.bindparam("api"),
-            endpoint=sa.bindparam("endpoint"),
-            description=sa.bindparam("description"),
-            adapter=sa.bindparam("adapter"),
-            input=sa.bindparam("input"),
-            lineage=sa.bindparam("lineage"),
-            header=sa.bindparam("header"),
-            created_at=sa.bindparam("now"),
-            updated_at=sa.bindparam("now"),
-            rows_enqueued=0,
-            enqueue_complete=False,
-            calls=0,
-            rate_limited=0,
-            retries=0,
-            reclaimed=0,
-            connect_failures=0,
-        )
-        .on_conflict_do_nothing(index_elements=["run_key"])
-    )
 
 
 _forget_result = results.delete().where(results.c.job_id == sa.bindparam("id"))

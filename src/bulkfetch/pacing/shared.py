@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
-from bulkfetch.limiter import PerSecond, RateLimiter, sleep_to_slot, window_pause
-from bulkfetch.store import SlotRequest, StopKind, Store
+from bulkfetch.jobs import StopKind
+from bulkfetch.pacing.limiter import RateLimiter
+from bulkfetch.pacing.window import PerSecond, sleep_to_slot, window_pause
+from bulkfetch.store import SlotRequest, Store
 
 __all__ = ["SharedRateLimiter"]
 
@@ -40,7 +42,7 @@ class SharedRateLimiter:
     ) -> SharedRateLimiter:
         """Join the key's budget; ``rate`` (calls a second), if given, becomes its ceiling."""
         ceiling = rate * RateLimiter.HEADROOM if rate is not None else None
-        await store.open_budget(key_id, ceiling)
+        await store.budgets.open(key_id, ceiling)
         return cls(store, key_id, clock=clock)
 
     @property
@@ -65,7 +67,7 @@ class SharedRateLimiter:
                 pause=self._pause,
             )
             self._rate_limited, self._pause = False, 0.0
-            grant = await self._store.take_slot(self._key_id, request)
+            grant = await self._store.budgets.take_slot(self._key_id, request)
             self._rate = grant.rate
             if grant.stop_kind is not None:
                 raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
@@ -73,7 +75,7 @@ class SharedRateLimiter:
                 break
             in_time = await sleep_to_slot(self._clock, grant.wait)
             if grant.wait > self.RECHECK_AFTER:
-                stopped = await self._store.budget_stop(self._key_id)
+                stopped = await self._store.budgets.stop_of(self._key_id)
                 if stopped is not None:
                     raise _stop_error(*stopped)
             if in_time:
@@ -92,7 +94,7 @@ class SharedRateLimiter:
             self._pause = max(self._pause, reset_in)
 
     async def on_stop(self, kind: str, reason: str) -> None:
-        await self._store.stop_budget(self._key_id, kind, reason)
+        await self._store.budgets.stop(self._key_id, kind, reason)
 
 
 def _stop_error(kind: str, reason: str) -> QuotaExhaustedError | AuthenticationError:

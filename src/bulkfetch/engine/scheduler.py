@@ -31,62 +31,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from bulkfetch.adapter import Adapter, Reply
 from bulkfetch.clock import Clock, SystemClock
-from bulkfetch.errors import (
-    ApiError,
-    ConnectError,
-    Disposition,
-    QuotaExhaustedError,
-    RateLimitedError,
-    RejectedError,
-    StopRunError,
-)
-from bulkfetch.jobs import Job, Outcome, OutcomeKind
-from bulkfetch.limiter import Pacer
-from bulkfetch.reach import Reachability
-from bulkfetch.store import StopKind, Store
+from bulkfetch.engine.classify import answered, failed, released
+from bulkfetch.engine.reach import Reachability
+from bulkfetch.engine.settings import EngineSettings
+from bulkfetch.engine.stop import StopRequest, stop_kind
+from bulkfetch.errors import ApiError, ConnectError, RateLimitedError, RejectedError, StopRunError
+from bulkfetch.jobs import Job, Outcome, StopKind
+from bulkfetch.pacing import Pacer
+from bulkfetch.store import Store
 
-__all__ = ["EngineSettings", "StopRequest", "run_jobs"]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """How hard the engine works and how patiently it retries."""
-
-    concurrency: int = 16  # requests in flight at once
-    max_attempts: int = 5  # a job failing this often ends FAILED (a later run tries again)
-    backoff_base: float = 0.5  # seconds; the first retry waits up to this, doubling each time
-    backoff_cap: float = 60.0
-    lease_seconds: float = 60.0  # renewed every third of it while the worker lives
-    claim_limit: int = 256  # requests claimed in one transaction, at most
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-
-    def backoff(self, attempts: int, retry_after: float | None, rng: random.Random) -> float:
-        """Full jitter, never shorter than what the provider asked for."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2.0**attempts))
-        return max(retry_after or 0.0, rng.uniform(0.0, ceiling))
-
-
-class StopRequest:
-    """Why the run must stop sending; the first reason given wins."""
-
-    def __init__(self) -> None:
-        self.kind: str | None = None
-        self.reason: str | None = None
-        self.event = anyio.Event()
-
-    def request(self, kind: str, reason: str) -> None:
-        if self.kind is None:
-            self.kind, self.reason = kind, reason
-            self.event.set()
-
-    @property
-    def requested(self) -> bool:
-        return self.kind is not None
+__all__ = ["OnOutcomes", "run_jobs"]
 
 
 # Called after each commit: rows of the run it settled, and the outcomes stored.
@@ -209,7 +163,7 @@ class _Engine:
                         return
                 self.progressed = anyio.Event()
                 size = self.adapter.batch_size
-                jobs = await self.store.claim(
+                jobs = await self.store.queue.claim(
                     self.run_id,
                     owner=self.owner,
                     limit=chunk * size,
@@ -242,9 +196,9 @@ class _Engine:
         while True:
             await self.clock.sleep(lease / 3)
             now = self.clock.time()
-            await self.store.renew_leases(self.owner, now + lease)
+            await self.store.queue.renew_leases(self.owner, now + lease)
             if self.store.shared:
-                await self.store.reclaim_expired(now)
+                await self.store.queue.reclaim_expired(now)
 
     async def _cancel_waits_on_stop(self) -> None:
         """One watcher for every wait that a stop cuts short."""
@@ -271,21 +225,32 @@ class _Engine:
     async def _wait_for_work(self) -> bool:
         """Nothing was due: wait until something may be. False when the run is finished."""
         if self.outstanding == 0:
-            due = await self.store.next_due(self.run_id)
+            due = await self.store.queue.next_due(self.run_id)
             if due is None:
                 return False
             now = self.clock.time()
             delay = due - now
             if self.store.shared:
                 # Other workers' jobs: look again soon, as they finish or their leases run out.
-                if delay <= 0 and not await self.store.reclaim_expired(now):
+                if delay <= 0 and not await self.store.queue.reclaim_expired(now):
                     delay = self.IDLE_POLL  # due, not claimable: another is claiming it now
                 delay = min(delay, self.SHARED_POLL)
         else:
             delay = self.settings.backoff_cap
-        with anyio.move_on_after(max(0.0, delay)):
-            await self._unless_stopped(self.progressed.wait)
+        await self._unless_stopped(lambda: self._until(self.progressed, max(0.0, delay)))
         return True
+
+    async def _until(self, event: anyio.Event, seconds: float) -> None:
+        """Wait for ``event``, or ``seconds`` on the engine's clock, whichever comes first."""
+        async with anyio.create_task_group() as tg:
+
+            async def timer() -> None:
+                await self.clock.sleep(seconds)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(timer)
+            await event.wait()
+            tg.cancel_scope.cancel()
 
     # -- workers ------------------------------------------------------------------------
 
@@ -299,7 +264,7 @@ class _Engine:
                 if await self._acquire(self.sends):
                     await outcomes.send(_Done(await self._call_or_classify(batch.jobs), sent=True))
                 else:
-                    await outcomes.send(_Done(_released(batch.jobs, called=False), sent=False))
+                    await outcomes.send(_Done(released(batch.jobs, called=False), sent=False))
 
     async def _send_slot(self) -> bool:
         """Wait for a send slot from the pacer, at a moment the API can be reached (see
@@ -313,7 +278,7 @@ class _Engine:
             try:
                 await self.limiter.acquire()
             except StopRunError as exc:  # another worker sharing the key stopped it
-                self.stop.request(_stop_kind(exc), str(exc))
+                self.stop.request(stop_kind(exc), str(exc))
                 return False
             if self.stop.requested:
                 return False
@@ -326,7 +291,7 @@ class _Engine:
 
     async def _call(self, jobs: list[Job]) -> list[Outcome]:
         if not await self._send_slot():
-            return _released(jobs, called=False)
+            return released(jobs, called=False)
         sent_at, sent_mono = self.clock.time(), self.clock.monotonic()
         try:
             reply = await self.adapter.fetch([job.lookup for job in jobs])
@@ -335,10 +300,7 @@ class _Engine:
             self.reach.failed(exc, sent_mono)
             if self.reach.gave_up is not None:
                 self.stop.request(StopKind.UNREACHABLE, self.reach.gave_up)
-            return [
-                Outcome(job.id, OutcomeKind.RELEASE, called=False, unconnected=i == 0)
-                for i, job in enumerate(jobs)
-            ]
+            return released(jobs, called=False, unconnected=True)
         except ApiError:
             self.reach.connected()
             raise
@@ -361,7 +323,7 @@ class _Engine:
             ]
         except StopRunError as exc:
             failed = self._failed(jobs, exc)
-            await self.limiter.on_stop(_stop_kind(exc), str(exc))  # and every worker with it
+            await self.limiter.on_stop(stop_kind(exc), str(exc))  # and every worker with it
             return failed
         except ApiError as exc:
             return self._failed(jobs, exc)
@@ -369,54 +331,14 @@ class _Engine:
     def _answered(self, jobs: list[Job], reply: Reply, sent_at: float) -> list[Outcome]:
         self.limiter.on_success(sent_at)
         self.limiter.on_headers(reply.remaining, reply.reset_in)
-        return [
-            Outcome(
-                job.id,
-                result.kind,
-                status=result.status,
-                body=result.body,
-                columns=result.columns,
-                error=result.error,
-                called=index == 0,
-                settles=job.rows,
-            )
-            for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
-        ]
+        return answered(jobs, reply)
 
     def _failed(self, jobs: list[Job], exc: ApiError) -> list[Outcome]:
         if isinstance(exc, StopRunError):
-            self.stop.request(_stop_kind(exc), str(exc))
-            return _released(jobs, called=True)
-        if exc.disposition is Disposition.PERMANENT:
-            permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
-            return [
-                Outcome(
-                    job.id,
-                    permanent,
-                    status=exc.status,
-                    error=str(exc),
-                    called=i == 0,
-                    settles=job.rows,
-                )
-                for i, job in enumerate(jobs)
-            ]
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(exc, RateLimitedError):
-            self.limiter.on_rate_limited(retry_after)
-        now = self.clock.time()
-        return [
-            Outcome(
-                job.id,
-                OutcomeKind.RETRY,
-                status=exc.status,
-                error=str(exc),
-                next_attempt_at=now + self.settings.backoff(job.attempts, retry_after, self.rng),
-                called=i == 0,
-                # Out of attempts: the store marks it failed, which settles its rows for this run.
-                settles=job.rows if job.attempts + 1 >= self.settings.max_attempts else 0,
-            )
-            for i, job in enumerate(jobs)
-        ]
+            self.stop.request(stop_kind(exc), str(exc))
+        elif isinstance(exc, RateLimitedError):
+            self.limiter.on_rate_limited(exc.retry_after)
+        return failed(jobs, exc, now=self.clock.time(), settings=self.settings, rng=self.rng)
 
     # -- writer -------------------------------------------------------------------------
 
@@ -431,7 +353,7 @@ class _Engine:
                         break
                 flat = [outcome for group in groups for outcome in group.outcomes]
                 with anyio.CancelScope(shield=True):
-                    await self.store.apply(
+                    await self.store.queue.apply(
                         self.run_id,
                         flat,
                         now=self.clock.time(),
@@ -443,13 +365,3 @@ class _Engine:
                     self.sends.release()
                 self.progressed.set()
                 self.on_outcomes(sum(o.settles for o in flat), flat)
-
-
-def _stop_kind(exc: StopRunError) -> str:
-    return StopKind.QUOTA if isinstance(exc, QuotaExhaustedError) else StopKind.AUTH
-
-
-def _released(jobs: list[Job], *, called: bool) -> list[Outcome]:
-    return [
-        Outcome(job.id, OutcomeKind.RELEASE, called=called and i == 0) for i, job in enumerate(jobs)
-    ]

@@ -1,0 +1,87 @@
+"""What a call's answer, or its failure, means for the jobs it carried: pure functions of
+the answer, the jobs and the time, with no pacing, store or stop in them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from bulkfetch.adapter import Reply
+from bulkfetch.engine.settings import EngineSettings
+from bulkfetch.errors import ApiError, Disposition, StopRunError
+from bulkfetch.jobs import Job, Outcome, OutcomeKind
+
+__all__ = ["answered", "failed", "released"]
+
+
+def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
+    """A request answered: one outcome a job, each the adapter's result for its lookup."""
+    return [
+        Outcome(
+            job.id,
+            result.kind,
+            status=result.status,
+            body=result.body,
+            columns=result.columns,
+            error=result.error,
+            called=index == 0,
+            settles=job.rows,
+        )
+        for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
+    ]
+
+
+def failed(
+    jobs: Sequence[Job],
+    exc: ApiError,
+    *,
+    now: float,
+    settings: EngineSettings,
+    rng: random.Random,
+) -> list[Outcome]:
+    """A request that failed as a whole: a stop puts its jobs back as they were; a permanent
+    answer (404, 400) is theirs; anything else is an attempt, retried after a backoff (at
+    least the provider's Retry-After) until ``max_attempts``, then failed for this run."""
+    if isinstance(exc, StopRunError):
+        return released(jobs, called=True)
+    if exc.disposition is Disposition.PERMANENT:
+        permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
+        return [
+            Outcome(
+                job.id,
+                permanent,
+                status=exc.status,
+                error=str(exc),
+                called=i == 0,
+                settles=job.rows,
+            )
+            for i, job in enumerate(jobs)
+        ]
+    retry_after = getattr(exc, "retry_after", None)
+    return [
+        Outcome(
+            job.id,
+            OutcomeKind.RETRY,
+            status=exc.status,
+            error=str(exc),
+            next_attempt_at=now + settings.backoff(job.attempts, retry_after, rng),
+            called=i == 0,
+            # Out of attempts: the store marks it failed, which settles its rows for this run.
+            settles=job.rows if job.attempts + 1 >= settings.max_attempts else 0,
+        )
+        for i, job in enumerate(jobs)
+    ]
+
+
+def released(jobs: Sequence[Job], *, called: bool, unconnected: bool = False) -> list[Outcome]:
+    """Jobs put back as they were, no attempt counted: never sent (``called``: sent, as when
+    the answer was a stop), or sent on a connection that never opened (``unconnected``)."""
+    return [
+        Outcome(
+            job.id,
+            OutcomeKind.RELEASE,
+            called=called and i == 0,
+            unconnected=unconnected and i == 0,
+        )
+        for i, job in enumerate(jobs)
+    ]

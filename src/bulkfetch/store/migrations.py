@@ -1,0 +1,55 @@
+"""The schema's versions: a new store gets the latest; an older one is brought up to it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bulkfetch.errors import StoreError
+from bulkfetch.store.schema import meta, metadata
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
+
+SCHEMA_VERSION = 3
+
+# How a store of each earlier version is brought to this one, in order: statements that
+# add what the version after it has (new tables are made by ``create_all``).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE runs ADD COLUMN adapter TEXT",
+        "ALTER TABLE runs ADD COLUMN input TEXT",
+    ),
+    # Output is written from the store alone: the rows' fields and the input's header.
+    2: (
+        "ALTER TABLE runs ADD COLUMN lineage TEXT",
+        "ALTER TABLE runs ADD COLUMN header TEXT",
+        "ALTER TABLE runs ADD COLUMN connect_failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE run_rows ADD COLUMN fields TEXT",
+    ),
+}
+
+_SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes
+
+
+def create_schema(conn: Connection) -> None:
+    """Make the tables, or bring a store of an earlier version up to this one."""
+    if conn.dialect.name == "postgresql":  # workers starting together: one at a time here
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+    fresh = not sa.inspect(conn).has_table("meta")
+    metadata.create_all(conn)
+    found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    version = SCHEMA_VERSION if fresh or found is None else int(found)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store has schema version {version}; this bulkfetch reads up to "
+            f"{SCHEMA_VERSION}: upgrade bulkfetch"
+        )
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step]:
+            conn.execute(sa.text(statement))
+    if found is None:
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    elif version != SCHEMA_VERSION:
+        conn.execute(
+            meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )
