@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from bulkfetch.locations import parse_location
+from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.samples import write_postcode_file
 
 KEY = "bench-key"

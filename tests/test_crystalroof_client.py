@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
+from bulkfetch.adapter import ResultKind
 from bulkfetch.apis.crystalroof import CrystalRoof
 from bulkfetch.errors import (
     AuthenticationError,
@@ -20,7 +21,6 @@ from bulkfetch.errors import (
     ServerError,
     TransportError,
 )
-from bulkfetch.jobs import OutcomeKind
 from tests.mock_http import MockedResponse
 
 BASE = "https://api.test"
@@ -38,7 +38,8 @@ BODY = {
 
 @pytest.fixture
 async def api() -> AsyncIterator[CrystalRoof]:
-    async with CrystalRoof(SECRET, base_url=BASE) as client:
+    """A client whose single calls are not retried: each answer's error is seen as it is."""
+    async with CrystalRoof(SECRET, base_url=BASE, max_attempts=1) as client:
         yield client
 
 
@@ -82,7 +83,6 @@ async def test_datasets_without_postcode_segment_and_without_area_type(api: Crys
         ),
         (403, "API key is invalid for the given action.", AuthenticationError),
         (404, "Can't find such location.", NotFoundError),
-        (429, "Too many requests have been sent in one second.", RateLimitedError),
         (500, "We have already started working on a resolution!", ServerError),
     ],
 )
@@ -100,19 +100,38 @@ async def test_each_documented_status_is_a_typed_error(
     assert SECRET not in repr(raised.value)
 
 
-async def test_retry_after_is_read_from_a_429(api: CrystalRoof) -> None:
-    """A Retry-After header travels with the RateLimitedError."""
+async def test_a_429_is_the_adapters_error_with_its_retry_after(api: CrystalRoof) -> None:
+    """To the engine a 429 is a RateLimitedError with the API's words and Retry-After."""
+    message = "Too many requests have been sent in one second."
+    with aioresponses() as mocked:
+        mocked.get(
+            URL,
+            response_class=MockedResponse,
+            status=429,
+            payload={"error": message},
+            headers={"Retry-After": "3"},
+        )
+        with pytest.raises(RateLimitedError) as raised:
+            await api.fetch([api.lookup("W6 0WW")])
+    assert message in str(raised.value)
+    assert raised.value.retry_after == pytest.approx(3)
+    assert SECRET not in str(raised.value)
+
+
+async def test_a_single_call_waits_out_a_429(api: CrystalRoof) -> None:
+    """A 429 teaches the client's pacing and is tried again at no attempt's cost."""
     with aioresponses() as mocked:
         mocked.get(
             URL,
             response_class=MockedResponse,
             status=429,
             payload={"error": "x"},
-            headers={"Retry-After": "3"},
+            headers={"Retry-After": "0.05"},
         )
-        with pytest.raises(RateLimitedError) as raised:
-            await api.occupation("W6 0WW")
-    assert raised.value.retry_after == pytest.approx(3)
+        mocked.get(URL, response_class=MockedResponse, payload=BODY)
+        result = await api.occupation("W6 0WW")
+    assert result.residents["Total"] == 98
+    assert api.pacer.rate_limited == 1
 
 
 async def test_unreadable_and_cut_answers_are_retryable(api: CrystalRoof) -> None:
@@ -138,7 +157,7 @@ async def test_bulk_fetch_turns_404_into_a_not_found_result(api: CrystalRoof) ->
             payload={"error": "Can't find such location."},
         )
         reply = await api.fetch([lookup])
-    assert reply.results[0].kind is OutcomeKind.NOT_FOUND
+    assert reply.results[0].kind is ResultKind.NOT_FOUND
 
 
 async def test_bad_input_raises_before_any_call(api: CrystalRoof) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.errors import InvalidInputError
-from bulkfetch.locations import parse_location
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import KEY, Emulator, StartEmulator, run_cli
 

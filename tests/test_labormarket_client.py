@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aioresponses import aioresponses
 
+from bulkfetch.adapter import ResultKind
 from bulkfetch.apis.labormarket import LaborMarket, WireNames, normalise_cip, normalise_soc
 from bulkfetch.errors import (
     AuthenticationError,
@@ -15,7 +16,6 @@ from bulkfetch.errors import (
     QuotaExhaustedError,
     RejectedError,
 )
-from bulkfetch.jobs import OutcomeKind
 from tests.mock_http import MockedResponse
 
 BASE = "https://lmi.test"
@@ -167,7 +167,7 @@ async def test_a_soc_batch_splits_back_per_code(api: LaborMarket) -> None:
         )
         reply = await api.fetch(lookups)
     kinds = [r.kind for r in reply.results]
-    assert kinds == [OutcomeKind.DONE, OutcomeKind.DONE, OutcomeKind.NOT_FOUND]
+    assert kinds == [ResultKind.OK, ResultKind.OK, ResultKind.NOT_FOUND]
     first, second = (result.body or "" for result in reply.results[:2])
     assert '"15-1252"' in first
     assert "MSA_TO_STATE" in second
@@ -177,7 +177,7 @@ async def test_a_soc_batch_splits_back_per_code(api: LaborMarket) -> None:
 
 async def test_cip_goes_one_code_a_request_until_answers_name_their_codes(api: LaborMarket) -> None:
     """Attribution unknown: batch of one. Seen: 25. Missing: one, with a notice said once."""
-    api.prepare("cip")
+    api.operation("by_cip", {})
     assert api.batch_size == 1
     with aioresponses() as mocked:
         mocked.post(
@@ -189,7 +189,7 @@ async def test_cip_goes_one_code_a_request_until_answers_name_their_codes(api: L
     assert api.batch_size == 25
 
     async with LaborMarket(PLATFORM, base_url=BASE) as plain:
-        plain.prepare("cip")
+        plain.operation("by_cip", {})
         with aioresponses() as mocked:
             for _ in range(2):
                 mocked.post(

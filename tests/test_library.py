@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
-from bulkfetch.emulator.crystalroof import OCCUPATION_GROUPS
+from bulkfetch.apis.crystalroof.emulator import OCCUPATION_GROUPS
 from bulkfetch.engine import StopRequest
 from bulkfetch.jobs import StopKind
 from bulkfetch.samples import write_postcode_file

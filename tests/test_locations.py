@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bulkfetch.apis.crystalroof.locations import LocationKind, parse_location
 from bulkfetch.errors import InvalidInputError
-from bulkfetch.locations import LocationKind, parse_location
 
 
 @pytest.mark.parametrize(

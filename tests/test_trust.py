@@ -16,8 +16,8 @@ import pytest
 
 import bulkfetch
 from bulkfetch import CrystalRoof, LaborMarket, UsageError
+from bulkfetch.io.sources import CsvSource
 from bulkfetch.samples import write_postcode_file
-from bulkfetch.sources import CsvSource
 from tests.conftest import (
     KEY,
     PLATFORM_KEY,

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bulkfetch.apis.crystalroof import CrystalRoof, DatasetResult, OccupationResult, enrich
+from bulkfetch.apis.crystalroof import (
+    CrystalRoof,
+    DatasetResult,
+    Location,
+    OccupationResult,
+    enrich,
+    parse_location,
+)
 from bulkfetch.apis.labormarket import LaborMarket, LaborMarketResult, Occupation, labor_market
 from bulkfetch.bulk import ExitCode, RunReport, run_bulk
 from bulkfetch.engine import EngineSettings, StopRequest
@@ -32,7 +39,6 @@ from bulkfetch.errors import (
     UnreachableError,
     UsageError,
 )
-from bulkfetch.locations import Location, parse_location
 from bulkfetch.store import Store
 
 try:

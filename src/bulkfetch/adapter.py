@@ -1,31 +1,49 @@
-"""The seam between the engine and an API: what the scheduler needs to know, and no more.
+"""The seam between the engine and an API: what an API package implements, and no more.
 
-An adapter builds the request for a batch of lookups, sends it, and reads the answer back
-into one result per lookup. Failures of the whole call are raised as
-:class:`bulkfetch.errors.ApiError` subclasses; their ``disposition`` tells the scheduler
-what to do. The scheduler never sees a URL, a key or a body's shape.
+An **adapter** sends one request for a batch of lookups and reads the answer back into one
+:class:`LookupResult` a lookup: the API answered it (``OK``, with the body to keep), knows no
+such thing (``NOT_FOUND``), or refused it as invalid (``INVALID``). That is all an adapter
+says about a lookup. A failure of the whole request is raised as an
+:class:`~bulkfetch.errors.ApiError` subclass (``RateLimitedError`` for a 429,
+``QuotaExhaustedError`` for a spent package, ``ConnectError`` when no connection opened...);
+what it means (retry, wait, stop, release the lookups) is the engine's to decide. The engine
+never sees a URL, a key or a body's shape.
+
+The same object also says how a kept body becomes output (:class:`Answers`), and which kinds
+of lookup it makes in bulk (:class:`Operation`, one for each of its bulk-capable methods).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from bulkfetch.jobs import Lookup, OutcomeKind
+from bulkfetch.jobs import Lookup
 
-__all__ = ["Adapter", "LookupResult", "Reply"]
+__all__ = ["Adapter", "Answers", "Lookup", "LookupResult", "Operation", "Reply", "ResultKind"]
+
+R_co = TypeVar("R_co", covariant=True)
+
+
+class ResultKind(enum.Enum):
+    """What an answer says about one lookup."""
+
+    OK = "ok"  # answered: the body is kept
+    NOT_FOUND = "not_found"  # the API knows no such thing: a final answer (a body if any)
+    INVALID = "invalid"  # the API refused the lookup's input (a 400 about this lookup)
 
 
 @dataclass(frozen=True, slots=True)
 class LookupResult:
     """One lookup's part of an answer."""
 
-    kind: OutcomeKind  # DONE, NOT_FOUND or INVALID
+    kind: ResultKind
     status: int
-    body: str | None = None  # JSON text kept in the store, for DONE
+    body: str | None = None  # JSON text to keep: for OK, and for NOT_FOUND when it says more
     columns: tuple[str, ...] = ()  # the output columns this body fills
-    error: str | None = None
+    error: str | None = None  # why, when not OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +51,8 @@ class Reply:
     """A whole answer: results aligned with the lookups sent, and the provider's rate news."""
 
     results: Sequence[LookupResult]
-    remaining: int | None = None
-    reset_in: float | None = None
+    remaining: int | None = None  # calls left in the provider's window, if it says
+    reset_in: float | None = None  # seconds until that window resets
 
 
 class Adapter(Protocol):
@@ -42,13 +60,39 @@ class Adapter(Protocol):
 
     @property
     def name(self) -> str:
-        """A short name, stored with every job (``crystalroof``)."""
+        """A short name, stored with every run (``crystalroof``): the plugin's name."""
         ...
 
     @property
     def batch_size(self) -> int:
-        """How many lookups one request may carry."""
+        """How many lookups one request may carry (it may change as answers teach more)."""
         ...
+
+    @property
+    def rate_key(self) -> str:
+        """Names the key's rate budget, shared by every worker that calls with the key: a
+        fingerprint, never the key."""
+        ...
+
+    @property
+    def notices(self) -> Sequence[str]:
+        """Things the user should hear once, learnt while fetching."""
+        ...
+
+    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
+        """Send one request for these lookups: at most ``batch_size`` of them, all alike but
+        for the one value a batch varies; raise an ``ApiError`` if it fails as a whole."""
+        ...
+
+    def spec(self) -> dict[str, Any]:
+        """How a worker rebuilds this adapter with its own keys (JSON; never a key)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Answers(Protocol):
+    """How the kept bodies of an adapter's answers are written out."""
 
     @property
     def fixed_columns(self) -> tuple[str, ...]:
@@ -60,30 +104,34 @@ class Adapter(Protocol):
         """Whether one answer may fill several CSV lines (they then get a ``row`` column)."""
         ...
 
-    @property
-    def notices(self) -> Sequence[str]:
-        """Things the user should hear once, learnt while fetching."""
-        ...
-
-    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        """Send one request for these lookups: at most ``batch_size`` of them, all alike but
-        for the one value a batch varies. ``batch_size`` may change as answers teach more."""
-        ...
-
     def output_rows(self, body: str) -> Sequence[Mapping[str, Any]]:
-        """A stored body as flat CSV lines (value and fixed columns); usually one."""
+        """A kept body as flat CSV lines (value and fixed columns); usually one."""
         ...
 
     def output_document(self, body: str) -> Mapping[str, Any]:
-        """A stored body as the nested object written to JSON Lines."""
+        """A kept body as the nested object written to JSON Lines."""
         ...
+
+
+class Operation(Protocol[R_co]):
+    """One kind of lookup an API client makes in bulk: what ``fetch_many(api.occupation,
+    ...)`` and a CLI command run. Built by the client from a method and its options."""
 
     @property
-    def rate_key(self) -> str:
-        """Names the key's rate budget, shared by every worker that calls with the key: a
-        fingerprint, never the key."""
+    def adapter(self) -> Adapter: ...
+
+    @property
+    def answers(self) -> Answers: ...
+
+    @property
+    def template(self) -> Mapping[str, str]:
+        """What its lookups share (endpoint, options, origin): with the input it names a run."""
         ...
 
-    def spec(self) -> dict[str, Any]:
-        """How a worker rebuilds this adapter with its own keys (JSON; never a key)."""
+    def lookup(self, value: str) -> Lookup:
+        """The normalised lookup for one input value; ``InvalidInputError`` if none can be."""
+        ...
+
+    def result(self, body: str, lookup: Lookup) -> R_co:
+        """A kept body (of ``lookup``) as the method's own result type."""
         ...

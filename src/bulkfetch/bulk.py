@@ -14,20 +14,16 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, TypedDict, Unpack
+from typing import Any, Literal, Protocol, TypedDict, Unpack
 
 import anyio
 import anyio.lowlevel
 
-from bulkfetch.adapter import Adapter
+from bulkfetch.adapter import Adapter, Answers, Operation
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import InvalidInputError, UsageError
-from bulkfetch.jobs import Lookup, Outcome, RowStatus, StopKind
-from bulkfetch.pacing import Pacer
-from bulkfetch.pacing.limiter import RateLimiter
-from bulkfetch.pacing.shared import SharedRateLimiter
-from bulkfetch.sinks import (
+from bulkfetch.io.sinks import (
     CsvSink,
     JsonlSink,
     OutputRecord,
@@ -36,7 +32,11 @@ from bulkfetch.sinks import (
     atomic_text_file,
     check_output,
 )
-from bulkfetch.sources import CsvSource
+from bulkfetch.io.sources import CsvSource
+from bulkfetch.jobs import Lookup, Outcome, RowStatus, StopKind
+from bulkfetch.pacing import Pacer
+from bulkfetch.pacing.limiter import RateLimiter
+from bulkfetch.pacing.shared import SharedRateLimiter
 from bulkfetch.store import RowEntry, RunSpec, Store
 
 __all__ = [
@@ -143,11 +143,9 @@ def _run_key(signature: dict[str, object]) -> str:
 
 async def run_bulk(
     *,
-    adapter: Adapter,
+    operation: Operation[Any],
     source: CsvSource,
     column: str,
-    make_lookup: Callable[[str], Lookup],
-    template: dict[str, str],
     store: Store,
     out: Path,
     output_format: OutputFormat = "csv",
@@ -163,7 +161,7 @@ async def run_bulk(
 
     ``work=False``: enqueue only, for workers (``bulkfetch work``) to take up.
 
-    ``template`` describes the lookup apart from the input value (endpoint and options); with
+    The operation's ``template`` describes its lookups apart from the input value; with
     the input's place and content it names the run, so the same command over the same file
     finds the same run, and over a file whose content changed, a new one (and says so). The
     output is written from the rows the store kept, never by reading the input again; an
@@ -172,6 +170,7 @@ async def run_bulk(
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     progress = progress or _Silent()
+    adapter, template = operation.adapter, operation.template
     header = source.header()
     index = source.column_index(column)
     content = source.content_hash()
@@ -199,7 +198,7 @@ async def run_bulk(
     total_rows = run.rows_enqueued
     if not run.enqueue_complete:
         total_rows = await _enqueue(
-            store, run.id, source, index, make_lookup, run.rows_enqueued, stop, clock, content
+            store, run.id, source, index, operation.lookup, run.rows_enqueued, stop, clock, content
         )
     if not work:
         return RunReport(run.id, out, total_rows, {}, 0, 0, enqueued_only=True, notices=notices)
@@ -252,7 +251,7 @@ async def run_bulk(
             " answered cost no call)"
         )
     rest = () if run.enqueue_complete or total_rows == 0 else source.rows(total_rows)
-    statuses = await write_output(store, run.id, adapter, out, output_format, rest=rest)
+    statuses = await write_output(store, run.id, operation.answers, out, output_format, rest=rest)
     if stop.kind is None and not statuses.get(RowStatus.PENDING.value):
         await store.runs.complete(run.id)
     return RunReport(
@@ -323,7 +322,7 @@ async def _enqueue(
 async def write_output(
     store: Store,
     run_id: int,
-    adapter: Adapter,
+    answers: Answers,
     out: Path,
     output_format: OutputFormat,
     *,
@@ -344,19 +343,19 @@ async def write_output(
         f" (the run stopped: {detail.stop_reason})" if detail.stop_reason else ""
     )
     statuses: dict[str, int] = {}
-    columns = [c for c in await store.results.columns(run_id) if c not in adapter.fixed_columns]
+    columns = [c for c in await store.results.columns(run_id) if c not in answers.fixed_columns]
     with atomic_text_file(out) as handle:
         sink: Sink = (
             CsvSink(
                 handle,
                 detail.header,
-                [*columns, *adapter.fixed_columns],
-                row_column=adapter.expands_rows,
+                [*columns, *answers.fixed_columns],
+                row_column=answers.expands_rows,
             )
             if output_format == "csv"
             else JsonlSink(handle, detail.header)
         )
-        render = _Renderer(adapter, sink)
+        render = _Renderer(answers, sink)
         async for row in store.results.rows(run_id):
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
             _count(statuses, status)
@@ -386,15 +385,15 @@ class _Renderer:
 
     SIZE = 4096
 
-    def __init__(self, adapter: Adapter, sink: Sink) -> None:
-        self._adapter = adapter
+    def __init__(self, answers: Answers, sink: Sink) -> None:
+        self._answers = answers
         self._sink = sink
         self._seen: OrderedDict[int, Rendered] = OrderedDict()
 
     def __call__(self, job_id: int, body: str) -> Rendered:
         found = self._seen.get(job_id)
         if found is None:
-            found = self._seen[job_id] = self._sink.render(self._adapter, body)
+            found = self._seen[job_id] = self._sink.render(self._answers, body)
             if len(self._seen) > self.SIZE:
                 self._seen.popitem(last=False)
         return found
@@ -437,13 +436,11 @@ def engine_settings(options: BulkOptions) -> EngineSettings:
 
 
 async def bulk_file(
-    adapter: Adapter,
+    operation: Operation[Any],
     input_path: str | Path,
     *,
     column: str,
     out: str | Path,
-    make_lookup: Callable[[str], Lookup],
-    template: dict[str, str],
     before: Callable[[Store], Awaitable[None]] | None = None,
     **options: Unpack[BulkOptions],
 ) -> RunReport:
@@ -465,11 +462,9 @@ async def bulk_file(
         if before is not None:
             await before(store)
         report = await run_bulk(
-            adapter=adapter,
+            operation=operation,
             source=source,
             column=column,
-            make_lookup=make_lookup,
-            template=template,
             store=store,
             out=Path(out),
             output_format=options.get("output_format", "csv"),

@@ -17,10 +17,6 @@ from pathlib import Path
 
 import anyio
 
-from bulkfetch.adapter import Adapter
-from bulkfetch.apis import adapter_from_spec
-from bulkfetch.apis.crystalroof import CrystalRoof
-from bulkfetch.apis.labormarket import LaborMarket
 from bulkfetch.bulk import (
     ExitCode,
     OutputFormat,
@@ -34,6 +30,7 @@ from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import Outcome
 from bulkfetch.pacing import Pacer
+from bulkfetch.plugins import Rebuilt, plugin
 from bulkfetch.store import Store
 
 __all__ = ["WorkReport", "export_run", "work"]
@@ -71,7 +68,7 @@ async def work(
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
-    adapters: dict[str, CrystalRoof | LaborMarket] = {}
+    adapters: dict[str, Rebuilt] = {}
     pacers: dict[str, Pacer] = {}
     prepared: set[int] = set()
 
@@ -92,7 +89,7 @@ async def work(
                     continue
                 adapter = adapters.get(detail.adapter)
                 if adapter is None:
-                    adapter = adapters[detail.adapter] = adapter_from_spec(
+                    adapter = adapters[detail.adapter] = plugin(detail.api).rebuild(
                         json.loads(detail.adapter), environ
                     )
                 pacer = pacers.get(adapter.rate_key)
@@ -148,5 +145,5 @@ async def export_run(
             f"run {run_id} stopped while its input was being read: run its command again to"
             " read the rest, then export it"
         )
-    adapter: Adapter = adapter_from_spec(json.loads(detail.adapter), None)
-    return await write_output(store, run_id, adapter, out, output_format)
+    answers = plugin(detail.api).rebuild(json.loads(detail.adapter), None)
+    return await write_output(store, run_id, answers, out, output_format)

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkfetch.adapter import LookupResult, Reply
+from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.apis.crystalroof import AREA_TYPES, CrystalRoof
+from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.engine import EngineSettings, run_jobs
 from bulkfetch.errors import RejectedError
-from bulkfetch.jobs import JobState, Lookup, OutcomeKind
-from bulkfetch.locations import parse_location
+from bulkfetch.jobs import JobState, Lookup
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.store import RowEntry, RunSpec, Store
 
@@ -101,7 +101,7 @@ class BatchAdapter:
         codes = [lookup.param("code") for lookup in lookups]
         if self.bad & set(codes):
             raise RejectedError("INVALID_INPUT: a bad code", status=400)
-        return Reply([LookupResult(OutcomeKind.DONE, 200, body="{}") for _ in codes])
+        return Reply([LookupResult(ResultKind.OK, 200, body="{}") for _ in codes])
 
     def output_rows(self, body: str) -> list[dict[str, str]]:
         return [{}]
@@ -111,6 +111,9 @@ class BatchAdapter:
 
     def spec(self) -> dict[str, str]:
         return {"api": self.name}
+
+    async def close(self) -> None:
+        pass
 
 
 async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState], int]:

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bulkfetch.plugins import plugins
+
 __all__ = ["EmulatorConfig", "Gate", "Ledger", "build_app", "serve"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,21 +43,19 @@ class EmulatorConfig:
     latency_min: float = 0.0  # every answer waits a random time in [min, max]
     latency_max: float = 0.0
     seed: int = 0
-    # Labor Market Intelligence
-    lmi_environment: str = "test"  # "production" requires an end-customer key
-    customer_key_header: str = "X-Customer-Key"
-    region_field: str = "region"
-    msa_fallback_field: str = "msaFallback"
-    cip_attribution: bool = True  # whether CIP answers say which input code matched
-    cip_attribution_field: str = "matchedCipCodes"
+    # Each API's own settings, by the names its routes read (``lmi_production``...).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
+        """These settings changed; an API's own go under ``options`` and are merged."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         if "keys" in changes and changes["keys"] is not None:
             changes = {**changes, "keys": frozenset(changes["keys"])}
+        if "options" in changes:
+            changes = {**changes, "options": {**self.options, **changes["options"]}}
         return dataclasses.replace(self, **changes)
 
 
@@ -237,16 +237,15 @@ async def _config(request: web.Request) -> web.Response:
 
 
 def build_app(config: EmulatorConfig) -> web.Application:
-    """The emulator as an aiohttp application, every emulated API mounted."""
-    from bulkfetch.emulator import crystalroof, labormarket
-
+    """The emulator as an aiohttp application, every installed API's routes mounted."""
     app = web.Application()
     app[GATE] = Gate(config)
     app.router.add_get("/_emulator/ledger", _ledger)
     app.router.add_post("/_emulator/config", _config)
     app.router.add_post("/_emulator/reset", _reset)
-    crystalroof.mount(app)
-    labormarket.mount(app)
+    for found in plugins().values():
+        if found.mount is not None:
+            found.mount(app)
     return app
 
 

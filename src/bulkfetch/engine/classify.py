@@ -6,12 +6,18 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from bulkfetch.adapter import Reply
+from bulkfetch.adapter import Reply, ResultKind
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.errors import ApiError, Disposition, StopRunError
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
 
 __all__ = ["answered", "failed", "released"]
+
+_OUTCOME = {
+    ResultKind.OK: OutcomeKind.DONE,
+    ResultKind.NOT_FOUND: OutcomeKind.NOT_FOUND,
+    ResultKind.INVALID: OutcomeKind.INVALID,
+}
 
 
 def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
@@ -19,7 +25,7 @@ def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
     return [
         Outcome(
             job.id,
-            result.kind,
+            _OUTCOME[result.kind],
             status=result.status,
             body=result.body,
             columns=result.columns,

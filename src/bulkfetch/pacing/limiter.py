@@ -75,6 +75,14 @@ class RateLimiter:
         self._candidate: int | None = None  # what got through at a 429 awaiting a second
         self.rate_limited = 0
 
+    def configure(self, rate: float) -> None:
+        """Set the rate the user gave (calls a second) as the ceiling from now on; what was
+        learnt from 429s still holds under it."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._ceiling = rate * self.HEADROOM
+        self._rate = self._ceiling if self._rate is None else min(self._rate, self._ceiling)
+
     @property
     def rate(self) -> float | None:
         """The rate calls are spaced at now; None while unlimited."""

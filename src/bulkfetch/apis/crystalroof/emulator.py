@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bulkfetch.apis.crystalroof.locations import Location, LocationKind, parse_location
 from bulkfetch.emulator.server import GATE, Refusal, deliver
 from bulkfetch.errors import InvalidInputError
-from bulkfetch.locations import Location, LocationKind, parse_location
 
 __all__ = ["ERRORS", "OCCUPATION_GROUPS", "mount"]
 

@@ -1,4 +1,5 @@
-"""HTTP plumbing every adapter shares: one request, its failures, the rate headers."""
+"""HTTP plumbing every API client shares: a session, one request and its failures, the rate
+headers, and the pacing of the client's own single calls."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from typing import Any, Self
 import aiohttp
 import yarl
 
+from bulkfetch.engine.settings import EngineSettings
+from bulkfetch.engine.single import Caller
 from bulkfetch.errors import ConnectError, TransportError
+from bulkfetch.pacing.limiter import RateLimiter
 
 __all__ = [
     "CONNECT_SECONDS",
@@ -41,15 +45,26 @@ def key_fingerprint(*secrets: str | None) -> str:
 
 
 class HttpClient:
-    """What every API client shares: a base URL, and an aiohttp session it owns unless one
-    was given. An async context manager; ``close()`` releases what it owns."""
+    """What every API client shares: a base URL, an aiohttp session it owns unless one was
+    given, and the pacing of its key (``rate`` calls a second if given; else learnt from
+    429s), which its single calls and its bulk runs in this process share. A single call
+    that fails in a way that may pass is tried up to ``max_attempts`` times (429s cost no
+    attempt). An async context manager; ``close()`` releases what it owns."""
 
     def __init__(
-        self, base_url: str, *, session: aiohttp.ClientSession | None, timeout: float
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        rate: float | None = None,
+        max_attempts: int = 5,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
+        self.pacer = RateLimiter(rate)
+        self._caller = Caller(self.pacer, settings=EngineSettings(max_attempts=max_attempts))
         # A connection that does not open within this is one that never will soon: said as
         # such (ConnectError), not as a call that timed out and may have been billed.
         self._timeout = aiohttp.ClientTimeout(

@@ -8,24 +8,15 @@ The key travels in the query string, so no URL is ever put in a message or a log
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from bulkfetch.adapter import LookupResult, Reply
-from bulkfetch.apis._flat import flatten
-from bulkfetch.apis._http import (
-    Answer,
-    HttpClient,
-    key_fingerprint,
-    rate_headers,
-    request,
-    retry_after,
-)
-from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
+from bulkfetch.adapter import Adapter, Answers, LookupResult, Reply, ResultKind
+from bulkfetch.apis.crystalroof.locations import parse_location
+from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
     ApiError,
     AuthenticationError,
@@ -37,47 +28,20 @@ from bulkfetch.errors import (
     RejectedError,
     ServerError,
 )
-from bulkfetch.jobs import Lookup, OutcomeKind
-from bulkfetch.locations import parse_location
+from bulkfetch.http import Answer, HttpClient, key_fingerprint, rate_headers, request, retry_after
+from bulkfetch.io.flatten import flatten
+from bulkfetch.jobs import Lookup
 
-__all__ = [
-    "AREA_TYPES",
-    "DEFAULT_BASE_URL",
-    "OCCUPATION",
-    "CrystalRoof",
-    "DatasetResult",
-    "OccupationResult",
-    "enrich",
-]
+__all__ = ["AREA_TYPES", "DEFAULT_BASE_URL", "NAME", "OCCUPATION", "CrystalRoof"]
 
+NAME = "crystalroof"
 DEFAULT_BASE_URL = "https://crystalroof.co.uk"
 OCCUPATION = "work-and-travel/occupation"
 AREA_TYPES = ("oa", "lsoa", "msoa", "lad", "region", "country")
 # The few datasets whose path has no /postcode/ segment (seen in the provider's docs).
 _NO_POSTCODE_SEGMENT = frozenset({"geography/postcode-details", "environment/flood-risk"})
-_API = "crystalroof"
 
-
-@dataclass(frozen=True, slots=True)
-class DatasetResult:
-    """A dataset's answer for one location."""
-
-    location: str
-    data: Mapping[str, Any]
-    data_date: str | None
-    refreshed_date: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OccupationResult:
-    """Census 2021 occupation (nine SOC 2020 major groups) for the area holding a location."""
-
-    location: str
-    area_type: str
-    residents: Mapping[str, float]  # "Total" and one count per group
-    rank: Mapping[str, float]  # one rank per group (undocumented; 1..10 in every example)
-    data_date: str | None
-    refreshed_date: str | None
+R = TypeVar("R")
 
 
 def _dataset_path(dataset: str) -> str:
@@ -93,9 +57,12 @@ class CrystalRoof(HttpClient):
     """A CrystalRoof client: single lookups for your code, and the adapter bulk runs use.
 
     ``async with CrystalRoof(key) as api: result = await api.occupation("W6 0WW")``
+
+    ``rate``: calls a second the key allows, if you know it; single calls and bulk runs of
+    this client keep to it (without it, the limit is learnt from the API's 429s).
     """
 
-    name = _API
+    name = NAME
     batch_size = 1
     fixed_columns = ("data_date",)
     expands_rows = False
@@ -108,10 +75,14 @@ class CrystalRoof(HttpClient):
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
+        rate: float | None = None,
+        max_attempts: int = 5,
     ) -> None:
         if not api_key:
             raise InvalidInputError("CrystalRoof needs an API key (CRYSTALROOF_API_KEY)")
-        super().__init__(base_url, session=session, timeout=timeout)
+        super().__init__(
+            base_url, session=session, timeout=timeout, rate=rate, max_attempts=max_attempts
+        )
         self._api_key = api_key
 
     def __repr__(self) -> str:
@@ -122,7 +93,7 @@ class CrystalRoof(HttpClient):
         return key_fingerprint(self._api_key)
 
     def spec(self) -> dict[str, Any]:
-        return {"api": _API, "base_url": self._base_url, "timeout": self.timeout}
+        return {"api": NAME, "base_url": self._base_url, "timeout": self.timeout}
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -142,32 +113,39 @@ class CrystalRoof(HttpClient):
                     f"area_type must be one of {', '.join(AREA_TYPES)}; got {area_type!r}"
                 )
             values["area_type"] = area_type
-        return Lookup.of(_API, self._base_url, _dataset_path(dataset), values)
+        return Lookup.of(NAME, self._base_url, _dataset_path(dataset), values)
 
     async def dataset(
         self, dataset: str, location: str, *, area_type: str | None = "oa", **params: str
     ) -> DatasetResult:
         """Any dataset of the occupation shape, for one location."""
         lookup = self.lookup(location, dataset=dataset, area_type=area_type, **params)
-        body = self._read(lookup, await self._send(lookup))
-        return DatasetResult(
-            location=lookup.param("location"),
-            data=body["data"],
-            data_date=body.get("dataDate"),
-            refreshed_date=body.get("refreshedDate"),
-        )
+        body = await self._caller.call(lookup.fingerprint, lambda: self._ask(lookup))
+        return _dataset_result(lookup, body)
 
     async def occupation(self, location: str, area_type: str = "oa") -> OccupationResult:
         """Census 2021 occupation of usual residents for the area that holds ``location``."""
         result = await self.dataset(OCCUPATION, location, area_type=area_type)
-        return OccupationResult(
-            location=result.location,
-            area_type=area_type,
-            residents=dict(result.data.get("residents", {})),
-            rank=dict(result.data.get("rank", {})),
-            data_date=result.data_date,
-            refreshed_date=result.refreshed_date,
-        )
+        return OccupationResult.of(result, area_type)
+
+    def operation(self, method: str, query: Mapping[str, Any]) -> DatasetOperation[Any]:
+        """The bulk form of ``occupation`` or ``dataset`` with these options (``fetch_many``
+        and ``bulkfetch enrich`` run it)."""
+        options = dict(query)
+        if method == "occupation":
+            area_type = options.pop("area_type", "oa")
+            _no_more(method, options)
+            return DatasetOperation(
+                self, OCCUPATION, area_type, {}, lambda r: OccupationResult.of(r, area_type)
+            )
+        if method == "dataset":
+            if "dataset" not in options:
+                raise TypeError("fetch_many(api.dataset, ...) needs dataset='<category>/<method>'")
+            dataset = _dataset_path(str(options.pop("dataset")))
+            area_type = options.pop("area_type", "oa")
+            params = {str(k): str(v) for k, v in options.items()}
+            return DatasetOperation(self, dataset, area_type, params, lambda r: r)
+        raise TypeError(f"CrystalRoof.{method} has no bulk form: use occupation or dataset")
 
     # -- the adapter ------------------------------------------------------------------
 
@@ -179,14 +157,12 @@ class CrystalRoof(HttpClient):
         try:
             parsed = self._read(lookup, answer)
         except NotFoundError as exc:
-            result = LookupResult(OutcomeKind.NOT_FOUND, answer.status, error=exc.message)
+            result = LookupResult(ResultKind.NOT_FOUND, answer.status, error=exc.message)
         except RejectedError as exc:
-            result = LookupResult(OutcomeKind.INVALID, answer.status, error=exc.message)
+            result = LookupResult(ResultKind.INVALID, answer.status, error=exc.message)
         else:
             columns = tuple(flatten(parsed["data"]))
-            result = LookupResult(
-                OutcomeKind.DONE, answer.status, body=answer.text, columns=columns
-            )
+            result = LookupResult(ResultKind.OK, answer.status, body=answer.text, columns=columns)
         return Reply([result], remaining=remaining, reset_in=reset_in)
 
     def output_rows(self, body: str) -> list[dict[str, Any]]:
@@ -198,6 +174,12 @@ class CrystalRoof(HttpClient):
         return {"data": parsed["data"], "data_date": parsed.get("dataDate")}
 
     # -- the wire ---------------------------------------------------------------------
+
+    async def _ask(self, lookup: Lookup) -> str:
+        """One request for one lookup: the 200's body, or the typed error its answer means."""
+        answer = await self._send(lookup)
+        self._read(lookup, answer)
+        return answer.text
 
     def _path(self, lookup: Lookup) -> str:
         location = parse_location(lookup.param("location")).path_segment
@@ -233,6 +215,58 @@ class CrystalRoof(HttpClient):
         raise _error_for(answer, endpoint, lookup.param("location"))
 
 
+@dataclass(frozen=True, slots=True)
+class DatasetOperation(Generic[R]):
+    """A dataset of one client, at one area type and with one set of parameters, in bulk;
+    each kept body read back as ``typed`` makes it."""
+
+    client: CrystalRoof
+    dataset: str
+    area_type: str | None
+    params: Mapping[str, str]
+    typed: Callable[[DatasetResult], R]
+
+    @property
+    def adapter(self) -> Adapter:
+        return self.client
+
+    @property
+    def answers(self) -> Answers:
+        return self.client
+
+    @property
+    def template(self) -> Mapping[str, str]:
+        return {
+            "endpoint": self.dataset,
+            "area_type": self.area_type or "",
+            "origin": self.client.origin,
+            **self.params,
+        }
+
+    def lookup(self, value: str) -> Lookup:
+        return self.client.lookup(
+            value, dataset=self.dataset, area_type=self.area_type, **self.params
+        )
+
+    def result(self, body: str, lookup: Lookup) -> R:
+        return self.typed(_dataset_result(lookup, body))
+
+
+def _dataset_result(lookup: Lookup, body: str) -> DatasetResult:
+    parsed = json.loads(body)
+    return DatasetResult(
+        location=lookup.param("location"),
+        data=parsed["data"],
+        data_date=parsed.get("dataDate"),
+        refreshed_date=parsed.get("refreshedDate"),
+    )
+
+
+def _no_more(method: str, options: Mapping[str, Any]) -> None:
+    if options:
+        raise TypeError(f"CrystalRoof.{method} takes no {', '.join(sorted(options))}")
+
+
 _STATUS_ERRORS: dict[int, type[ApiError]] = {
     400: RejectedError,
     401: AuthenticationError,
@@ -253,29 +287,3 @@ def _error_for(answer: Answer, endpoint: str, location: str) -> ApiError:
     if answer.status in _STATUS_ERRORS:
         return _STATUS_ERRORS[answer.status](message, **context)
     return ServerError(message, retry_after=retry_after(answer.headers), **context)
-
-
-async def enrich(
-    api: CrystalRoof,
-    input_path: str | Path,
-    *,
-    column: str,
-    out: str | Path,
-    dataset: str = OCCUPATION,
-    area_type: str | None = "oa",
-    **options: Unpack[BulkOptions],
-) -> RunReport:
-    """Add a CrystalRoof dataset's columns to every row of a CSV file of locations.
-
-    ``await enrich(api, "postcodes.csv", column="postcode", out="enriched.csv", rate=5)``
-    """
-    api.lookup("W6 0WW", dataset=dataset, area_type=area_type)  # bad options fail before any work
-    return await bulk_file(
-        api,
-        input_path,
-        column=column,
-        out=out,
-        make_lookup=lambda value: api.lookup(value, dataset=dataset, area_type=area_type),
-        template={"endpoint": dataset, "area_type": area_type or "", "origin": api.origin},
-        **options,
-    )

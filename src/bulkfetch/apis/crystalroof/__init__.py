@@ -1,0 +1,31 @@
+"""CrystalRoof (UK): Census 2021 occupation and many datasets of the same shape, by
+postcode, coordinates or UPRN. The client, its results, and a whole file at once."""
+
+from __future__ import annotations
+
+from bulkfetch.apis.crystalroof.bulk import enrich
+from bulkfetch.apis.crystalroof.client import (
+    AREA_TYPES,
+    DEFAULT_BASE_URL,
+    NAME,
+    OCCUPATION,
+    CrystalRoof,
+    DatasetOperation,
+)
+from bulkfetch.apis.crystalroof.locations import Location, LocationKind, parse_location
+from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
+
+__all__ = [
+    "AREA_TYPES",
+    "DEFAULT_BASE_URL",
+    "NAME",
+    "OCCUPATION",
+    "CrystalRoof",
+    "DatasetOperation",
+    "DatasetResult",
+    "Location",
+    "LocationKind",
+    "OccupationResult",
+    "enrich",
+    "parse_location",
+]

@@ -1,0 +1,23 @@
+"""CrystalRoof as a bulkfetch plugin: its command, its emulator routes, and its adapter
+rebuilt from a run's spec."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bulkfetch.apis.crystalroof import command, emulator
+from bulkfetch.apis.crystalroof.client import NAME, CrystalRoof
+from bulkfetch.plugins import ApiPlugin, key_from
+
+__all__ = ["plugin"]
+
+
+def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> CrystalRoof:
+    key = key_from(environ, command.KEY_VARIABLE) or ""
+    return CrystalRoof(key, base_url=spec["base_url"], timeout=float(spec.get("timeout") or 30))
+
+
+plugin = ApiPlugin(
+    name=NAME, add_commands=command.add_commands, rebuild=_rebuild, mount=emulator.mount
+)

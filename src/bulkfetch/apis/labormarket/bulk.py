@@ -1,0 +1,52 @@
+"""A whole file of SOC or CIP codes through the Labor Market API, as ``bulkfetch
+labor-market`` does it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Unpack
+
+from bulkfetch.apis.labormarket.client import LaborMarket
+from bulkfetch.apis.labormarket.regions import check_region
+from bulkfetch.apis.labormarket.wire import By
+from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
+
+__all__ = ["labor_market"]
+
+
+async def labor_market(
+    api: LaborMarket,
+    input_path: str | Path,
+    *,
+    by: By,
+    column: str,
+    out: str | Path,
+    region_type: str | None = None,
+    region: str | int | None = None,
+    fields: Sequence[str] | None = None,
+    include_skills: bool = False,
+    msa_fallback: bool = False,
+    **options: Unpack[BulkOptions],
+) -> RunReport:
+    """Add labor-market data to every row of a file of SOC or CIP codes.
+
+    Codes are packed 25 to a request (CIP too, once answers say which code an occupation
+    came from), split back per code, and stored per code.
+    """
+    query = {
+        "region_type": region_type,
+        "region": region,
+        "fields": fields,
+        "include_skills": include_skills,
+        "msa_fallback": msa_fallback,
+    }
+    operation = api.operation(f"by_{by}", query)  # bad options fail here
+    return await bulk_file(
+        operation,
+        input_path,
+        column=column,
+        out=out,
+        before=lambda store: check_region(api, store, region_type, region),
+        **options,
+    )

@@ -1,0 +1,61 @@
+"""The Labor Market API as a bulkfetch plugin: its commands, its emulator routes and
+options, and its adapter rebuilt from a run's spec."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bulkfetch.apis.labormarket import command, emulator
+from bulkfetch.apis.labormarket.client import LaborMarket
+from bulkfetch.apis.labormarket.wire import NAME, WireNames
+from bulkfetch.plugins import ApiPlugin, key_from
+
+__all__ = ["plugin"]
+
+
+def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> LaborMarket:
+    wire: dict[str, Any] = {
+        name: frozenset(value) if isinstance(value, list) else value
+        for name, value in dict(spec.get("wire", {})).items()
+    }
+    client = LaborMarket(
+        key_from(environ, command.PLATFORM_KEY) or "",
+        customer_key=key_from(environ, command.CUSTOMER_KEY, required=False),
+        environment=spec.get("environment", "test"),
+        base_url=spec["base_url"],
+        timeout=float(spec.get("timeout") or 30.0),
+        wire=WireNames(**wire),
+    )
+    client.operation(f"by_{spec.get('by', 'soc')}", {})  # the kind of code its runs send
+    return client
+
+
+def _emulator_options(
+    parser: argparse.ArgumentParser,
+) -> Callable[[argparse.Namespace], dict[str, Any]]:
+    group = parser.add_argument_group("Labor Market")
+    group.add_argument(
+        "--lmi-production",
+        action="store_true",
+        help="Labor Market calls need an end-customer key (ck_...), as in production",
+    )
+    group.add_argument(
+        "--no-cip-attribution",
+        action="store_true",
+        help="CIP answers do not say which input code an occupation matched",
+    )
+    return lambda args: {
+        "lmi_production": args.lmi_production,
+        "cip_attribution": not args.no_cip_attribution,
+    }
+
+
+plugin = ApiPlugin(
+    name=NAME,
+    add_commands=command.add_commands,
+    rebuild=_rebuild,
+    mount=emulator.mount,
+    emulator_options=_emulator_options,
+)

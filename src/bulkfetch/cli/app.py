@@ -1,0 +1,74 @@
+"""The ``bulkfetch`` command: its parser (every installed API adds its own subcommands), and
+what each error means as an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from bulkfetch import __version__
+from bulkfetch.bulk import ExitCode
+from bulkfetch.cli import emulate, status, work
+from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
+from bulkfetch.plugins import plugins
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulkfetch", description="Bulk lookups against rate-limited, paid HTTP APIs."
+    )
+    parser.add_argument("--version", action="version", version=f"bulkfetch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for found in plugins().values():
+        found.add_commands(commands)
+    work.add(commands)
+    status.add(commands)
+    emulate.add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        args = _parser().parse_args(argv)
+        code = args.handler(args, err)
+    except BulkfetchError as exc:
+        code = _report_error(exc, err)
+    except BaseExceptionGroup as group:
+        # Task groups wrap what their tasks raise; ours raise one error at a time.
+        first = _first_error(group)
+        if first is None:
+            raise
+        code = _report_error(first, err)
+    except BrokenPipeError:
+        # The reader of our output went away (`bulkfetch status | head -1`): end quietly,
+        # as a program killed by SIGPIPE would, and let no later flush complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = ExitCode.BROKEN_PIPE
+    sys.exit(code)
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, BulkfetchError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def _report_error(exc: BulkfetchError, err: Console) -> int:
+    if isinstance(exc, StoreError) and not isinstance(exc, StoreBusyError):
+        err.print(f"bulkfetch: store error: {exc}", markup=False)
+        return ExitCode.STORE
+    err.print(f"bulkfetch: error: {exc}", markup=False)
+    return ExitCode.USAGE

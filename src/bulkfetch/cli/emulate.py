@@ -1,0 +1,86 @@
+"""``bulkfetch emulate``: the local stand-in for every installed API."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+from bulkfetch.bulk import ExitCode
+from bulkfetch.cli.options import fraction, positive_int
+from bulkfetch.emulator import EmulatorConfig, serve
+from bulkfetch.plugins import plugins
+
+__all__ = ["add"]
+
+# The APIs' own emulator options: what each plugin makes of the parsed arguments.
+_API_OPTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = []
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    emulate = commands.add_parser("emulate", help="run the local API emulator")
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8710, help="0 picks a free port")
+    emulate.add_argument("--keys", help="comma-separated valid keys (default: any key)")
+    emulate.add_argument("--rate-limit", type=positive_int, help="calls per key per second")
+    emulate.add_argument("--quota", type=int, help="billed calls per key, then refused")
+    emulate.add_argument("--not-found-rate", type=fraction, default=0.03)
+    for fault in ("fail", "drop", "slow", "truncate", "throttle"):
+        emulate.add_argument(f"--{fault}-rate", type=fraction, default=0.0)
+    emulate.add_argument("--slow-seconds", type=float, default=30.0)
+    emulate.add_argument(
+        "--burst-429", default="0,0", help="EVERY,SECONDS: all calls 429 for SECONDS of EVERY"
+    )
+    emulate.add_argument("--latency", default="0,0", help="MIN,MAX seconds added to answers")
+    emulate.add_argument("--seed", type=int, default=0)
+    for found in plugins().values():
+        if found.emulator_options is not None:
+            _API_OPTIONS.append(found.emulator_options(emulate))
+    emulate.set_defaults(handler=_emulate)
+
+
+def _emulate(args: argparse.Namespace, err: Console) -> int:
+    low, _, high = args.latency.partition(",")
+    every, _, burst = args.burst_429.partition(",")
+    api_options: dict[str, Any] = {}
+    for collect in _API_OPTIONS:
+        api_options.update(collect(args))
+    config = EmulatorConfig(
+        keys=frozenset(args.keys.split(",")) if args.keys else None,
+        rate_limit=args.rate_limit,
+        quota=args.quota,
+        not_found_rate=args.not_found_rate,
+        fail_rate=args.fail_rate,
+        drop_rate=args.drop_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        truncate_rate=args.truncate_rate,
+        throttle_rate=args.throttle_rate,
+        burst_every=float(every or 0),
+        burst_seconds=float(burst or 0),
+        latency_min=float(low or 0),
+        latency_max=float(high or low or 0),
+        seed=args.seed,
+        options=api_options,
+    )
+
+    def ready(url: str) -> None:
+        print(f"emulator listening on {url}", flush=True)
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def until_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        tg.cancel_scope.cancel()
+
+            tg.start_soon(until_signal)
+            await serve(config, host=args.host, port=args.port, on_ready=ready)
+
+    anyio.run(run)
+    return ExitCode.OK

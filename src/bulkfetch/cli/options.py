@@ -1,0 +1,105 @@
+"""The options the commands share, as argparse parents: an API's command takes the ones it
+needs (``parents=[source(), output(), calls()]``) and adds its own."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bulkfetch.engine import EngineSettings
+
+__all__ = ["api", "bulk", "calls", "fraction", "output", "positive_float", "positive_int", "source"]
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def source() -> argparse.ArgumentParser:
+    """Where the input comes from and how it is read."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("input", type=Path, help="the input file, with a header row")
+    options.add_argument("--column", required=True, help="the column holding the lookups")
+    options.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
+    options.add_argument(
+        "--encoding-errors",
+        choices=("strict", "replace"),
+        default="strict",
+        help="bytes the encoding cannot read: refuse the file (strict), or carry on with "
+        "them replaced by U+FFFD (replace)",
+    )
+    return options
+
+
+def output() -> argparse.ArgumentParser:
+    """Where the output goes and in what format."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--out", required=True, type=Path, help="where to write the output")
+    options.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
+    return options
+
+
+def calls(*, store: bool = True) -> argparse.ArgumentParser:
+    """How calls are made: the store, the pace, the retries, the leases (``store=False``:
+    all but the store, for a command that names its store otherwise)."""
+    options = argparse.ArgumentParser(add_help=False)
+    if store:
+        options.add_argument(
+            "--db",
+            default="bulkfetch.db",
+            help="the job store: a SQLite file, or postgresql://user@host/database to share it",
+        )
+    options.add_argument(
+        "--rate", type=positive_float, help="calls a second for the key (default: none)"
+    )
+    options.add_argument("--concurrency", type=positive_int, default=16)
+    options.add_argument(
+        "--max-attempts", type=positive_int, default=5, help="tries a lookup gets in one run"
+    )
+    options.add_argument(
+        "--lease",
+        dest="lease_seconds",
+        type=positive_float,
+        default=EngineSettings().lease_seconds,
+        help="seconds a claimed lookup stays a worker's unless renewed (a dead worker's "
+        "come back after this)",
+    )
+    return options
+
+
+def api() -> argparse.ArgumentParser:
+    """Where an API is and how patiently it is waited for."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--base-url", default=None, help="the API's base URL")
+    options.add_argument("--timeout", type=positive_float, default=30.0, help="seconds a call")
+    return options
+
+
+def bulk() -> argparse.ArgumentParser:
+    """What a bulk command over a file does with what the store holds."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
+    options.add_argument(
+        "--no-work",
+        dest="work",
+        action="store_false",
+        help="only enqueue (a PostgreSQL store): 'bulkfetch work' processes do the calls",
+    )
+    return options

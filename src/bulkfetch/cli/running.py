@@ -1,0 +1,130 @@
+"""Running a bulk command: signals (a first Ctrl-C drains, a second quits), the progress
+display, and the summary at the end. An API's command builds its client and operation and
+hands the work to :func:`run_bulk_command`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+from rich.console import Console
+
+from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
+from bulkfetch.cli.progress import ProgressBar
+from bulkfetch.engine import StopRequest
+from bulkfetch.errors import UsageError
+from bulkfetch.jobs import StopKind
+
+__all__ = ["Job", "bulk_options", "run_bulk_command", "supervised"]
+
+R = TypeVar("R")
+Job = Callable[[StopRequest, ProgressBar], Awaitable[R]]
+
+
+def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) -> BulkOptions:
+    """The library's options of a bulk run, from the shared command-line options."""
+    if not args.work and "://" not in args.db:
+        raise UsageError(
+            "--no-work leaves the calls to 'bulkfetch work' processes, which need a shared "
+            "store: give --db postgresql://user@host/database"
+        )
+    return BulkOptions(
+        db=args.db,
+        output_format=args.output_format,
+        encoding=args.encoding,
+        encoding_errors=args.encoding_errors,
+        rate=args.rate,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        lease_seconds=args.lease_seconds,
+        refresh=args.refresh,
+        progress=bar,
+        stop=stop,
+        work=args.work,
+    )
+
+
+def run_bulk_command(job: Job[RunReport], err: Console) -> int:
+    """Run a bulk job under signal handling and a progress bar; print its summary."""
+    with ProgressBar(err) as bar:
+        report = anyio.run(supervised, job, bar)
+    if report is None:
+        err.print("bulkfetch: stopped at once; run the same command again to carry on")
+        return ExitCode.INTERRUPTED
+    _print_summary(report, err, bar.shown)
+    return report.exit_code
+
+
+async def supervised(job: Job[R], bar: ProgressBar) -> R | None:
+    """The job's report, or None when a second signal cut it short."""
+    stop = StopRequest()
+    report = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+        report = await job(stop, bar)
+        tg.cancel_scope.cancel()
+    return report
+
+
+async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope) -> None:
+    """First Ctrl-C or SIGTERM: stop sending, let calls in flight land. Second: stop now."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if stop.requested:
+                scope.cancel()
+                return
+            name = signal.Signals(signum).name
+            stop.request(StopKind.INTERRUPTED, f"interrupted by {name}")
+            print(
+                f"bulkfetch: {name}: finishing the calls in flight (again to quit at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
+    if report.enqueued_only:
+        err.print(
+            f"run {report.run_id}: {report.rows} rows enqueued. Start workers with 'bulkfetch "
+            f"work --db URL'; write the output with 'bulkfetch export --db URL --run "
+            f"{report.run_id} --out FILE'.",
+            markup=False,
+        )
+        return
+    parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))
+    err.print(
+        f"{report.rows} rows: {parts or 'none'}; {report.calls} calls; output {report.output}",
+        markup=False,
+    )
+    for notice in report.notices:
+        if notice not in shown:
+            err.print(f"note: {notice}", markup=False)
+    if report.stop_kind == StopKind.QUOTA:
+        err.print(
+            f"stopped: the package of calls is used up ({report.stop_reason}). Add calls to the"
+            " package, then run the same command again to carry on.",
+            markup=False,
+        )
+    elif report.stop_kind == StopKind.AUTH:
+        err.print(
+            f"stopped: the API refused the key ({report.stop_reason}). Check the key, then run"
+            " the same command again to carry on.",
+            markup=False,
+        )
+    elif report.stop_kind == StopKind.UNREACHABLE:
+        err.print(
+            f"stopped: {report.stop_reason}. Nothing was billed for those lookups; check the "
+            "address (--base-url) and the network, then run the same command again.",
+            markup=False,
+        )
+    elif report.stop_kind is not None:
+        err.print(f"stopped: {report.stop_reason}; run the same command again to carry on.")
+    elif report.exit_code == ExitCode.FAILED:
+        err.print("some lookups failed after retries; run the same command again to retry them.")
+
+
+# -- other commands -----------------------------------------------------------------------

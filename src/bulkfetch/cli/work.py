@@ -1,0 +1,64 @@
+"""``bulkfetch work``: one more worker on every run of a shared (PostgreSQL) store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+from rich.console import Console
+
+from bulkfetch.bulk import ExitCode
+from bulkfetch.cli import options
+from bulkfetch.cli.progress import ProgressBar
+from bulkfetch.cli.running import supervised
+from bulkfetch.engine import EngineSettings, StopRequest
+from bulkfetch.errors import UsageError
+from bulkfetch.store import Store
+from bulkfetch.workers import WorkReport, work
+
+__all__ = ["add"]
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "work",
+        parents=[options.calls()],
+        help="join the runs of a shared (PostgreSQL) store as one more worker",
+    )
+    command.set_defaults(handler=_work)
+
+
+def _work(args: argparse.Namespace, err: Console) -> int:
+    async def job(stop: StopRequest, bar: ProgressBar) -> WorkReport:
+        settings = EngineSettings(
+            concurrency=args.concurrency,
+            max_attempts=args.max_attempts,
+            lease_seconds=args.lease_seconds,
+        )
+        async with await Store.open(args.db) as store:
+            if not store.shared:
+                raise UsageError(
+                    "'bulkfetch work' joins a shared store: give --db postgresql://user@host/db"
+                    " (a SQLite store is worked by the command that made its run)"
+                )
+            bar.start(0, 0)
+            return await work(
+                store, os.environ, rate=args.rate, settings=settings, stop=stop, progress=bar
+            )
+
+    with ProgressBar(err) as bar:
+        report = anyio.run(supervised, job, bar)
+    if report is None:
+        err.print("bulkfetch: stopped at once")
+        return ExitCode.INTERRUPTED
+    runs = ", ".join(map(str, report.runs)) or "none"
+    err.print(f"worked runs: {runs}; {report.calls} calls", markup=False)
+    if report.reclaimed:
+        err.print(
+            f"took back {report.reclaimed} lookups of workers that died: they may be billed twice",
+            markup=False,
+        )
+    if report.stop_kind is not None:
+        err.print(f"stopped: {report.stop_reason}; start the workers again to carry on.")
+    return report.exit_code

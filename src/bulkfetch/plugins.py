@@ -1,0 +1,90 @@
+"""The APIs bulkfetch speaks, found as plugins: each API is one package that registers an
+:class:`ApiPlugin` under the entry-point group ``bulkfetch.apis``.
+
+::
+
+    [project.entry-points."bulkfetch.apis"]
+    myapi = "my_package.plugin:plugin"
+
+The command line, ``bulkfetch work``, ``export``, ``status`` and ``emulate`` find APIs here
+only. A run keeps its adapter's :meth:`~bulkfetch.adapter.Adapter.spec` (and the plugin's
+name) in the store; a worker that joins the run rebuilds the adapter from it with the keys
+of its own environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bulkfetch.adapter import Adapter, Answers
+from bulkfetch.errors import UsageError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["GROUP", "ApiPlugin", "Rebuilt", "key_from", "plugin", "plugins"]
+
+GROUP = "bulkfetch.apis"
+
+
+class Rebuilt(Adapter, Answers, Protocol):
+    """An adapter rebuilt from a run's spec: it makes the calls and writes the answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPlugin:
+    """What an API package gives bulkfetch."""
+
+    name: str  # the adapter's name, as the runs in a store name their API
+    # Adds the API's subcommands (``enrich``) to the command line's subparsers.
+    add_commands: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+    # The adapter a run's spec describes, with keys from ``environ``; ``environ=None`` gives
+    # one that only writes kept answers out (``export``) and must make no call.
+    rebuild: Callable[[Mapping[str, Any], Mapping[str, str] | None], Rebuilt]
+    # Mounts the API's routes on the emulator (``bulkfetch emulate``), if it has any.
+    mount: Callable[[web.Application], None] | None = None
+    # Adds the API's own options to ``bulkfetch emulate``; returns what makes the parsed
+    # arguments into the emulator's ``options`` for its routes.
+    emulator_options: (
+        Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], dict[str, Any]]] | None
+    ) = None
+
+
+@functools.cache
+def plugins() -> Mapping[str, ApiPlugin]:
+    """Every installed API, by name."""
+    found: dict[str, ApiPlugin] = {}
+    for entry in entry_points(group=GROUP):
+        loaded = entry.load()
+        if not isinstance(loaded, ApiPlugin):
+            raise UsageError(f"the plugin {entry.value!r} is not a bulkfetch ApiPlugin")
+        found[loaded.name] = loaded
+    return found
+
+
+def plugin(name: str) -> ApiPlugin:
+    """The installed API of this name, or a :class:`UsageError` saying which are."""
+    found = plugins().get(name)
+    if found is None:
+        known = ", ".join(sorted(plugins())) or "none"
+        raise UsageError(
+            f"the store holds a run of an API that is not installed here: {name!r} (installed:"
+            f" {known})"
+        )
+    return found
+
+
+def key_from(environ: Mapping[str, str] | None, name: str, *, required: bool = True) -> str | None:
+    """A key from ``environ`` for a rebuilt adapter: a placeholder when ``environ`` is None
+    (an export makes no call), an error when a required one is missing."""
+    if environ is None:
+        return "(export only: no calls are made)"
+    found = environ.get(name) or None
+    if found is None and required:
+        raise UsageError(f"no key for the run's API: set {name}")
+    return found
