@@ -62,7 +62,7 @@ async def test_bulk_enrich_from_asyncio(emulator: Emulator, tmp_path: Path) -> N
         report = await enrich(
             api, source, column="postcode", out=tmp_path / "out.csv", db=tmp_path / "s.db", rate=200
         )
-    assert report.exit_code == 0
+    assert report.complete
     assert report.rows == 120
     assert sum(report.statuses.values()) == 120
     assert report.calls == emulator.ledger()["requests"]
@@ -80,7 +80,7 @@ async def test_a_strict_limit_with_no_rate_set_is_survived(
         report = await enrich(
             api, source, column="postcode", out=tmp_path / "o.csv", db=tmp_path / "s.db"
         )
-    assert report.exit_code == 0, report.statuses
+    assert report.complete, report.statuses
     ledger = emulator.ledger()
     assert ledger["by_status"].get("429", 0) > 0
     assert ledger["billed_twice"] == 0
@@ -96,13 +96,13 @@ async def test_a_stop_while_reading_the_input_still_writes_every_row(
     stop.request(StopKind.INTERRUPTED, "stopped by the test")
     async with CrystalRoof(KEY, base_url=emulator.url) as api:
         stopped = await enrich(api, source, column="postcode", out=out, db=db, stop=stop)
-        assert stopped.exit_code == 130
+        assert stopped.stop_kind == StopKind.INTERRUPTED
         assert stopped.statuses == {"pending": 3000}
         assert emulator.ledger()["requests"] == 0
         assert len(out.read_text(encoding="utf-8").splitlines()) == 3001
 
         resumed = await enrich(api, source, column="postcode", out=out, db=db, concurrency=64)
-    assert resumed.exit_code == 0
+    assert resumed.complete
     assert resumed.rows == 3000
     assert sum(resumed.statuses.values()) == 3000
     assert emulator.ledger()["billed_twice"] == 0

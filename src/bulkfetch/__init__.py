@@ -16,7 +16,6 @@ from bulkfetch.apis.crystalroof import (
     parse_location,
 )
 from bulkfetch.apis.labormarket import LaborMarket, LaborMarketResult, Occupation, labor_market
-from bulkfetch.bulk import ExitCode, RunReport, run_bulk
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import (
     ApiError,
@@ -39,6 +38,7 @@ from bulkfetch.errors import (
     UnreachableError,
     UsageError,
 )
+from bulkfetch.run import Run, RunReport, run_file
 from bulkfetch.store import Store
 
 try:
@@ -55,7 +55,6 @@ __all__ = [
     "CrystalRoof",
     "DatasetResult",
     "EngineSettings",
-    "ExitCode",
     "InvalidInputError",
     "LaborMarket",
     "LaborMarketResult",
@@ -68,6 +67,7 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "RetryableError",
+    "Run",
     "RunReport",
     "ServerError",
     "StopRequest",
@@ -82,5 +82,5 @@ __all__ = [
     "enrich",
     "labor_market",
     "parse_location",
-    "run_bulk",
+    "run_file",
 ]

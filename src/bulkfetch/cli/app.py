@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from bulkfetch import __version__
-from bulkfetch.bulk import ExitCode
 from bulkfetch.cli import emulate, status, work
+from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
 from bulkfetch.plugins import plugins
 

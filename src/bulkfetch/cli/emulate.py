@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from rich.console import Console
 
-from bulkfetch.bulk import ExitCode
+from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.options import fraction, positive_int
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.plugins import plugins

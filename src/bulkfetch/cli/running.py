@@ -13,11 +13,12 @@ from typing import TypeVar
 import anyio
 from rich.console import Console
 
-from bulkfetch.bulk import BulkOptions, ExitCode, RunReport
+from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import StopKind
+from bulkfetch.run import RunOptions, RunReport
 
 __all__ = ["Job", "bulk_options", "run_bulk_command", "supervised"]
 
@@ -25,14 +26,14 @@ R = TypeVar("R")
 Job = Callable[[StopRequest, ProgressBar], Awaitable[R]]
 
 
-def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) -> BulkOptions:
+def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) -> RunOptions:
     """The library's options of a bulk run, from the shared command-line options."""
     if not args.work and "://" not in args.db:
         raise UsageError(
             "--no-work leaves the calls to 'bulkfetch work' processes, which need a shared "
             "store: give --db postgresql://user@host/database"
         )
-    return BulkOptions(
+    return RunOptions(
         db=args.db,
         output_format=args.output_format,
         encoding=args.encoding,
@@ -56,7 +57,7 @@ def run_bulk_command(job: Job[RunReport], err: Console) -> int:
         err.print("bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED
     _print_summary(report, err, bar.shown)
-    return report.exit_code
+    return exit_code(report)
 
 
 async def supervised(job: Job[R], bar: ProgressBar) -> R | None:
@@ -123,7 +124,7 @@ def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
         )
     elif report.stop_kind is not None:
         err.print(f"stopped: {report.stop_reason}; run the same command again to carry on.")
-    elif report.exit_code == ExitCode.FAILED:
+    elif exit_code(report) == ExitCode.FAILED:
         err.print("some lookups failed after retries; run the same command again to retry them.")
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import anyio
 from rich.console import Console
 
-from bulkfetch.bulk import ExitCode
+from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import UsageError
 from bulkfetch.io.sinks import check_output
 from bulkfetch.jobs import RowStatus
+from bulkfetch.run import export_run
 from bulkfetch.store import Store
-from bulkfetch.workers import export_run
 
 __all__ = ["add"]
 

@@ -8,14 +8,14 @@ import os
 import anyio
 from rich.console import Console
 
-from bulkfetch.bulk import ExitCode
 from bulkfetch.cli import options
+from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import supervised
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.run import WorkReport, work
 from bulkfetch.store import Store
-from bulkfetch.workers import WorkReport, work
 
 __all__ = ["add"]
 
@@ -61,4 +61,4 @@ def _work(args: argparse.Namespace, err: Console) -> int:
         )
     if report.stop_kind is not None:
         err.print(f"stopped: {report.stop_reason}; start the workers again to carry on.")
-    return report.exit_code
+    return exit_code(report)

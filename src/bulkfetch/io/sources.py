@@ -7,18 +7,21 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
+
+import anyio.lowlevel
 
 from bulkfetch.errors import MissingColumnError, UsageError
 
-__all__ = ["CsvSource"]
+__all__ = ["CsvSource", "Row", "Source", "column_index", "each_row"]
 
 # Fields as long as a whole file's worth of text can occur in legitimate quoted input.
 csv.field_size_limit(2**31 - 1)
 _CHUNK = 1 << 20
+_CHECKPOINT_ROWS = 2000  # rows read between two chances for other tasks to run
 
 
 class _Hashing(io.RawIOBase):
@@ -42,6 +45,65 @@ class _Hashing(io.RawIOBase):
         super().close()
 
 
+Row = tuple[int, list[str]]  # (row number from 0, the row's fields as text)
+
+
+class Source(Protocol):
+    """Where a run reads its rows from: a header, then rows of text fields, in order."""
+
+    @property
+    def name(self) -> str:
+        """How messages and the run's description call it (a file's path)."""
+        ...
+
+    def header(self) -> list[str]:
+        """The column names."""
+        ...
+
+    def identity(self) -> dict[str, object]:
+        """Where it is and how it is read (not what it holds): with the content, what
+        names a run over it."""
+        ...
+
+    def content_hash(self) -> str | None:
+        """A hash of everything it holds, read now; None for an input that can be read only
+        once (an iterator), which a run names otherwise."""
+        ...
+
+    def rows(
+        self, *, on_end: Callable[[str], None] | None = None
+    ) -> Iterator[Row] | AsyncIterator[Row]:
+        """Every data row, as wide as the header. Read to its end, ``on_end`` gets the hash
+        of what was read (the same as :meth:`content_hash` if nothing changed meanwhile)."""
+        ...
+
+
+def column_index(header: Sequence[str], column: str) -> int:
+    """Where ``column`` is in ``header``; a usage error when it is not, or is twice."""
+    if column not in header:
+        raise MissingColumnError(column, list(header))
+    if header.count(column) > 1:
+        places = ", ".join(str(i + 1) for i, name in enumerate(header) if name == column)
+        raise UsageError(
+            f"the column name {column!r} appears more than once (columns {places}); "
+            "rename one in the file"
+        )
+    return header.index(column)
+
+
+async def each_row(rows: Iterator[Row] | AsyncIterator[Row]) -> AsyncIterator[Row]:
+    """A source's rows, whether it gives them at once or awaits them; reading a big file
+    lets other tasks run (a signal's handler) every few thousand rows."""
+    if isinstance(rows, AsyncIterator):
+        async for row in rows:
+            yield row
+        return
+    for row in rows:
+        yield row
+        if row[0] % _CHECKPOINT_ROWS == 0:
+            await anyio.lowlevel.checkpoint()
+
+
 @dataclass(frozen=True, slots=True)
 class CsvSource:
     """A CSV file with a header row; rows are lists, so duplicate header names survive."""
@@ -49,6 +111,10 @@ class CsvSource:
     path: Path
     encoding: str = "utf-8-sig"  # a BOM, if present, is not part of the first column's name
     errors: str = "strict"  # or "replace": bytes the encoding cannot read become U+FFFD
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
 
     def header(self) -> list[str]:
         with self._open() as handle:
@@ -59,22 +125,8 @@ class CsvSource:
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise UsageError(self._unreadable(exc)) from None
 
-    def column_index(self, column: str) -> int:
-        header = self.header()
-        if column not in header:
-            raise MissingColumnError(column, header)
-        if header.count(column) > 1:
-            places = ", ".join(str(i + 1) for i, name in enumerate(header) if name == column)
-            raise UsageError(
-                f"the column name {column!r} appears more than once (columns {places}); "
-                "rename one in the file"
-            )
-        return header.index(column)
-
-    def rows(
-        self, start: int = 0, *, on_end: Callable[[str], None] | None = None
-    ) -> Iterator[tuple[int, list[str]]]:
-        """``(row number, fields)`` for every data row from ``start``, as wide as the header.
+    def rows(self, *, on_end: Callable[[str], None] | None = None) -> Iterator[Row]:
+        """``(row number, fields)`` for every data row, as wide as the header.
 
         A short row is padded with empty fields. A long row has its extra fields joined back
         into its last field with commas, which is what they were before an unquoted comma
@@ -89,8 +141,6 @@ class CsvSource:
             next(reader, None)
             try:
                 for row_no, fields in enumerate(reader):
-                    if row_no < start:
-                        continue
                     if len(fields) < width:
                         fields.extend([""] * (width - len(fields)))
                     elif len(fields) > width:
@@ -110,14 +160,8 @@ class CsvSource:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def identity(self, content: str) -> dict[str, object]:
-        """What the run keeps of its input: where it is, how it is read, and its content."""
-        return {
-            "path": str(self.path.resolve()),
-            "encoding": self.encoding,
-            "errors": self.errors,
-            "sha256": content,
-        }
+    def identity(self) -> dict[str, object]:
+        return {"path": str(self.path.resolve()), "encoding": self.encoding, "errors": self.errors}
 
     def _open_binary(self) -> IO[bytes]:
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Unpack
 
 from bulkfetch.apis.crystalroof.client import OCCUPATION, CrystalRoof
-from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
+from bulkfetch.run import RunOptions, RunReport, run_file
 
 __all__ = ["enrich"]
 
@@ -19,11 +19,11 @@ async def enrich(
     out: str | Path,
     dataset: str = OCCUPATION,
     area_type: str | None = "oa",
-    **options: Unpack[BulkOptions],
+    **options: Unpack[RunOptions],
 ) -> RunReport:
     """Add a CrystalRoof dataset's columns to every row of a file of locations.
 
     ``await enrich(api, "postcodes.csv", column="postcode", out="enriched.csv", rate=5)``
     """
     operation = api.operation("dataset", {"dataset": dataset, "area_type": area_type})
-    return await bulk_file(operation, input_path, column=column, out=out, **options)
+    return await run_file(operation, input_path, column=column, out=out, **options)

@@ -9,12 +9,12 @@ from rich.console import Console
 
 from bulkfetch.apis.crystalroof.bulk import enrich
 from bulkfetch.apis.crystalroof.client import AREA_TYPES, DEFAULT_BASE_URL, OCCUPATION, CrystalRoof
-from bulkfetch.bulk import RunReport
 from bulkfetch.cli import options
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.run import RunReport
 
 __all__ = ["KEY_VARIABLE", "add_commands"]
 

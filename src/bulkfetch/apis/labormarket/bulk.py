@@ -10,7 +10,7 @@ from typing import Unpack
 from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.regions import check_region
 from bulkfetch.apis.labormarket.wire import By
-from bulkfetch.bulk import BulkOptions, RunReport, bulk_file
+from bulkfetch.run import RunOptions, RunReport, run_file
 
 __all__ = ["labor_market"]
 
@@ -27,7 +27,7 @@ async def labor_market(
     fields: Sequence[str] | None = None,
     include_skills: bool = False,
     msa_fallback: bool = False,
-    **options: Unpack[BulkOptions],
+    **options: Unpack[RunOptions],
 ) -> RunReport:
     """Add labor-market data to every row of a file of SOC or CIP codes.
 
@@ -42,7 +42,7 @@ async def labor_market(
         "msa_fallback": msa_fallback,
     }
     operation = api.operation(f"by_{by}", query)  # bad options fail here
-    return await bulk_file(
+    return await run_file(
         operation,
         input_path,
         column=column,

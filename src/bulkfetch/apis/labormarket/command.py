@@ -17,12 +17,13 @@ from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.codes import REGION_TYPES
 from bulkfetch.apis.labormarket.regions import known_regions
 from bulkfetch.apis.labormarket.wire import WireNames
-from bulkfetch.bulk import ExitCode, RunReport
 from bulkfetch.cli import options
+from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.run import RunReport
 from bulkfetch.store import Store
 
 __all__ = ["CUSTOMER_KEY", "PLATFORM_KEY", "add_commands", "client_from"]

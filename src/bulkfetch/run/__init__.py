@@ -1,0 +1,24 @@
+"""Bulk runs: a source enqueued into the store, its jobs worked by the engine, the output
+written or streamed, in input order. ``run.Run`` is the one object that does it, for the
+command line, the library and the workers alike."""
+
+from __future__ import annotations
+
+from bulkfetch.run.files import RunOptions, run_file
+from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.report import Progress, RunReport, WorkReport
+from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.worker import export_run, work
+
+__all__ = [
+    "OutputFormat",
+    "Progress",
+    "Run",
+    "RunOptions",
+    "RunReport",
+    "WorkReport",
+    "export_run",
+    "pacer_for",
+    "run_file",
+    "work",
+]

@@ -1,0 +1,89 @@
+"""Rows read from a source into the store: each with its lookup (or why it has none) and
+its fields, a chunk a transaction, idempotently, so that an interrupted enqueue carries on
+where it stopped."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from bulkfetch.clock import Clock
+from bulkfetch.engine import StopRequest
+from bulkfetch.errors import InvalidInputError, UsageError
+from bulkfetch.io.sources import Source, each_row
+from bulkfetch.jobs import Lookup
+from bulkfetch.store import RowEntry, Store
+
+__all__ = ["enqueue"]
+
+CHUNK = 2000  # rows a transaction
+
+
+async def enqueue(
+    store: Store,
+    run_id: int,
+    source: Source,
+    *,
+    index: int,
+    lookup: Callable[[str], Lookup],
+    start: int,
+    stop: StopRequest,
+    clock: Clock,
+    content: str | None,
+) -> int:
+    """Enqueue the source's rows from ``start``; how many rows the run holds.
+
+    Rows before ``start`` are already in the store: read past, and, for an input with no
+    content hash (an iterator given again to a named run), compared with what was kept. A
+    file whose content is no longer ``content`` by the end of reading it is refused, and the
+    run it began retired: its rows may be a mix of two contents.
+    """
+    chunk: list[RowEntry] = []
+    # Repeated values are common in big inputs: build each one's lookup (and fingerprint) once.
+    lookup = functools.lru_cache(maxsize=65536)(lookup)
+    kept = _kept_rows(store, run_id) if content is None and start else None
+    total = 0
+    read: list[str] = []
+    async for row_no, fields in each_row(source.rows(on_end=read.append)):
+        total = row_no + 1
+        if row_no < start:
+            if kept is not None:
+                await _same(kept, row_no, fields, source.name)
+            continue
+        try:
+            chunk.append(RowEntry(row_no, lookup(fields[index]), fields=fields))
+        except InvalidInputError as exc:
+            chunk.append(RowEntry(row_no, None, str(exc), fields=fields))
+        if len(chunk) >= CHUNK:
+            await store.queue.enqueue(run_id, chunk, clock.time())
+            chunk = []
+            if stop.requested:
+                return total
+    if content is not None and read != [content]:
+        await store.runs.retire(run_id, clock.time())
+        raise UsageError(
+            f"{source.name} changed while it was being read: nothing was fetched for it. Run"
+            " the same command again when it is no longer being written"
+        )
+    await store.queue.enqueue(run_id, chunk, clock.time())
+    await store.runs.finish_enqueue(run_id)
+    return max(total, start)
+
+
+def _kept_rows(store: Store, run_id: int) -> AsyncIterator[Iterable[str] | None]:
+    async def fields() -> AsyncIterator[Iterable[str] | None]:
+        async for row in store.results.rows(run_id):
+            yield row.fields
+
+    return fields()
+
+
+async def _same(
+    kept: AsyncIterator[Iterable[str] | None], row_no: int, fields: list[str], name: str
+) -> None:
+    was = await anext(kept, None)
+    if was is not None and list(was) != fields:
+        raise UsageError(
+            f"{name} holds other inputs than when it began: input {row_no + 1} is {fields!r}"
+            f" now, was {list(was)!r}. Give the run another name for other inputs"
+        )

@@ -1,0 +1,115 @@
+"""A file through an API into a file: what ``bulkfetch enrich`` and ``enrich()`` do."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypedDict, Unpack
+
+import anyio
+
+from bulkfetch.adapter import Operation
+from bulkfetch.clock import SystemClock
+from bulkfetch.engine import EngineSettings, StopRequest
+from bulkfetch.io.sinks import check_output
+from bulkfetch.io.sources import CsvSource, column_index
+from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.report import Progress, RunReport
+from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.store import Store
+
+__all__ = ["RunOptions", "engine_settings", "run_file"]
+
+
+class RunOptions(TypedDict, total=False):
+    """How a bulk run over a file is stored, paced and written (all optional)."""
+
+    db: str | Path  # the store; default bulkfetch.db
+    output_format: OutputFormat
+    encoding: str  # the input's; default utf-8-sig
+    encoding_errors: str  # "strict" (default): refuse bytes the encoding cannot read;
+    # "replace": carry on with them replaced by U+FFFD
+    rate: float | None
+    concurrency: int
+    max_attempts: int
+    refresh: bool
+    progress: Progress | None
+    stop: StopRequest | None
+    lease_seconds: float  # how long a claimed job stays a worker's without renewal
+    work: bool  # False: enqueue only, for ``bulkfetch work`` to take up
+
+
+def engine_settings(options: RunOptions) -> EngineSettings:
+    defaults = EngineSettings()
+    return EngineSettings(
+        concurrency=options.get("concurrency", defaults.concurrency),
+        max_attempts=options.get("max_attempts", defaults.max_attempts),
+        lease_seconds=options.get("lease_seconds", defaults.lease_seconds),
+    )
+
+
+async def run_file(
+    operation: Operation[object],
+    input_path: str | Path,
+    *,
+    column: str,
+    out: str | Path,
+    before: Callable[[Store], Awaitable[None]] | None = None,
+    **options: Unpack[RunOptions],
+) -> RunReport:
+    """Enqueue a file's rows (idempotently), work them, and write ``out`` from the store.
+
+    What can be checked without the store is checked first (the input, its column, the
+    output), then the store opened and ``before`` run (checks that need it). An error before
+    any call was answered leaves no store behind that it created. ``work=False``: enqueue
+    only, for workers (``bulkfetch work``) to take up.
+    """
+    source = CsvSource(
+        Path(input_path),
+        options.get("encoding", "utf-8-sig"),
+        options.get("encoding_errors", "strict"),
+    )
+    column_index(source.header(), column)
+    db = options.get("db", "bulkfetch.db")
+    store_file = {} if "://" in str(db) else {"the store": Path(db)}
+    check_output(Path(out), not_to={"the input": source.path, **store_file})
+    store = await Store.open(db)
+    try:
+        if before is not None:
+            await before(store)
+        report = await _run(store, operation, source, column, Path(out), options)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await store.close_unused()
+        raise
+    with anyio.CancelScope(shield=True):
+        await store.close()
+    return report
+
+
+async def _run(
+    store: Store,
+    operation: Operation[object],
+    source: CsvSource,
+    column: str,
+    out: Path,
+    options: RunOptions,
+) -> RunReport:
+    clock = SystemClock()
+    run = await Run.begin(
+        store,
+        operation,
+        source,
+        column=column,
+        clock=clock,
+        progress=options.get("progress"),
+        stop=options.get("stop"),
+    )
+    rate = options.get("rate")
+    if not options.get("work", True):
+        return RunReport(run.id, None, run.rows, {}, 0, 0, enqueued_only=True, notices=run.notices)
+    pacer = await pacer_for(store, run.adapter, rate, clock)
+    run.progress.start(run.rows, 0)
+    await run.work(pacer, settings=engine_settings(options), refresh=options.get("refresh", False))
+    statuses = await run.write(out, options.get("output_format", "csv"))
+    return run.report(statuses, out, rate)

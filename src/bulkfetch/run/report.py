@@ -1,0 +1,70 @@
+"""What a run says as it goes (:class:`Progress`) and what it did (:class:`RunReport`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bulkfetch.jobs import Outcome, RowStatus
+
+__all__ = ["Progress", "RunReport", "Silent", "WorkReport"]
+
+
+class Progress(Protocol):
+    """What a run reports as it goes (the CLI draws a bar from it)."""
+
+    def start(self, total_rows: int, settled_rows: int) -> None: ...
+
+    def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None: ...
+
+    def notice(self, text: str) -> None:
+        """Something the user should know now, not only at the end."""
+        ...
+
+
+class Silent:
+    """Progress nobody watches."""
+
+    def start(self, total_rows: int, settled_rows: int) -> None:
+        pass
+
+    def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a run did, and how it ended."""
+
+    run_id: int
+    output: Path | None
+    rows: int
+    statuses: dict[str, int]
+    calls: int  # requests sent by this invocation
+    reclaimed: int  # jobs found in flight from a process that died: possibly billed twice
+    stop_kind: str | None = None
+    stop_reason: str | None = None
+    notices: Sequence[str] = ()
+    enqueued_only: bool = False  # work=False: rows counts the rows enqueued; nothing written
+
+    @property
+    def complete(self) -> bool:
+        """Every row has a final status (ok, not found, invalid)."""
+        unsettled = (RowStatus.FAILED.value, RowStatus.PENDING.value)
+        return self.stop_kind is None and not any(self.statuses.get(s) for s in unsettled)
+
+
+@dataclass(slots=True)
+class WorkReport:
+    """What a worker (``bulkfetch work``) did before it left."""
+
+    runs: list[int] = field(default_factory=list)  # the runs it sent calls for
+    calls: int = 0
+    reclaimed: int = 0  # jobs of dead workers it took back: possibly billed twice
+    stop_kind: str | None = None
+    stop_reason: str | None = None

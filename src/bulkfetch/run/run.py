@@ -1,0 +1,265 @@
+"""A bulk run: one object that enqueues a source into the store, works its jobs, writes or
+streams its output, and reports. The command line, the library (``fetch_many``) and the
+workers (``bulkfetch work``) all use it; nothing else runs the engine."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from bulkfetch.adapter import Adapter, Answers, Operation
+from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
+from bulkfetch.errors import UsageError
+from bulkfetch.io.sources import Source, column_index
+from bulkfetch.jobs import Outcome, RowStatus
+from bulkfetch.pacing import Pacer
+from bulkfetch.pacing.limiter import RateLimiter
+from bulkfetch.pacing.shared import SharedRateLimiter
+from bulkfetch.plugins import plugin
+from bulkfetch.run.enqueue import enqueue
+from bulkfetch.run.identity import run_spec
+from bulkfetch.run.output import OutputFormat, write_output
+from bulkfetch.run.report import Progress, RunReport, Silent
+from bulkfetch.store import Store
+
+__all__ = ["Run", "pacer_for"]
+
+
+class Run:
+    """One run of a store, as this process works on it."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        adapter: Adapter,
+        answers: Answers,
+        *,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+        stop: StopRequest | None = None,
+    ) -> None:
+        self.store = store
+        self.id = run_id
+        self.adapter = adapter
+        self.answers = answers
+        self.clock = clock or SystemClock()
+        self.progress = progress or Silent()
+        self.stop = stop or StopRequest()
+        self.source: Source | None = None  # what it was begun from here, if anything
+        self.content: str | None = None  # that source's content hash when it was read
+        self.rows = 0  # rows enqueued
+        self.enqueue_complete = True
+        self.calls = 0  # requests this process sent for it
+        self.reclaimed = 0  # lookups taken back from processes that died
+        self.learned: float | None = None  # the limit the pacer learnt from 429s, if any
+        self.notices: list[str] = []
+
+    @classmethod
+    async def begin(
+        cls,
+        store: Store,
+        operation: Operation[object],
+        source: Source,
+        *,
+        column: str,
+        name: str | None = None,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+        stop: StopRequest | None = None,
+    ) -> Run:
+        """Find or make the run of ``operation`` over ``source`` and enqueue what it has not
+        (see :func:`~bulkfetch.run.identity.run_spec` for what names a run)."""
+        run = cls(
+            store,
+            0,
+            operation.adapter,
+            operation.answers,
+            clock=clock,
+            progress=progress,
+            stop=stop,
+        )
+        index = column_index(source.header(), column)
+        content = source.content_hash()
+        spec = run_spec(
+            operation.adapter,
+            operation.template,
+            source,
+            column=column,
+            content=content,
+            name=name,
+        )
+        info = await store.runs.begin(spec, run.clock.time())
+        run.id, run.source, run.content = info.id, source, content
+        if info.follows is not None:
+            run.tell(
+                f"{source.name} changed since run {info.follows} was enqueued from it: this is"
+                f" a new run, {info.id}, over its content now (lookups answered before cost"
+                " no call)"
+            )
+        run.rows, run.enqueue_complete = info.rows_enqueued, info.enqueue_complete
+        if not info.enqueue_complete:
+            run.rows = await enqueue(
+                store,
+                info.id,
+                source,
+                index=index,
+                lookup=operation.lookup,
+                start=info.rows_enqueued,
+                stop=run.stop,
+                clock=run.clock,
+                content=content,
+            )
+        return run
+
+    @classmethod
+    async def attach(
+        cls,
+        store: Store,
+        run_id: int,
+        environ: Mapping[str, str] | None,
+        *,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+        stop: StopRequest | None = None,
+    ) -> Run:
+        """A run already in the store, its adapter rebuilt by its API's plugin with the keys
+        of ``environ`` (``None``: to write its output only, with no call)."""
+        detail = await store.runs.detail(run_id)
+        if detail is None:
+            raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
+        adapter = plugin(detail.api).rebuild(json.loads(detail.adapter), environ)
+        run = cls(store, run_id, adapter, adapter, clock=clock, progress=progress, stop=stop)
+        run.rows, run.enqueue_complete = detail.rows_enqueued, detail.enqueue_complete
+        return run
+
+    def tell(self, notice: str) -> None:
+        """A notice for the user: now, and in the report."""
+        self.notices.append(notice)
+        self.progress.notice(notice)
+
+    async def work(
+        self,
+        pacer: Pacer,
+        *,
+        settings: EngineSettings | None = None,
+        refresh: bool = False,
+        prepare: bool = True,
+    ) -> None:
+        """Work the run's jobs until each is final, or a stop. ``prepare``: first take back
+        the jobs of processes that died and give failed ones fresh attempts (with
+        ``refresh``, fetch again what the store holds)."""
+        if prepare:
+            reclaimed = await self.store.runs.prepare(
+                self.id, refresh=refresh, now=self.clock.time()
+            )
+            self.reclaimed += reclaimed
+            if reclaimed:
+                self.tell(
+                    f"resumed: {reclaimed} lookups were in flight when an earlier process died;"
+                    " they are fetched again and may be billed twice"
+                )
+        settled_here = 0
+        first_commit = anyio.Event()
+
+        def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
+            nonlocal settled_here
+            self.calls += sum(outcome.called for outcome in outcomes)
+            settled_here += settled
+            self.progress.advance(settled, outcomes)
+            first_commit.set()
+
+        async def count_earlier_rows() -> None:
+            # Counting a big run's settled rows takes a while: not before the first call.
+            await first_commit.wait()
+            self.progress.advance(await self.store.queue.settled_rows(self.id) - settled_here, ())
+
+        if not self.stop.requested:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(count_earlier_rows)
+                await run_jobs(
+                    self.store,
+                    self.id,
+                    self.adapter,
+                    pacer,
+                    settings=settings,
+                    stop=self.stop,
+                    clock=self.clock,
+                    on_outcomes=on_outcomes,
+                )
+                tg.cancel_scope.cancel()
+            self.learned = pacer.learned
+        if self.stop.kind is not None:
+            await self.store.runs.record_stop(self.id, self.stop.kind, self.stop.reason or "")
+
+    async def write(self, out: Path, output_format: OutputFormat = "csv") -> dict[str, int]:
+        """Write the output from the store; the count of each row status. An input this run
+        was begun from here that changed since is refused first: the output would not be
+        what its rows are now."""
+        source = self.source
+        if source is not None and self.content is not None:
+            if source.content_hash() != self.content:
+                raise UsageError(
+                    f"{source.name} changed while run {self.id} worked on it: no output was"
+                    " written, so that no row can carry another row's answer. The answers are"
+                    " kept in the store: run the same command again to enqueue the input as it"
+                    " is now (lookups already answered cost no call)"
+                )
+        elif not self.enqueue_complete:
+            raise UsageError(
+                f"run {self.id} stopped while its input was being read: run its command again"
+                " to read the rest, then write its output"
+            )
+        # Rows the run stopped before enqueueing are written pending, from the input.
+        rest = source.rows() if not self.enqueue_complete and source is not None else None
+        statuses = await write_output(
+            self.store, self.id, self.answers, out, output_format, rest=rest, rest_from=self.rows
+        )
+        if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
+            await self.store.runs.complete(self.id)
+        return statuses
+
+    def report(
+        self, statuses: Mapping[str, int], out: Path | None, rate: float | None
+    ) -> RunReport:
+        """What this process did with the run."""
+        return RunReport(
+            run_id=self.id,
+            output=out,
+            rows=sum(statuses.values()),
+            statuses=dict(statuses),
+            calls=self.calls,
+            reclaimed=self.reclaimed,
+            stop_kind=self.stop.kind,
+            stop_reason=self.stop.reason,
+            notices=(*self.notices, *self.adapter.notices, *_rate_notice(rate, self.learned)),
+        )
+
+
+async def pacer_for(store: Store, adapter: Adapter, rate: float | None, clock: Clock) -> Pacer:
+    """The pacing of the adapter's key: on a store several workers share, the key's shared
+    budget; else the client's own pacer (its single calls share it), at ``rate`` if given."""
+    if store.shared:
+        return await SharedRateLimiter.join(store, adapter.rate_key, rate, clock=clock)
+    own = getattr(adapter, "pacer", None)
+    if isinstance(own, RateLimiter):
+        if rate is not None:
+            own.configure(rate)
+        return own
+    return RateLimiter(rate, clock=clock)
+
+
+def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
+    """Tell the user the limit the pacer learned, when the rate they gave was above it."""
+    if learned is None or (rate is not None and rate <= learned):
+        return []
+    per_second = max(1, math.floor(learned))
+    return [
+        f"the API answered 429 beyond about {per_second} calls a second; a rate of "
+        f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
+    ]
