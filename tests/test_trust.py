@@ -16,7 +16,7 @@ import pytest
 
 import bulkfetch
 from bulkfetch import CrystalRoof, LaborMarket, UsageError
-from bulkfetch.io.sources import CsvSource
+from bulkfetch.io.delimited import CsvSource
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import (
     KEY,

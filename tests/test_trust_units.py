@@ -13,8 +13,9 @@ import bulkfetch
 from bulkfetch.apis.labormarket import normalise_cip, normalise_soc, resolve_region
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
-from bulkfetch.io.sinks import check_output, output_names
-from bulkfetch.io.sources import CsvSource
+from bulkfetch.io.delimited import CsvSource
+from bulkfetch.io.files import check_output
+from bulkfetch.io.sinks import output_names
 from tests.test_limiter import FakeClock
 
 README = Path(__file__).resolve().parents[1] / "README.md"

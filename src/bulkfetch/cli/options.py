@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from bulkfetch.engine import EngineSettings
+from bulkfetch.io.formats import INPUT_FORMATS
+from bulkfetch.io.sinks import FORMATS
 
 __all__ = ["api", "bulk", "calls", "fraction", "output", "positive_float", "positive_int", "source"]
 
@@ -35,9 +37,23 @@ def fraction(text: str) -> float:
 def source() -> argparse.ArgumentParser:
     """Where the input comes from and how it is read."""
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("input", type=Path, help="the input file, with a header row")
+    options.add_argument(
+        "input",
+        type=Path,
+        help="the input file, with a header row (CSV, TSV, JSON Lines, .xlsx, Parquet; "
+        "- for standard input)",
+    )
     options.add_argument("--column", required=True, help="the column holding the lookups")
-    options.add_argument("--encoding", default="utf-8-sig", help="the input's text encoding")
+    options.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        help="default: what the input's name says (.tsv, .jsonl, .xlsx, .parquet), else CSV",
+    )
+    options.add_argument(
+        "--delimiter", help="a delimited input's (default: found from its header line)"
+    )
+    options.add_argument("--sheet", help="an .xlsx input's sheet (default: the first)")
+    options.add_argument("--encoding", default="utf-8-sig", help="a text input's encoding")
     options.add_argument(
         "--encoding-errors",
         choices=("strict", "replace"),
@@ -51,8 +67,15 @@ def source() -> argparse.ArgumentParser:
 def output() -> argparse.ArgumentParser:
     """Where the output goes and in what format."""
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--out", required=True, type=Path, help="where to write the output")
-    options.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
+    options.add_argument(
+        "--out", required=True, type=Path, help="where to write the output (- for standard output)"
+    )
+    options.add_argument(
+        "--format",
+        dest="output_format",
+        choices=FORMATS,
+        help="default: what the output's name says (.tsv, .jsonl, .parquet), else CSV",
+    )
     return options
 
 

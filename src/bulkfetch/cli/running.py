@@ -36,6 +36,9 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
     return RunOptions(
         db=args.db,
         output_format=args.output_format,
+        input_format=args.input_format,
+        delimiter=args.delimiter,
+        sheet=args.sheet,
         encoding=args.encoding,
         encoding_errors=args.encoding_errors,
         rate=args.rate,

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sinks import check_output
+from bulkfetch.io.files import check_output
+from bulkfetch.io.sinks import FORMATS, STDOUT, output_format
 from bulkfetch.jobs import RowStatus
 from bulkfetch.run import export_run
 from bulkfetch.store import Store
@@ -24,8 +25,15 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = commands.add_parser("export", help="write a run's output from the store")
     export.add_argument("--db", required=True, help="the job store")
     export.add_argument("--run", required=True, type=int, help="the run id ('status' shows it)")
-    export.add_argument("--out", required=True, type=Path, help="where to write the output")
-    export.add_argument("--format", dest="output_format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument(
+        "--out", required=True, type=Path, help="where to write the output (- for standard output)"
+    )
+    export.add_argument(
+        "--format",
+        dest="output_format",
+        choices=FORMATS,
+        help="default: what the output's name says (.tsv, .jsonl, .parquet), else CSV",
+    )
     export.set_defaults(handler=_export)
 
     status = commands.add_parser("status", help="what a store holds and how its last run ended")
@@ -36,11 +44,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _export(args: argparse.Namespace, err: Console) -> int:
     _check_store_exists(args.db)
-    check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
+    if args.out != STDOUT:
+        check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
+    output = output_format(args.out, args.output_format)
 
     async def write() -> dict[str, int]:
         async with await Store.open(args.db, exclusive=False) as store:
-            return await export_run(store, args.run, args.out, output_format=args.output_format)
+            return await export_run(store, args.run, args.out, output_format=output)
 
     statuses = anyio.run(write)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -11,9 +12,11 @@ import anyio
 from bulkfetch.adapter import Operation
 from bulkfetch.clock import SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
-from bulkfetch.io.sinks import check_output
-from bulkfetch.io.sources import CsvSource, column_index
-from bulkfetch.run.output import OutputFormat
+from bulkfetch.io.files import check_output
+from bulkfetch.io.formats import open_source
+from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
+from bulkfetch.io.sources import Source, column_index
+from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
 from bulkfetch.run.report import Progress, RunReport
 from bulkfetch.run.run import Run, pacer_for
 from bulkfetch.store import Store
@@ -25,8 +28,11 @@ class RunOptions(TypedDict, total=False):
     """How a bulk run over a file is stored, paced and written (all optional)."""
 
     db: str | Path  # the store; default bulkfetch.db
-    output_format: OutputFormat
-    encoding: str  # the input's; default utf-8-sig
+    output_format: OutputFormat | None  # default: what the output's name says (CSV)
+    input_format: str | None  # csv, tsv, jsonl, xlsx, parquet; default: what its name says
+    delimiter: str | None  # delimited text's; default: found from its header line
+    sheet: str | None  # an .xlsx input's sheet; default: the first
+    encoding: str  # a text input's; default utf-8-sig
     encoding_errors: str  # "strict" (default): refuse bytes the encoding cannot read;
     # "replace": carry on with them replaced by U+FFFD
     rate: float | None
@@ -59,40 +65,59 @@ async def run_file(
 ) -> RunReport:
     """Enqueue a file's rows (idempotently), work them, and write ``out`` from the store.
 
-    What can be checked without the store is checked first (the input, its column, the
-    output), then the store opened and ``before`` run (checks that need it). An error before
-    any call was answered leaves no store behind that it created. ``work=False``: enqueue
-    only, for workers (``bulkfetch work``) to take up.
+    ``input_path`` ``-`` is standard input, ``out`` ``-`` standard output; each file's
+    format follows its name unless the options say. What can be checked without the store
+    is checked first (the input, its column, the output), then the store opened and
+    ``before`` run (checks that need it). An error before any call was answered leaves no
+    store behind that it created. ``work=False``: enqueue only, for workers (``bulkfetch
+    work``) to take up.
     """
-    source = CsvSource(
-        Path(input_path),
-        options.get("encoding", "utf-8-sig"),
-        options.get("encoding_errors", "strict"),
-    )
-    column_index(source.header(), column)
-    db = options.get("db", "bulkfetch.db")
-    store_file = {} if "://" in str(db) else {"the store": Path(db)}
-    check_output(Path(out), not_to={"the input": source.path, **store_file})
-    store = await Store.open(db)
-    try:
-        if before is not None:
-            await before(store)
-        report = await _run(store, operation, source, column, Path(out), options)
-    except BaseException:
+    path, out = Path(input_path), Path(out)
+    with contextlib.ExitStack() as files:
+        source = _source(path, files, options)
+        column_index(source.header(), column)
+        output = output_format(out, options.get("output_format"))
+        if out != STDOUT:
+            db = options.get("db", "bulkfetch.db")
+            kept = {"the input": path} if path != STDIN else {}
+            check_output(
+                out, not_to={**kept, **({} if "://" in str(db) else {"the store": Path(db)})}
+            )
+        store = await Store.open(options.get("db", "bulkfetch.db"))
+        try:
+            if before is not None:
+                await before(store)
+            report = await _run(store, operation, source, column, out, output, options)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await store.close_unused()
+            raise
         with anyio.CancelScope(shield=True):
-            await store.close_unused()
-        raise
-    with anyio.CancelScope(shield=True):
-        await store.close()
-    return report
+            await store.close()
+        return report
+
+
+def _source(path: Path, files: contextlib.ExitStack, options: RunOptions) -> Source:
+    """The input, in its format (standard input copied to a temporary file first)."""
+    if path == STDIN:
+        return Copied(_source(files.enter_context(stdin_copy()), files, options))
+    return open_source(
+        path,
+        format=options.get("input_format"),
+        encoding=options.get("encoding", "utf-8-sig"),
+        errors=options.get("encoding_errors", "strict"),
+        delimiter=options.get("delimiter"),
+        sheet=options.get("sheet"),
+    )
 
 
 async def _run(
     store: Store,
     operation: Operation[object],
-    source: CsvSource,
+    source: Source,
     column: str,
     out: Path,
+    output: OutputFormat,
     options: RunOptions,
 ) -> RunReport:
     clock = SystemClock()
@@ -111,5 +136,5 @@ async def _run(
     pacer = await pacer_for(store, run.adapter, rate, clock)
     run.progress.start(run.rows, 0)
     await run.work(pacer, settings=engine_settings(options), refresh=options.get("refresh", False))
-    statuses = await run.write(out, options.get("output_format", "csv"))
+    statuses = await run.write(out, output)
     return run.report(statuses, out, rate)

@@ -7,20 +7,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Literal
 
 import anyio.lowlevel
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sinks import CsvSink, JsonlSink, OutputRecord, Rendered, Sink, atomic_text_file
+from bulkfetch.io.sinks import OutputFormat, OutputRecord, Rendered, Sink, open_sink
 from bulkfetch.io.sources import Row, each_row
 from bulkfetch.jobs import RowStatus
 from bulkfetch.store import Store
 
 __all__ = ["OutputFormat", "write_output"]
-
-OutputFormat = Literal["csv", "jsonl"]
 
 
 async def write_output(
@@ -50,17 +47,22 @@ async def write_output(
     )
     statuses: dict[str, int] = {}
     columns = [c for c in await store.results.columns(run_id) if c not in answers.fixed_columns]
-    with atomic_text_file(out) as handle:
-        sink: Sink = (
-            CsvSink(
-                handle,
-                detail.header,
-                [*columns, *answers.fixed_columns],
-                row_column=answers.expands_rows,
-            )
-            if output_format == "csv"
-            else JsonlSink(handle, detail.header)
-        )
+    types = None
+    if output_format == "parquet":  # typed columns: what every answer's values are
+        from bulkfetch.io.parquet import ColumnTypes
+
+        seen = ColumnTypes(answers)
+        async for body in store.results.bodies(run_id):
+            seen.add(body)
+        types = seen.types
+    with open_sink(
+        out,
+        output_format,
+        detail.header,
+        [*columns, *answers.fixed_columns],
+        row_column=answers.expands_rows,
+        types=types,
+    ) as sink:
         render = _Renderer(answers, sink)
         async for row in store.results.rows(run_id):
             status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)

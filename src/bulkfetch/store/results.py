@@ -71,6 +71,21 @@ class Results:
                 )
             after = rows[-1][0]
 
+    async def bodies(self, run_id: int) -> AsyncIterator[str]:
+        """Every kept answer of the run's lookups, once each, a page at a time."""
+        after = -1
+        while True:
+
+            def statements(conn: Connection, after: int = after) -> list[Any]:
+                return list(execute(conn, bodies_page, {"run": run_id, "after": after}))
+
+            page = await self._access.read(statements)
+            if not page:
+                break
+            for _, body in page:
+                yield body
+            after = page[-1][0]
+
 
 OUTPUT_PAGE = 5000  # rows of output read in one statement
 
@@ -90,5 +105,14 @@ output_page = (
     .outerjoin(results, results.c.job_id == run_rows.c.job_id)
     .where(run_rows.c.run_id == sa.bindparam("run"), run_rows.c.row_no > sa.bindparam("after"))
     .order_by(run_rows.c.row_no)
+    .limit(OUTPUT_PAGE)
+)
+
+# The kept answers of a run's lookups, after a job id, a page at a time.
+bodies_page = (
+    sa.select(results.c.job_id, results.c.body)
+    .join(run_jobs, run_jobs.c.job_id == results.c.job_id)
+    .where(run_jobs.c.run_id == sa.bindparam("run"), results.c.job_id > sa.bindparam("after"))
+    .order_by(results.c.job_id)
     .limit(OUTPUT_PAGE)
 )

@@ -1,0 +1,185 @@
+"""Parquet, with pyarrow (the ``parquet`` extra): a file read a batch of rows at a time, and
+an output written a batch at a time, its value columns typed (whole numbers, numbers,
+booleans, text) as the answers' values are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from bulkfetch.adapter import Answers
+from bulkfetch.errors import UsageError
+from bulkfetch.io.files import file_hash, open_binary
+from bulkfetch.io.sinks import (
+    OutputRecord,
+    Rendered,
+    added_columns,
+    distinct_names,
+    output_names,
+)
+from bulkfetch.io.sources import Row, text
+
+__all__ = ["ColumnTypes", "ParquetSink", "ParquetSource"]
+
+_BATCH = 10_000  # rows a batch, read or written
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetSource:
+    """A Parquet file; its columns are its schema's, its values read as text."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def header(self) -> list[str]:
+        return list(self._file().schema_arrow.names)
+
+    def rows(self, *, on_end: Callable[[str], None] | None = None) -> Iterator[Row]:
+        row_no = 0
+        for batch in self._file().iter_batches(batch_size=_BATCH):
+            columns = [column.to_pylist() for column in batch.columns]
+            for values in zip(*columns, strict=True):
+                yield row_no, [text(value) for value in values]
+                row_no += 1
+        if on_end is not None:
+            on_end(self.content_hash())  # read again: what changed meanwhile shows
+
+    def content_hash(self) -> str:
+        return file_hash(self.path)
+
+    def identity(self) -> dict[str, object]:
+        return {"path": str(self.path.resolve()), "format": "parquet"}
+
+    def _file(self) -> Any:
+        parquet = _pyarrow().parquet
+        open_binary(self.path).close()  # a missing or unreadable file, said plainly
+        try:
+            return parquet.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow's ArrowInvalid and kin
+            raise UsageError(f"cannot read {self.path} as Parquet: {exc}") from None
+
+
+class ColumnTypes:
+    """Each value column's type over the answers shown to it: ``int`` when all its values
+    are whole numbers, ``float`` when all are numbers, ``bool`` when all are booleans,
+    else ``str``."""
+
+    def __init__(self, answers: Answers) -> None:
+        self._answers = answers
+        self.types: dict[str, str] = {}
+
+    def add(self, body: str) -> None:
+        for line in self._answers.output_rows(body):
+            for column, value in line.items():
+                if value is not None:
+                    self.types[column] = _wider(self.types.get(column), _kind(value))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str"
+
+
+def _wider(known: str | None, seen: str) -> str:
+    if known is None or known == seen:
+        return seen
+    if {known, seen} == {"int", "float"}:
+        return "float"
+    return "str"
+
+
+class ParquetSink:
+    """Input columns (text), ``row``, ``status``, ``error``, then the value and fixed
+    columns, typed by ``types`` (text where unknown), written ``_BATCH`` rows at a time."""
+
+    def __init__(
+        self,
+        path: Path,
+        header: Sequence[str],
+        columns: Sequence[str],
+        *,
+        row_column: bool,
+        types: Mapping[str, str],
+    ) -> None:
+        pa = _pyarrow()
+        self._pa = pa
+        self._columns = list(columns)
+        self._row_column = row_column
+        added = added_columns(self._columns, row_column=row_column)
+        names = [*distinct_names(header), *output_names(header, added)]
+        arrow = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+        fields = [pa.field(name, pa.string()) for name in names[: len(header)]]
+        if row_column:
+            fields.append(pa.field(names[len(header)], pa.int64()))
+        extra = names[len(header) + int(row_column) :]
+        fields.append(pa.field(extra[0], pa.string()))  # status
+        fields.append(pa.field(extra[1], pa.string()))  # error
+        for name, column in zip(extra[2:], self._columns, strict=True):
+            fields.append(pa.field(name, arrow.get(types.get(column, "str"), pa.string())))
+        self._schema = pa.schema(fields)
+        self._text = [str(types.get(c, "str")) == "str" for c in self._columns]
+        self._writer = pa.parquet.ParquetWriter(path, self._schema)
+        self._pending: list[list[Any]] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self._flush()
+        self._writer.close()
+
+    def render(self, answers: Answers, body: str) -> Rendered:
+        return Rendered(
+            lines=[
+                [
+                    text(line.get(column)) if as_text else line.get(column)
+                    for column, as_text in zip(self._columns, self._text, strict=True)
+                ]
+                for line in answers.output_rows(body)
+            ]
+        )
+
+    def write(self, record: OutputRecord) -> None:
+        row = [record.row_no + 1] if self._row_column else []
+        blank = [None] * len(self._columns)
+        for cells in record.answer.lines or [blank]:
+            self._pending.append([*record.fields, *row, record.status, record.error, *cells])
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        columns = list(zip(*self._pending, strict=True))
+        arrays = [
+            self._pa.array(values, type=field.type)
+            for values, field in zip(columns, self._schema, strict=True)
+        ]
+        self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self._schema))
+        self._pending = []
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise UsageError("Parquet needs pyarrow: pip install 'bulkfetch[parquet]'") from None
+    return pyarrow
