@@ -38,7 +38,7 @@ from bulkfetch.errors import (
     UnreachableError,
     UsageError,
 )
-from bulkfetch.run import Run, RunReport, run_file
+from bulkfetch.run import Item, Run, RunReport, fetch_many, run_file
 from bulkfetch.store import Store
 
 try:
@@ -56,6 +56,7 @@ __all__ = [
     "DatasetResult",
     "EngineSettings",
     "InvalidInputError",
+    "Item",
     "LaborMarket",
     "LaborMarketResult",
     "Location",
@@ -80,6 +81,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "enrich",
+    "fetch_many",
     "labor_market",
     "parse_location",
     "run_file",

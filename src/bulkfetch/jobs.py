@@ -27,7 +27,7 @@ class JobState(enum.Enum):
         return self in {JobState.DONE, JobState.NOT_FOUND, JobState.INVALID}
 
 
-class RowStatus(enum.Enum):
+class RowStatus(enum.StrEnum):
     """The ``status`` column of an output row."""
 
     OK = "ok"

@@ -8,9 +8,11 @@ from bulkfetch.run.files import RunOptions, run_file
 from bulkfetch.run.output import OutputFormat
 from bulkfetch.run.report import Progress, RunReport, WorkReport
 from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.stream import Item, fetch_many
 from bulkfetch.run.worker import export_run, work
 
 __all__ = [
+    "Item",
     "OutputFormat",
     "Progress",
     "Run",
@@ -18,6 +20,7 @@ __all__ = [
     "RunReport",
     "WorkReport",
     "export_run",
+    "fetch_many",
     "pacer_for",
     "run_file",
     "work",

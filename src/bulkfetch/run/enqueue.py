@@ -5,7 +5,7 @@ where it stopped."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 
 from bulkfetch.clock import Clock
 from bulkfetch.engine import StopRequest
@@ -30,13 +30,17 @@ async def enqueue(
     stop: StopRequest,
     clock: Clock,
     content: str | None,
-) -> int:
-    """Enqueue the source's rows from ``start``; how many rows the run holds.
+    complete: bool = False,
+) -> tuple[int, bool]:
+    """Enqueue the source's rows from ``start``: how many rows the run holds, and whether
+    that is all of them (not if a stop came first).
 
     Rows before ``start`` are already in the store: read past, and, for an input with no
-    content hash (an iterator given again to a named run), compared with what was kept. A
-    file whose content is no longer ``content`` by the end of reading it is refused, and the
-    run it began retired: its rows may be a mix of two contents.
+    content hash (values given again to a named run, which are read again even when the
+    run holds them all: ``complete``), compared with what was kept: other values, or more,
+    or fewer, are refused. A file whose content is no longer ``content`` by the end of
+    reading it is refused, and the run it began retired: its rows may be a mix of two
+    contents.
     """
     chunk: list[RowEntry] = []
     # Repeated values are common in big inputs: build each one's lookup (and fingerprint) once.
@@ -48,8 +52,10 @@ async def enqueue(
         total = row_no + 1
         if row_no < start:
             if kept is not None:
-                await _same(kept, row_no, fields, source.name)
+                await _same(kept, row_no, fields)
             continue
+        if complete:
+            raise _other_inputs(f"there are more than the {start} it holds")
         try:
             chunk.append(RowEntry(row_no, lookup(fields[index]), fields=fields))
         except InvalidInputError as exc:
@@ -58,7 +64,11 @@ async def enqueue(
             await store.queue.enqueue(run_id, chunk, clock.time())
             chunk = []
             if stop.requested:
-                return total
+                return total, False
+    if kept is not None and total < start:
+        raise _other_inputs(f"there are {total}, it holds {start}")
+    if complete:
+        return start, True
     if content is not None and read != [content]:
         await store.runs.retire(run_id, clock.time())
         raise UsageError(
@@ -67,23 +77,24 @@ async def enqueue(
         )
     await store.queue.enqueue(run_id, chunk, clock.time())
     await store.runs.finish_enqueue(run_id)
-    return max(total, start)
+    return max(total, start), True
 
 
-def _kept_rows(store: Store, run_id: int) -> AsyncIterator[Iterable[str] | None]:
-    async def fields() -> AsyncIterator[Iterable[str] | None]:
+def _kept_rows(store: Store, run_id: int) -> AsyncIterator[list[str] | None]:
+    async def fields() -> AsyncIterator[list[str] | None]:
         async for row in store.results.rows(run_id):
             yield row.fields
 
     return fields()
 
 
-async def _same(
-    kept: AsyncIterator[Iterable[str] | None], row_no: int, fields: list[str], name: str
-) -> None:
+async def _same(kept: AsyncIterator[list[str] | None], row_no: int, fields: list[str]) -> None:
     was = await anext(kept, None)
-    if was is not None and list(was) != fields:
-        raise UsageError(
-            f"{name} holds other inputs than when it began: input {row_no + 1} is {fields!r}"
-            f" now, was {list(was)!r}. Give the run another name for other inputs"
-        )
+    if was is not None and was != fields:
+        raise _other_inputs(f"input {row_no} is {fields[0]!r}, was {was[0]!r}")
+
+
+def _other_inputs(why: str) -> UsageError:
+    return UsageError(
+        f"the run was begun with other inputs ({why}): give another run name to run these"
+    )

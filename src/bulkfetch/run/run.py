@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -16,7 +16,7 @@ from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.io.sources import Source, column_index
-from bulkfetch.jobs import Outcome, RowStatus
+from bulkfetch.jobs import JobState, Outcome, RowStatus
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.shared import SharedRateLimiter
@@ -25,7 +25,7 @@ from bulkfetch.run.enqueue import enqueue
 from bulkfetch.run.identity import run_spec
 from bulkfetch.run.output import OutputFormat, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
-from bulkfetch.store import Store
+from bulkfetch.store import OutputRow, Store
 
 __all__ = ["Run", "pacer_for"]
 
@@ -59,6 +59,8 @@ class Run:
         self.reclaimed = 0  # lookups taken back from processes that died
         self.learned: float | None = None  # the limit the pacer learnt from 429s, if any
         self.notices: list[str] = []
+        self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
+        self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
 
     @classmethod
     async def begin(
@@ -103,8 +105,9 @@ class Run:
                 " no call)"
             )
         run.rows, run.enqueue_complete = info.rows_enqueued, info.enqueue_complete
-        if not info.enqueue_complete:
-            run.rows = await enqueue(
+        # Values a program gives again are read again: they must be the ones the run holds.
+        if not info.enqueue_complete or content is None:
+            run.rows, run.enqueue_complete = await enqueue(
                 store,
                 info.id,
                 source,
@@ -114,6 +117,7 @@ class Run:
                 stop=run.stop,
                 clock=run.clock,
                 content=content,
+                complete=info.enqueue_complete,
             )
         return run
 
@@ -173,6 +177,10 @@ class Run:
             settled_here += settled
             self.progress.advance(settled, outcomes)
             first_commit.set()
+            if settled:
+                self.settled_jobs.update(o.job_id for o in outcomes if o.settles)
+                self.settled.set()
+                self.settled = anyio.Event()
 
         async def count_earlier_rows() -> None:
             # Counting a big run's settled rows takes a while: not before the first call.
@@ -224,6 +232,32 @@ class Run:
             await self.store.runs.complete(self.id)
         return statuses
 
+    async def follow(self, done: anyio.Event) -> AsyncIterator[OutputRow]:
+        """The run's rows in input order as each settles (its lookup answered, or failed
+        for this run), while :meth:`work` goes on elsewhere until ``done``. Once it is,
+        the rows that settled are given and the rest (pending after a stop) are not."""
+        after = -1
+        while True:
+            finished = done.is_set()
+            self.settled_jobs.clear()  # before reading: a row that settles after is seen
+            page = await self.store.results.page(self.id, after)
+            waiting = None
+            for row in page:
+                if not _settled(row):
+                    if finished:
+                        return
+                    waiting = row.job_id
+                    break
+                yield row
+                after = row.row_no
+            if waiting is None:
+                if page:
+                    continue
+                if finished:
+                    return
+            while not done.is_set() and (waiting is None or waiting not in self.settled_jobs):
+                await _first(self.settled, done)
+
     def report(
         self, statuses: Mapping[str, int], out: Path | None, rate: float | None
     ) -> RunReport:
@@ -263,3 +297,21 @@ def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
         f"the API answered 429 beyond about {per_second} calls a second; a rate of "
         f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
     ]
+
+
+def _settled(row: OutputRow) -> bool:
+    """Whether a row has its status for this run: no call to make, or its job final or
+    failed (not pending, not in flight)."""
+    return row.state is None or row.state.is_final or row.state is JobState.FAILED
+
+
+async def _first(*events: anyio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    async with anyio.create_task_group() as tg:
+        for event in events:
+
+            async def wait(event: anyio.Event = event) -> None:
+                await event.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(wait)

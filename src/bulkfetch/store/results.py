@@ -18,6 +18,8 @@ from bulkfetch.store.schema import jobs, results, run_jobs, run_rows
 
 __all__ = ["Results"]
 
+_STATES = {state.value: state for state in JobState}
+
 
 class Results:
     """The answers of a store's runs, as output reads them (``store.results``)."""
@@ -50,26 +52,29 @@ class Results:
         Read a page at a time by row number (the primary key), as plain tuples: a million
         rows stream in flat memory without paying for a result object per row.
         """
-        states = {state.value: state for state in JobState}
         after = -1
-        while True:
+        while page := await self.page(run_id, after):
+            for row in page:
+                yield row
+            after = page[-1].row_no
 
-            def statements(conn: Connection, after: int = after) -> list[Any]:
-                return list(execute(conn, output_page, {"run": run_id, "after": after}))
+    async def page(self, run_id: int, after: int) -> list[OutputRow]:
+        """The run's rows after row number ``after``, in input order, a page of them."""
 
-            rows = await self._access.read(statements)
-            if not rows:
-                break
-            for row_no, job_id, state, body, error, fields in rows:
-                yield OutputRow(
-                    row_no,
-                    job_id,
-                    states.get(state),
-                    body,
-                    error,
-                    json.loads(fields) if fields is not None else None,
-                )
-            after = rows[-1][0]
+        def statements(conn: Connection) -> list[Any]:
+            return list(execute(conn, output_page, {"run": run_id, "after": after}))
+
+        return [
+            OutputRow(
+                row_no,
+                job_id,
+                _STATES.get(state),
+                body,
+                error,
+                json.loads(fields) if fields is not None else None,
+            )
+            for row_no, job_id, state, body, error, fields in await self._access.read(statements)
+        ]
 
     async def bodies(self, run_id: int) -> AsyncIterator[str]:
         """Every kept answer of the run's lookups, once each, a page at a time."""
