@@ -3,13 +3,11 @@ file stops decoding, and the README's list of exceptions."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import anyio
 import pytest
 
-import bulkfetch
 from bulkfetch.apis.labormarket import normalise_cip, normalise_soc, resolve_region
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
@@ -17,8 +15,6 @@ from bulkfetch.io.delimited import CsvSource
 from bulkfetch.io.files import check_output
 from bulkfetch.io.sinks import output_names
 from tests.test_limiter import FakeClock
-
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.mark.parametrize(
@@ -175,12 +171,3 @@ async def test_no_connection_pauses_everyone_then_one_probe_then_gives_up() -> N
     assert "127.0.0.1:1" in reach.gave_up
     assert "5 tries over 7.5 s" in reach.gave_up
     assert not await reach.admit()  # given up: no more waiting; the run's stop takes over
-
-
-def test_every_exception_the_readme_names_imports_from_bulkfetch() -> None:
-    """The README's exceptions and the package's exported ones are the same list."""
-    named = set(re.findall(r"`(\w+Error)`", README.read_text(encoding="utf-8")))
-    exported = {name for name in bulkfetch.__all__ if name.endswith("Error")}
-    assert named == exported
-    for name in named:
-        assert issubclass(getattr(bulkfetch, name), bulkfetch.BulkfetchError)

@@ -1,0 +1,164 @@
+"""The library streams: fetch_many over a program's own values, through the durable queue,
+against the real emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from tests.conftest import KEY, PLATFORM_KEY, Emulator, StartEmulator
+
+from bulkfetch import (
+    CrystalRoof,
+    Item,
+    LaborMarket,
+    LaborMarketResult,
+    OccupationResult,
+    QuotaExhaustedError,
+    UsageError,
+    fetch_many,
+)
+from bulkfetch.apis.crystalroof import parse_location
+from bulkfetch.errors import InvalidInputError
+from bulkfetch.samples import postcodes
+
+pytestmark = pytest.mark.slow
+
+
+def raw_postcodes(count: int, *, seed: int) -> list[str]:
+    """Postcodes as a program holds them: repeats spelt otherwise, junk, blanks."""
+    rng = random.Random(seed)
+    pool = list(postcodes(count, seed=seed))
+    values = []
+    for i in range(count):
+        roll = rng.random()
+        if roll < 0.03:
+            values.append(rng.choice(["junk", "W6", "12345", "not a postcode"]))
+        elif roll < 0.05:
+            values.append(rng.choice(["", "   "]))
+        elif roll < 0.20 and i:
+            values.append(rng.choice(pool[:i]).lower().replace(" ", ""))
+        else:
+            values.append(pool[i])
+    return values
+
+
+def distinct_valid(values: list[str]) -> set[str]:
+    found = set()
+    for value in values:
+        with contextlib.suppress(InvalidInputError):
+            found.add(parse_location(value).value)
+    return found
+
+
+async def test_two_thousand_values_in_order_then_left_and_resumed(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """2,000 raw postcodes: 2,000 typed items in input order; one billed call per distinct
+    valid postcode; left after 700 and called again with the run's name, it finishes with
+    no lookup billed twice."""
+    values = raw_postcodes(2000, seed=21)
+    db = tmp_path / "s.db"
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        first = []
+        async for item in fetch_many(api.occupation, values, db=db, run="customers"):
+            first.append(item)
+            if len(first) == 700:
+                break
+        billed_at_break = emulator.ledger()["billed_total"]
+        assert billed_at_break < len(distinct_valid(values))
+        items = [item async for item in fetch_many(api.occupation, values, db=db, run="customers")]
+    assert [item.index for item in items] == list(range(2000))
+    assert [item.input for item in items] == values
+    assert items[:700] == first
+    statuses = Counter(item.status for item in items)
+    assert set(statuses) == {"ok", "not_found", "invalid"}
+    for item in items:
+        if item.status == "ok":
+            assert isinstance(item.result, OccupationResult)
+            assert item.result.location == parse_location(item.input).value
+            assert item.error is None
+        else:
+            assert item.result is None
+            assert item.error
+    ledger = emulator.ledger()
+    assert ledger["billed_twice"] == 0
+    assert ledger["billed_total"] == len(distinct_valid(values))
+
+
+async def test_a_named_run_given_other_values_is_refused(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The same name with other values (changed, more, fewer): a usage error, no call."""
+    values = list(postcodes(30, seed=22))
+    db = tmp_path / "s.db"
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        assert len([i async for i in fetch_many(api.occupation, values, db=db, run="r")]) == 30
+        calls = emulator.ledger()["requests"]
+        for other in ([*values[:29], "W6 0WW"], [*values, "W6 0WW"], values[:20]):
+            with pytest.raises(UsageError, match="other inputs"):
+                async for _ in fetch_many(api.occupation, other, db=db, run="r"):
+                    pass
+        assert emulator.ledger()["requests"] == calls
+        again = [i async for i in fetch_many(api.occupation, iter(values), db=db, run="r")]
+    assert len(again) == 30
+
+
+async def test_a_spent_package_ends_the_iteration_with_its_error(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """402 mid-run: the rows that settled come first, in order, then QuotaExhaustedError;
+    more calls in the package, the same run finishes, nothing billed twice."""
+    emulator = start_emulator("--quota", "60")
+    values = list(postcodes(200, seed=23))
+    db = tmp_path / "s.db"
+    got: list[Item[OccupationResult]] = []
+
+    async def collect(api: CrystalRoof) -> None:
+        async for item in fetch_many(api.occupation, values, db=db, run="q", concurrency=4):
+            got.append(item)
+
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        with pytest.raises(QuotaExhaustedError):
+            await collect(api)
+        assert 0 < len(got) <= 60
+        assert [item.index for item in got] == list(range(len(got)))
+        emulator.configure(quota=None)
+        rest = [i async for i in fetch_many(api.occupation, values, db=db, run="q")]
+    assert len(rest) == 200
+    assert emulator.ledger()["billed_twice"] == 0
+
+
+async def test_many_single_calls_under_gather_are_spaced_not_refused(
+    start_emulator: StartEmulator,
+) -> None:
+    """28 single calls at once against a limit of 5 a second: every one answered."""
+    emulator = start_emulator("--rate-limit", "5", "--not-found-rate", "0")
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        results = await asyncio.gather(*(api.occupation(p) for p in postcodes(28, seed=24)))
+    assert all(isinstance(result, OccupationResult) for result in results)
+    assert emulator.ledger()["by_status"]["200"] == 28
+
+
+async def test_labor_market_codes_stream_as_their_own_results(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """by_soc in bulk: 25 codes a request, each item a LaborMarketResult for its code."""
+    codes = [f"15-{1200 + i}" for i in range(60)] + ["15-1252.00", "bad"]
+    async with LaborMarket(PLATFORM_KEY, base_url=emulator.url) as api:
+        items = [
+            item async for item in fetch_many(api.by_soc, codes, region="06", db=tmp_path / "s.db")
+        ]
+    assert [item.input for item in items] == codes
+    assert items[-1].status == "invalid"
+    answered = [item for item in items if item.status == "ok"]
+    assert len(answered) > 50
+    for item in answered:
+        assert isinstance(item.result, LaborMarketResult)
+        assert (item.result.region_type, item.result.region) == ("state", "6")
+        assert [o.soc_code for o in item.result.occupations] == [item.input[:7]]
+    assert emulator.ledger()["by_path"]["/v1/labor-market-intelligence/by-soc"] == 3
