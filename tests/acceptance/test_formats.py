@@ -12,10 +12,10 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import Emulator, bulkfetch_command, cli_env, run_cli
 
 from bulkfetch.io.flatten import flatten
 from bulkfetch.samples import write_postcode_file
+from tests.conftest import Emulator, bulkfetch_command, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 

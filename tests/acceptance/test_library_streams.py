@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.conftest import KEY, PLATFORM_KEY, Emulator, StartEmulator
 
 from bulkfetch import (
     CrystalRoof,
@@ -25,6 +24,7 @@ from bulkfetch import (
 from bulkfetch.apis.crystalroof import parse_location
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.samples import postcodes
+from tests.conftest import KEY, PLATFORM_KEY, Emulator, StartEmulator
 
 pytestmark = pytest.mark.slow
 

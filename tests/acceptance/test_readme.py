@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import Emulator, cli_env
 
 import bulkfetch
 from bulkfetch.samples import write_postcode_file
+from tests.conftest import Emulator, cli_env
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, run
 from tests.conftest import KEY, Emulator, StartEmulator, cli_env, run_cli
-from tests.reliability.helpers import assert_no_secret, enrich_command, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

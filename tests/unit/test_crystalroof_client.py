@@ -21,7 +21,7 @@ from bulkfetch.errors import (
     ServerError,
     TransportError,
 )
-from tests.mock_http import MockedResponse
+from tests.unit.mock_http import MockedResponse
 
 BASE = "https://api.test"
 SECRET = "sk-live-do-not-leak-42"

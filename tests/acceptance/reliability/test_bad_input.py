@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bulkfetch.samples import postcodes
+from tests.acceptance.reliability.helpers import assert_clean_exit, enrich_command, run
 from tests.conftest import Emulator
-from tests.reliability.helpers import assert_clean_exit, enrich_command, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, reference, run
 from tests.conftest import StartEmulator, cli_env, run_cli
-from tests.reliability.helpers import assert_no_secret, enrich_command, reference, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

@@ -15,22 +15,7 @@ from typing import Any
 import pytest
 
 from bulkfetch.pacing.limiter import RateLimiter
-
-
-class FakeClock:
-    """Time that moves only when somebody sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
+from tests.unit.clock import FakeClock
 
 
 async def send_times(limiter: RateLimiter, clock: FakeClock, count: int) -> list[float]:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from bulkfetch.samples import write_postcode_file
-from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
-from tests.reliability.helpers import (
+from tests.acceptance.reliability.helpers import (
     assert_clean_exit,
     assert_no_secret,
     enrich_command,
     reference,
     run,
 )
+from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

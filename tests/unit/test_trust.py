@@ -14,7 +14,7 @@ from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
 from bulkfetch.io.delimited import CsvSource
 from bulkfetch.io.files import check_output
 from bulkfetch.io.sinks import output_names
-from tests.test_limiter import FakeClock
+from tests.unit.clock import FakeClock
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from bulkfetch.errors import (
     QuotaExhaustedError,
     RejectedError,
 )
-from tests.mock_http import MockedResponse
+from tests.unit.mock_http import MockedResponse
 
 BASE = "https://lmi.test"
 PLATFORM = "pk_live_secret_platform"

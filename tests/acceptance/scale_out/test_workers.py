@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import assert_clean_exit, enrich_command, reference, run
 from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env
-from tests.reliability.helpers import assert_clean_exit, enrich_command, reference, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

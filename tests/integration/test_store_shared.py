@@ -1,6 +1,6 @@
-"""The store on PostgreSQL, as several workers use it at once: the same contract as on
-SQLite, claims that never overlap, leases that bring a dead worker's jobs back, and one
-rate budget per key. Also the schema migration, on SQLite."""
+"""The store on PostgreSQL, as several workers use it at once (claims that never overlap,
+leases that bring a dead worker's jobs back, one rate budget per key), and a store of an
+earlier schema brought up to date (on SQLite)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import anyio.lowlevel
 import pytest
 
 from bulkfetch.errors import QuotaExhaustedError
-from bulkfetch.jobs import JobState, Lookup, Outcome, OutcomeKind, StopKind
+from bulkfetch.jobs import Lookup, Outcome, OutcomeKind, StopKind
 from bulkfetch.pacing.shared import SharedRateLimiter
 from bulkfetch.store import RowEntry, RunSpec, SlotRequest, Store
 
@@ -24,33 +24,6 @@ SPEC = RunSpec("run-key", "crystalroof", "occupation", "test run")
 
 def lookup(value: str) -> Lookup:
     return Lookup.of("crystalroof", "http://x", "occupation", {"location": value})
-
-
-async def test_the_store_contract_holds_on_postgres(postgres_url: str) -> None:
-    """Enqueue is idempotent, rows keep their order, outcomes read back: as on SQLite."""
-    entries = [RowEntry(i, lookup(f"P{i % 7}")) for i in range(20)] + [RowEntry(20, None, "bad")]
-    async with await Store.open(postgres_url) as store:
-        assert store.shared
-        run = await store.runs.begin(SPEC, now=1.0)
-        await store.queue.enqueue(run.id, entries, now=1.0)
-        await store.queue.enqueue(run.id, entries, now=1.0)  # a resumed enqueue repeats safely
-        await store.runs.finish_enqueue(run.id)
-        jobs = await store.queue.claim(run.id, owner="a", limit=100, now=2.0, lease_seconds=60)
-        assert sorted(job.rows for job in jobs) == sorted([3] * 6 + [2])
-        await store.queue.apply(
-            run.id,
-            [Outcome(j.id, OutcomeKind.DONE, status=200, body="{}", called=True) for j in jobs],
-            now=3.0,
-            max_attempts=5,
-            owner="a",
-        )
-        rows = [row async for row in store.results.rows(run.id)]
-        counts = await store.runs.counts(run.id)
-    assert [row.row_no for row in rows] == list(range(21))
-    assert [row.state for row in rows] == [JobState.DONE] * 20 + [None]
-    assert counts is not None
-    assert counts.calls == 7
-    assert counts.invalid_rows == 1
 
 
 async def test_two_workers_never_claim_the_same_job(postgres_url: str) -> None:
