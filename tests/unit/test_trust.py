@@ -13,7 +13,7 @@ from bulkfetch.engine.reach import Reachability
 from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
 from bulkfetch.io.delimited import CsvSource
 from bulkfetch.io.files import check_output
-from bulkfetch.io.sinks import output_names
+from bulkfetch.io.records import output_names
 from tests.unit.clock import FakeClock
 
 

@@ -7,10 +7,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from rich.console import Console
 
-from bulkfetch import __version__
 from bulkfetch.cli import emulate, status, work
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkfetch", description="Bulk lookups against rate-limited, paid HTTP APIs."
     )
-    parser.add_argument("--version", action="version", version=f"bulkfetch {__version__}")
+    parser.add_argument("--version", action="version", version=f"bulkfetch {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     for found in plugins().values():
         found.add_commands(commands)
@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add(commands)
     emulate.add(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("bulkfetch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Self
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import file_hash, open_binary
-from bulkfetch.io.sinks import (
+from bulkfetch.io.records import (
     OutputRecord,
     Rendered,
     added_columns,

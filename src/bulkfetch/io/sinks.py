@@ -9,27 +9,29 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import atomic_file, atomic_text_file
+from bulkfetch.io.records import (
+    OutputRecord,
+    Rendered,
+    added_columns,
+    distinct_names,
+    output_names,
+)
 
 __all__ = [
     "FORMATS",
+    "STDOUT",
     "CsvSink",
     "JsonlSink",
     "OutputFormat",
-    "OutputRecord",
-    "Rendered",
     "Sink",
-    "added_columns",
-    "distinct_names",
     "open_sink",
     "output_format",
-    "output_names",
 ]
 
 OutputFormat = Literal["csv", "tsv", "jsonl", "parquet"]
@@ -42,25 +44,6 @@ _BY_SUFFIX: dict[str, OutputFormat] = {
     ".parquet": "parquet",
 }
 STDOUT = Path("-")
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """An answer as a sink writes it (see :meth:`Sink.render`)."""
-
-    lines: Sequence[Sequence[Any]] = ()  # value cells, a line each (none: one blank line)
-    document: Mapping[str, Any] | None = None  # JSON Lines: the nested answer
-
-
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
-    """What one input row became: its fields, its status, and its answer as rendered."""
-
-    row_no: int
-    fields: Sequence[str]
-    status: str
-    answer: Rendered = Rendered()
-    error: str | None = None
 
 
 class Sink(Protocol):
@@ -120,36 +103,6 @@ def _text(out: Path) -> Iterator[IO[str]]:
         return
     yield sys.stdout
     sys.stdout.flush()
-
-
-def output_names(header: Sequence[str], added: Sequence[str]) -> list[str]:
-    """The names of the columns bulkfetch adds after the input's: each as given, unless an
-    input column has that name; then with ``_`` after it, as many as make it unique
-    (``status`` beside an input ``status`` is ``status_``). Input columns keep their names."""
-    taken = set(header)
-    names = []
-    for name in added:
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        names.append(name)
-    return names
-
-
-def added_columns(columns: Sequence[str], *, row_column: bool) -> list[str]:
-    """What a flat output adds after the input's columns, in order."""
-    return [*(["row"] if row_column else []), "status", "error", *columns]
-
-
-def distinct_names(header: Sequence[str]) -> list[str]:
-    """Header names as object keys: a repeated name gets ``(2)``, ``(3)``... so no field is
-    lost to a duplicate key."""
-    seen: dict[str, int] = {}
-    names = []
-    for name in header:
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return names
 
 
 def _cell(value: Any) -> Any:

@@ -12,7 +12,8 @@ import anyio.lowlevel
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sinks import OutputFormat, OutputRecord, Rendered, Sink, open_sink
+from bulkfetch.io.records import OutputRecord, Rendered
+from bulkfetch.io.sinks import OutputFormat, Sink, open_sink
 from bulkfetch.io.sources import Row, each_row
 from bulkfetch.jobs import RowStatus
 from bulkfetch.store import Store
