@@ -22,7 +22,16 @@ from typing import Any, Protocol, TypeVar
 
 from bulkfetch.jobs import Lookup
 
-__all__ = ["Adapter", "Answers", "Lookup", "LookupResult", "Operation", "Reply", "ResultKind"]
+__all__ = [
+    "Adapter",
+    "Answers",
+    "Client",
+    "Lookup",
+    "LookupResult",
+    "Operation",
+    "Reply",
+    "ResultKind",
+]
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -113,15 +122,16 @@ class Answers(Protocol):
         ...
 
 
+class Client(Adapter, Answers, Protocol):
+    """An API client as bulkfetch runs it: it makes the calls and writes their answers."""
+
+
 class Operation(Protocol[R_co]):
     """One kind of lookup an API client makes in bulk: what ``fetch_many(api.occupation,
     ...)`` and a CLI command run. Built by the client from a method and its options."""
 
     @property
-    def adapter(self) -> Adapter: ...
-
-    @property
-    def answers(self) -> Answers: ...
+    def client(self) -> Client: ...
 
     @property
     def template(self) -> Mapping[str, str]:

@@ -19,21 +19,17 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bulkfetch.adapter import Adapter, Answers
+from bulkfetch.adapter import Client
 from bulkfetch.errors import UsageError
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["GROUP", "ApiPlugin", "Rebuilt", "key_from", "plugin", "plugins"]
+__all__ = ["GROUP", "ApiPlugin", "key_from", "plugin", "plugins"]
 
 GROUP = "bulkfetch.apis"
-
-
-class Rebuilt(Adapter, Answers, Protocol):
-    """An adapter rebuilt from a run's spec: it makes the calls and writes the answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +41,7 @@ class ApiPlugin:
     add_commands: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
     # The adapter a run's spec describes, with keys from ``environ``; ``environ=None`` gives
     # one that only writes kept answers out (``export``) and must make no call.
-    rebuild: Callable[[Mapping[str, Any], Mapping[str, str] | None], Rebuilt]
+    rebuild: Callable[[Mapping[str, Any], Mapping[str, str] | None], Client]
     # Mounts the API's routes on the emulator (``bulkfetch emulate``), if it has any.
     mount: Callable[[web.Application], None] | None = None
     # Adds the API's own options to ``bulkfetch emulate``; returns what makes the parsed

@@ -10,7 +10,17 @@ from bulkfetch.engine import EngineSettings
 from bulkfetch.io.formats import INPUT_FORMATS
 from bulkfetch.io.sinks import FORMATS
 
-__all__ = ["api", "bulk", "calls", "fraction", "output", "positive_float", "positive_int", "source"]
+__all__ = [
+    "api",
+    "bulk",
+    "calls",
+    "file_run",
+    "fraction",
+    "output",
+    "positive_float",
+    "positive_int",
+    "source",
+]
 
 
 def positive_int(text: str) -> int:
@@ -126,3 +136,8 @@ def bulk() -> argparse.ArgumentParser:
         help="only enqueue (a PostgreSQL store): 'bulkfetch work' processes do the calls",
     )
     return options
+
+
+def file_run() -> list[argparse.ArgumentParser]:
+    """Every option of a command that runs a file through an API into a file."""
+    return [source(), output(), api(), bulk(), calls()]

@@ -10,10 +10,11 @@ from pathlib import Path
 import anyio
 from rich.console import Console
 
+from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
-from bulkfetch.io.sinks import FORMATS, STDOUT, output_format
+from bulkfetch.io.sinks import STDOUT, output_format
 from bulkfetch.jobs import RowStatus
 from bulkfetch.run import export_run
 from bulkfetch.store import Store
@@ -22,18 +23,11 @@ __all__ = ["add"]
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    export = commands.add_parser("export", help="write a run's output from the store")
+    export = commands.add_parser(
+        "export", parents=[options.output()], help="write a run's output from the store"
+    )
     export.add_argument("--db", required=True, help="the job store")
     export.add_argument("--run", required=True, type=int, help="the run id ('status' shows it)")
-    export.add_argument(
-        "--out", required=True, type=Path, help="where to write the output (- for standard output)"
-    )
-    export.add_argument(
-        "--format",
-        dest="output_format",
-        choices=FORMATS,
-        help="default: what the output's name says (.tsv, .jsonl, .parquet), else CSV",
-    )
     export.set_defaults(handler=_export)
 
     status = commands.add_parser("status", help="what a store holds and how its last run ended")

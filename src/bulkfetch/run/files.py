@@ -133,7 +133,7 @@ async def _run(
     rate = options.get("rate")
     if not options.get("work", True):
         return RunReport(run.id, None, run.rows, {}, 0, 0, enqueued_only=True, notices=run.notices)
-    pacer = await pacer_for(store, run.adapter, rate, clock)
+    pacer = await pacer_for(store, run.client, rate, clock)
     run.progress.start(run.rows, 0)
     await run.work(pacer, settings=engine_settings(options), refresh=options.get("refresh", False))
     statuses = await run.write(out, output)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from bulkfetch.adapter import Adapter, Answers, Operation
+from bulkfetch.adapter import Adapter, Client, Operation
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
@@ -37,8 +37,7 @@ class Run:
         self,
         store: Store,
         run_id: int,
-        adapter: Adapter,
-        answers: Answers,
+        client: Client,
         *,
         clock: Clock | None = None,
         progress: Progress | None = None,
@@ -46,8 +45,7 @@ class Run:
     ) -> None:
         self.store = store
         self.id = run_id
-        self.adapter = adapter
-        self.answers = answers
+        self.client = client  # makes its calls and writes its answers
         self.clock = clock or SystemClock()
         self.progress = progress or Silent()
         self.stop = stop or StopRequest()
@@ -77,19 +75,11 @@ class Run:
     ) -> Run:
         """Find or make the run of ``operation`` over ``source`` and enqueue what it has not
         (see :func:`~bulkfetch.run.identity.run_spec` for what names a run)."""
-        run = cls(
-            store,
-            0,
-            operation.adapter,
-            operation.answers,
-            clock=clock,
-            progress=progress,
-            stop=stop,
-        )
+        run = cls(store, 0, operation.client, clock=clock, progress=progress, stop=stop)
         index = column_index(source.header(), column)
         content = source.content_hash()
         spec = run_spec(
-            operation.adapter,
+            operation.client,
             operation.template,
             source,
             column=column,
@@ -137,8 +127,8 @@ class Run:
         detail = await store.runs.detail(run_id)
         if detail is None:
             raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
-        adapter = plugin(detail.api).rebuild(json.loads(detail.adapter), environ)
-        run = cls(store, run_id, adapter, adapter, clock=clock, progress=progress, stop=stop)
+        client = plugin(detail.api).rebuild(json.loads(detail.adapter), environ)
+        run = cls(store, run_id, client, clock=clock, progress=progress, stop=stop)
         run.rows, run.enqueue_complete = detail.rows_enqueued, detail.enqueue_complete
         return run
 
@@ -193,7 +183,7 @@ class Run:
                 await run_jobs(
                     self.store,
                     self.id,
-                    self.adapter,
+                    self.client,
                     pacer,
                     settings=settings,
                     stop=self.stop,
@@ -226,7 +216,7 @@ class Run:
         # Rows the run stopped before enqueueing are written pending, from the input.
         rest = source.rows() if not self.enqueue_complete and source is not None else None
         statuses = await write_output(
-            self.store, self.id, self.answers, out, output_format, rest=rest, rest_from=self.rows
+            self.store, self.id, self.client, out, output_format, rest=rest, rest_from=self.rows
         )
         if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
             await self.store.runs.complete(self.id)
@@ -271,7 +261,7 @@ class Run:
             reclaimed=self.reclaimed,
             stop_kind=self.stop.kind,
             stop_reason=self.stop.reason,
-            notices=(*self.notices, *self.adapter.notices, *_rate_notice(rate, self.learned)),
+            notices=(*self.notices, *self.client.notices, *_rate_notice(rate, self.learned)),
         )
 
 

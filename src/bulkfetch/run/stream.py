@@ -111,7 +111,7 @@ async def fetch_many(
                 progress=progress,
                 stop=stop,
             )
-            pacer = await pacer_for(store, begun.adapter, rate, clock)
+            pacer = await pacer_for(store, begun.client, rate, clock)
             done = anyio.Event()
 
             async def work() -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import anyio
 
+from bulkfetch.adapter import Client
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.pacing import Pacer
-from bulkfetch.plugins import Rebuilt, plugin
+from bulkfetch.plugins import plugin
 from bulkfetch.run.output import OutputFormat
 from bulkfetch.run.report import Progress, WorkReport
 from bulkfetch.run.run import Run, pacer_for
@@ -44,7 +45,7 @@ async def work(
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
-    adapters: dict[str, Rebuilt] = {}
+    adapters: dict[str, Client] = {}
     pacers: dict[str, Pacer] = {}
     prepared: set[int] = set()
     try:
@@ -65,9 +66,7 @@ async def work(
                 pacer = pacers.get(adapter.rate_key)
                 if pacer is None:
                     pacer = pacers[adapter.rate_key] = await pacer_for(store, adapter, rate, clock)
-                run = Run(
-                    store, run_id, adapter, adapter, clock=clock, progress=progress, stop=stop
-                )
+                run = Run(store, run_id, adapter, clock=clock, progress=progress, stop=stop)
                 # Failed jobs get their fresh attempts once a worker.
                 await run.work(pacer, settings=settings, prepare=run_id not in prepared)
                 prepared.add(run_id)

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from bulkfetch.adapter import Adapter, Answers, LookupResult, Reply, ResultKind
+from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
@@ -225,14 +225,6 @@ class DatasetOperation(Generic[R]):
     area_type: str | None
     params: Mapping[str, str]
     typed: Callable[[DatasetResult], R]
-
-    @property
-    def adapter(self) -> Adapter:
-        return self.client
-
-    @property
-    def answers(self) -> Answers:
-        return self.client
 
     @property
     def template(self) -> Mapping[str, str]:

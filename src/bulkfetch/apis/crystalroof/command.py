@@ -24,13 +24,7 @@ KEY_VARIABLE = "CRYSTALROOF_API_KEY"  # where the key comes from: off the comman
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "enrich",
-        parents=[
-            options.source(),
-            options.output(),
-            options.api(),
-            options.bulk(),
-            options.calls(),
-        ],
+        parents=options.file_run(),
         help="add CrystalRoof columns to a file of UK locations",
     )
     command.add_argument("--area-type", default="oa", choices=AREA_TYPES)

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from bulkfetch.adapter import Adapter, Answers, Reply
+from bulkfetch.adapter import Reply
 from bulkfetch.apis.labormarket import answers
 from bulkfetch.apis.labormarket.codes import normalise, resolve_region
 from bulkfetch.apis.labormarket.models import LaborMarketResult, Region, codes_of, result_of
@@ -351,14 +351,6 @@ class CodesOperation:
     by: By
     options: Mapping[str, Any]
     probe: Lookup  # a lookup made with these options: they hold
-
-    @property
-    def adapter(self) -> Adapter:
-        return self.client
-
-    @property
-    def answers(self) -> Answers:
-        return self.client
 
     @property
     def template(self) -> Mapping[str, str]:

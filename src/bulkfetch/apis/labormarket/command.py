@@ -57,14 +57,7 @@ def _lmi_options() -> argparse.ArgumentParser:
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lmi = commands.add_parser(
         "labor-market",
-        parents=[
-            options.source(),
-            options.output(),
-            options.api(),
-            options.bulk(),
-            options.calls(),
-            _lmi_options(),
-        ],
+        parents=[*options.file_run(), _lmi_options()],
         help="add US labor-market data to a file of SOC or CIP codes",
     )
     lmi.add_argument("--by", choices=("soc", "cip"), required=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bulkfetch.adapter import Adapter, Answers, Lookup, LookupResult, Reply, ResultKind
+from bulkfetch.adapter import Lookup, LookupResult, Reply, ResultKind
 from bulkfetch.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -94,14 +94,6 @@ class Echo(HttpClient):
 @dataclass(frozen=True, slots=True)
 class ShoutOperation:
     client: Echo
-
-    @property
-    def adapter(self) -> Adapter:
-        return self.client
-
-    @property
-    def answers(self) -> Answers:
-        return self.client
 
     @property
     def template(self) -> Mapping[str, str]:

@@ -25,13 +25,7 @@ KEY = "ECHO_KEY"
 def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "echo",
-        parents=[
-            options.source(),
-            options.output(),
-            options.api(),
-            options.bulk(),
-            options.calls(),
-        ],
+        parents=options.file_run(),
         help="say every word of a file back",
     )
     command.set_defaults(handler=_echo)
