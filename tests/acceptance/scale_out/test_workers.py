@@ -25,7 +25,7 @@ from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 LIMIT = 40  # calls a second the emulator allows a key
-ROWS = 800
+ROWS = 600
 
 
 def enqueue(emulator: Emulator, source: Path, db: str) -> None:
