@@ -22,6 +22,7 @@ from bulkfetch.errors import (
     AuthenticationError,
     BadResponseError,
     BulkfetchError,
+    CapReachedError,
     ConnectError,
     InvalidInputError,
     MissingColumnError,
@@ -38,7 +39,8 @@ from bulkfetch.errors import (
     UnreachableError,
     UsageError,
 )
-from bulkfetch.run import Item, Run, RunReport, fetch_many, run_file
+from bulkfetch.run import Item, Plan, Run, RunReport, fetch_many, plan, run_file
+from bulkfetch.spend import Spend
 from bulkfetch.store import Store
 
 try:
@@ -51,6 +53,7 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "BulkfetchError",
+    "CapReachedError",
     "ConnectError",
     "CrystalRoof",
     "DatasetResult",
@@ -64,6 +67,7 @@ __all__ = [
     "NotFoundError",
     "Occupation",
     "OccupationResult",
+    "Plan",
     "QuotaExhaustedError",
     "RateLimitedError",
     "RejectedError",
@@ -71,6 +75,7 @@ __all__ = [
     "Run",
     "RunReport",
     "ServerError",
+    "Spend",
     "StopRequest",
     "StopRunError",
     "Store",
@@ -84,5 +89,6 @@ __all__ = [
     "fetch_many",
     "labor_market",
     "parse_location",
+    "plan",
     "run_file",
 ]

@@ -16,7 +16,7 @@ of lookup it makes in bulk (:class:`Operation`, one for each of its bulk-capable
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +31,7 @@ __all__ = [
     "Operation",
     "Reply",
     "ResultKind",
+    "operation_of",
 ]
 
 R_co = TypeVar("R_co", covariant=True)
@@ -145,3 +146,16 @@ class Operation(Protocol[R_co]):
     def result(self, body: str, lookup: Lookup) -> R_co:
         """A kept body (of ``lookup``) as the method's own result type."""
         ...
+
+
+def operation_of(call: Callable[..., Awaitable[Any]], query: dict[str, Any]) -> Operation[Any]:
+    """The bulk form of a client's bound method (``api.occupation``) with its other
+    arguments: what the client's ``operation(name, query)`` makes of them."""
+    client = getattr(call, "__self__", None)
+    make = getattr(client, "operation", None)
+    if make is None:
+        raise TypeError(
+            f"give a client's method, such as api.occupation or api.by_soc; got {call!r}"
+        )
+    operation: Operation[Any] = make(call.__name__, query)
+    return operation

@@ -8,6 +8,7 @@
     ├── StoreError                 the job store cannot be opened or written
     │   └── StoreBusyError         another process is working on this store
     ├── InvalidInputError          a lookup that cannot be valid; raised before any call
+    ├── CapReachedError            a run spent the billable units its cap allows
     └── ApiError                   an answer from an API, or the failure to get one
         ├── RetryableError         try again later, with backoff
         │   ├── RateLimitedError   429
@@ -36,6 +37,7 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "BulkfetchError",
+    "CapReachedError",
     "ConnectError",
     "Disposition",
     "InvalidInputError",
@@ -121,6 +123,12 @@ class ApiError(BulkfetchError):
         self.lookup = lookup
         super().__init__(message)
 
+    @property
+    def maybe_billed(self) -> bool:
+        """Whether the provider may have billed the request though no usable answer came
+        back (it was sent, and its answer lost or unreadable)."""
+        return False
+
     def __str__(self) -> str:
         context = [f"HTTP {self.status}" if self.status is not None else None, self.endpoint]
         where = " ".join(part for part in context if part)
@@ -146,7 +154,12 @@ class ServerError(RetryableError):
 
 
 class TransportError(RetryableError):
-    """No whole answer: a timeout, a dropped connection, a body cut off."""
+    """No whole answer: a timeout, a dropped connection, a body cut off. The request was
+    sent, so the provider may have billed it."""
+
+    @property
+    def maybe_billed(self) -> bool:
+        return True
 
 
 class ConnectError(TransportError):
@@ -158,9 +171,17 @@ class ConnectError(TransportError):
         super().__init__(message, **context)  # type: ignore[arg-type]
         self.host = host
 
+    @property
+    def maybe_billed(self) -> bool:
+        return False
+
 
 class BadResponseError(RetryableError):
     """An answer whose body cannot be read (truncated, not JSON, wrong shape)."""
+
+    @property
+    def maybe_billed(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300  # a success, unreadable
 
 
 class NotFoundError(ApiError):
@@ -187,6 +208,11 @@ class QuotaExhaustedError(StopRunError):
 
 class AuthenticationError(StopRunError):
     """401, or 403 for a reason other than quota: the key is not accepted."""
+
+
+class CapReachedError(BulkfetchError):
+    """The run has spent the billable units its cap allows (``max_calls``): it stops before
+    the call that would pass it. A higher cap carries on."""
 
 
 class UnreachableError(StopRunError):

@@ -26,6 +26,11 @@ class JobState(enum.Enum):
     def is_final(self) -> bool:
         return self in {JobState.DONE, JobState.NOT_FOUND, JobState.INVALID}
 
+    @property
+    def is_answered(self) -> bool:
+        """Final, and answered by the API (so billed): an answer that may age."""
+        return self in {JobState.DONE, JobState.NOT_FOUND}
+
 
 class RowStatus(enum.StrEnum):
     """The ``status`` column of an output row."""
@@ -121,6 +126,8 @@ class Outcome:
     called: bool = True  # whether a request was sent for it (counts toward calls made)
     settles: int = 0  # input rows this outcome gives their final status (for progress)
     unconnected: bool = False  # a request whose connection never opened (not a call)
+    billed: int = 0  # billable units it spent: 1 for a lookup the API answered about
+    maybe_billed: int = 0  # 1 for a lookup whose request was sent and its answer lost
 
 
 class StopKind:
@@ -129,4 +136,5 @@ class StopKind:
     QUOTA = "quota"
     AUTH = "auth"
     UNREACHABLE = "unreachable"  # no connection to the API opened for too long
+    CAP = "cap"  # the run spent the billable units its cap allows
     INTERRUPTED = "interrupted"

@@ -182,14 +182,15 @@ def test_an_api_nobody_can_reach_stops_the_run_at_once_and_costs_nothing(
     assert said in result.stderr
     assert KEY not in result.stderr + result.stdout
     assert elapsed < 30  # the retries last 7.5 s; five a lookup took minutes
-    assert " 0 calls" in result.stderr
+    assert "spent now: 0 billed lookups in 0 requests" in result.stderr
     assert {r["status"] for r in read_csv(tmp_path / "o.csv")} == {"pending"}
     assert emulator.ledger()["requests"] == 0
     status = run_cli("status", "--db", tmp_path / "s.db").stdout
-    assert "calls made: 0 (0 answered 429, 0 retried)" in status
+    assert "billed: 0 lookups in 0 requests" in status
+    assert "answered 429: 0; retried: 0" in status
     failures = int(status.split("connection failures (not calls, not billed): ")[1].split()[0])
     assert int(tries) <= failures <= int(tries) * 16
-    assert "pending    200" in status
+    assert "lookups: 200 pending" in status
 
 
 def _start_at(start_emulator: StartEmulator, port: int) -> Emulator:

@@ -16,6 +16,7 @@ from bulkfetch.errors import QuotaExhaustedError
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind, StopKind
 from bulkfetch.pacing.shared import SharedRateLimiter
 from bulkfetch.store import RowEntry, RunSpec, SlotRequest, Store
+from bulkfetch.store.migrations import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
 
@@ -36,9 +37,9 @@ async def test_two_workers_never_claim_the_same_job(postgres_url: str) -> None:
         claimed: dict[str, list[int]] = {"a": [], "b": []}
 
         async def drain(store: Store, owner: str) -> None:
-            while batch := await store.queue.claim(
-                run.id, owner=owner, limit=7, now=2.0, lease_seconds=60
-            ):
+            while batch := (
+                await store.queue.claim(run.id, owner=owner, limit=7, now=2.0, lease_seconds=60)
+            ).jobs:
                 claimed[owner] += [job.id for job in batch]
                 await anyio.lowlevel.checkpoint()
 
@@ -58,19 +59,23 @@ async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url
     async with await Store.open(postgres_url) as store:
         run = await store.runs.begin(SPEC, now=1.0)
         await store.queue.enqueue(run.id, [RowEntry(i, lookup(f"P{i}")) for i in range(6)], now=1.0)
-        dead = await store.queue.claim(run.id, owner="a", limit=3, now=10.0, lease_seconds=5)
-        alive = await store.queue.claim(run.id, owner="b", limit=3, now=10.0, lease_seconds=5)
+        dead = (await store.queue.claim(run.id, owner="a", limit=3, now=10.0, lease_seconds=5)).jobs
+        alive = (
+            await store.queue.claim(run.id, owner="b", limit=3, now=10.0, lease_seconds=5)
+        ).jobs
         await store.queue.renew_leases("b", until=100.0)
         assert await store.queue.reclaim_expired(now=12.0) == 0  # not yet out
         assert await store.queue.reclaim_expired(now=16.0) == len(dead)
-        again = await store.queue.claim(run.id, owner="c", limit=10, now=16.0, lease_seconds=5)
+        again = (
+            await store.queue.claim(run.id, owner="c", limit=10, now=16.0, lease_seconds=5)
+        ).jobs
         assert sorted(job.id for job in again) == sorted(job.id for job in dead)
         late = [Outcome(j.id, OutcomeKind.RETRY, status=500, error="x") for j in dead]
         await store.queue.apply(run.id, late, now=17.0, max_attempts=5, owner="a")
         counts = await store.runs.counts(run.id)
         assert await store.queue.next_due(run.id) is not None  # c's and b's leases
     assert counts is not None
-    assert counts.reclaimed == len(dead)
+    assert counts.spend.maybe_billed_twice == len(dead)
     assert counts.jobs_by_state == {"in_flight": len(dead) + len(alive)}
 
 
@@ -107,6 +112,12 @@ async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    4: (
+        "ALTER TABLE runs DROP COLUMN billed",
+        "ALTER TABLE runs DROP COLUMN maybe_billed",
+        "ALTER TABLE runs DROP COLUMN max_units",
+        "ALTER TABLE runs DROP COLUMN options",
+    ),
     3: (
         "ALTER TABLE runs DROP COLUMN lineage",
         "ALTER TABLE runs DROP COLUMN header",
@@ -121,7 +132,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
@@ -129,7 +140,7 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
         run = await store.runs.begin(SPEC, now=1.0)
         await store.queue.enqueue(run.id, [RowEntry(0, lookup("P0"))], now=1.0)
     with sqlite3.connect(db) as conn:  # back to that version, as an older bulkfetch left it
-        for newer in range(3, version, -1):
+        for newer in range(SCHEMA_VERSION, version, -1):
             for statement in _ADDED_IN[newer]:
                 conn.execute(statement)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
@@ -142,9 +153,14 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert counts is not None
     assert counts.rows == 1
-    assert counts.connect_failures == 0
+    assert counts.spend.connect_failures == 0
+    assert counts.spend.units == 0
+    assert counts.max_units is None
     assert detail is not None
-    assert detail.header is None  # an older run kept no rows: its output needs its command
-    assert [row.fields for row in rows] == [None]
-    assert found == ("3",)
+    if version < 3:  # an older run kept no rows: its output needs its command
+        assert detail.header is None
+        assert [row.fields for row in rows] == [None]
+    else:
+        assert [row.fields for row in rows] == [[]]
+    assert found == (str(SCHEMA_VERSION),)
     assert "rate_budgets" in tables

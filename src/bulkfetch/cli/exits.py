@@ -17,6 +17,7 @@ class ExitCode:
     AUTH = 4
     STORE = 5
     UNREACHABLE = 6
+    CAP = 7  # the run's cap on billed units (--max-calls) is reached
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
@@ -25,6 +26,7 @@ _STOP_EXIT = {
     StopKind.QUOTA: ExitCode.QUOTA,
     StopKind.AUTH: ExitCode.AUTH,
     StopKind.UNREACHABLE: ExitCode.UNREACHABLE,
+    StopKind.CAP: ExitCode.CAP,
 }
 
 

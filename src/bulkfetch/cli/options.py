@@ -4,6 +4,7 @@ needs (``parents=[source(), output(), calls()]``) and adds its own."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from bulkfetch.engine import EngineSettings
@@ -14,6 +15,7 @@ __all__ = [
     "api",
     "bulk",
     "calls",
+    "duration",
     "file_run",
     "fraction",
     "output",
@@ -35,6 +37,19 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> float:
+    """Seconds, from ``30d``, ``12h``, ``90m``, ``45s``, ``2w`` (or plain seconds)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (a number and a unit: 45s, 90m, 12h, 30d, 2w)"
+        )
+    return float(found.group(1)) * _SECONDS[found.group(2) or "s"]
 
 
 def fraction(text: str) -> float:
@@ -107,6 +122,18 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
         "--max-attempts", type=positive_int, default=5, help="tries a lookup gets in one run"
     )
     options.add_argument(
+        "--max-calls",
+        type=positive_int,
+        help="bill at most this many units (calls; Labor Market: codes) for the run, over "
+        "all its resumes and workers; it stops before the call that would pass it (exit 7)",
+    )
+    options.add_argument(
+        "--progress-every",
+        type=positive_float,
+        default=10.0,
+        help="seconds between progress lines when not on a terminal (a log, a pipe)",
+    )
+    options.add_argument(
         "--lease",
         dest="lease_seconds",
         type=positive_float,
@@ -129,6 +156,17 @@ def bulk() -> argparse.ArgumentParser:
     """What a bulk command over a file does with what the store holds."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--refresh", action="store_true", help="fetch cached lookups again")
+    options.add_argument(
+        "--max-age",
+        type=duration,
+        help="fetch again what the store answered longer ago than this (30d, 12h)",
+    )
+    options.add_argument(
+        "--plan",
+        action="store_true",
+        help="make no call: say what the run would fetch and bill, and how long it takes",
+    )
+    options.add_argument("--json", action="store_true", help="with --plan: the plan as JSON")
     options.add_argument(
         "--no-work",
         dest="work",

@@ -19,22 +19,35 @@ from rich.progress import (
 
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.jobs import Outcome, OutcomeKind
+from bulkfetch.spend import Spend
 
 __all__ = ["ProgressBar"]
 
 
 class ProgressBar:
-    """Rows done of total, calls a second, ETA, 429s and failures; silent off a terminal."""
+    """Rows done of total, calls a second, ETA, 429s and failures: a bar on a terminal;
+    elsewhere (a log file, a pipe, a scheduler) a line every ``every`` seconds."""
 
-    def __init__(self, console: Console, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        every: float = 10.0,
+        enabled: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
         self._clock = clock or SystemClock()
-        self._enabled = console.is_terminal
+        self._console = console
+        self._every = every
+        self._lines = enabled and not console.is_terminal
+        self._enabled = enabled and console.is_terminal
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("rows"),
             TextColumn("{task.fields[rate]:>6.1f} calls/s"),
+            TextColumn("billed {task.fields[billed]}"),
             TextColumn("429s {task.fields[limited]}"),
             TextColumn("retries {task.fields[retries]}"),
             TimeElapsedColumn(),
@@ -44,10 +57,12 @@ class ProgressBar:
             transient=False,
         )
         self._task: TaskID | None = None
-        self._calls = 0
-        self._started = 0.0
-        self.limited = 0
-        self.retries = 0
+        self._started: float | None = None
+        self._total = 0
+        self._settled = 0
+        self._first_settled = 0
+        self.spent = Spend()
+        self.failed = 0
         self.shown: set[str] = set()  # the notices printed as they came
 
     def __enter__(self) -> Self:
@@ -68,22 +83,63 @@ class ProgressBar:
 
     def start(self, total_rows: int, settled_rows: int) -> None:
         self._started = self._clock.monotonic()
-        self._task = self._progress.add_task(
-            "enriching", total=total_rows, completed=settled_rows, rate=0.0, limited=0, retries=0
-        )
+        self._total, self._settled = total_rows, settled_rows
+        self._first_settled = settled_rows
+        if self._enabled:
+            self._task = self._progress.add_task(
+                "enriching",
+                total=total_rows,
+                completed=settled_rows,
+                rate=0.0,
+                billed=0,
+                limited=0,
+                retries=0,
+            )
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
-        self._calls += sum(o.called for o in outcomes)
-        retries = [o for o in outcomes if o.kind is OutcomeKind.RETRY]
-        self.retries += len(retries)
-        self.limited += sum(o.status == 429 for o in retries)
-        if self._task is None:
+        self.spent.add(outcomes)
+        self.failed += sum(o.settles for o in outcomes if o.kind is OutcomeKind.RETRY)
+        self._settled += settled_rows
+        if self._task is not None:
+            self._progress.update(
+                self._task,
+                advance=settled_rows,
+                rate=self._per_second(self.spent.requests),
+                billed=self.spent.units,
+                limited=self.spent.rate_limited,
+                retries=self.spent.retries,
+            )
+
+    async def heartbeat(self) -> None:
+        """Off a terminal, a line of progress every ``every`` seconds while the run works."""
+        if not self._lines:
             return
-        elapsed = max(self._clock.monotonic() - self._started, 1e-6)
-        self._progress.update(
-            self._task,
-            advance=settled_rows,
-            rate=self._calls / elapsed,
-            limited=self.limited,
-            retries=self.retries,
+        while True:
+            await self._clock.sleep(self._every)
+            if self._started is not None:
+                self._console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
+
+    def line(self) -> str:
+        """Where the run is, in one line."""
+        total = max(self._total, self._settled)
+        share = f" ({100 * self._settled / total:.0f}%)" if total else ""
+        done_here = self._settled - self._first_settled
+        rows_per_second = self._per_second(done_here)
+        left = total - self._settled
+        eta = _clock_text(left / rows_per_second) if rows_per_second > 0 and left else "-"
+        return (
+            f"progress: {self._settled} of {total} rows{share};"
+            f" {self._per_second(self.spent.requests):.1f} calls/s; {self.spent.units} billed;"
+            f" {self.spent.rate_limited} 429s; {self.failed} failed; ETA {eta}"
         )
+
+    def _per_second(self, count: int) -> float:
+        if self._started is None:
+            return 0.0
+        return count / max(self._clock.monotonic() - self._started, 1e-6)
+
+
+def _clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"

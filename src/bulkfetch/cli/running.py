@@ -5,6 +5,7 @@ hands the work to :func:`run_bulk_command`."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -49,26 +50,40 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
         progress=bar,
         stop=stop,
         work=args.work,
+        max_calls=args.max_calls,
+        max_age=args.max_age,
+        plan=args.plan,
     )
 
 
-def run_bulk_command(job: Job[RunReport], err: Console) -> int:
-    """Run a bulk job under signal handling and a progress bar; print its summary."""
-    with ProgressBar(err) as bar:
+def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace) -> int:
+    """Run a bulk job under signal handling and a progress bar; print its summary (or, with
+    ``--plan``, its plan: as JSON with ``--json``)."""
+    if args.json and not args.plan:
+        raise UsageError("--json goes with --plan ('bulkfetch status --json' for a run's figures)")
+    with ProgressBar(err, every=args.progress_every, enabled=not args.plan) as bar:
         report = anyio.run(supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED
+    if report.plan is not None:
+        if args.json:
+            print(json.dumps(report.plan.as_json()))
+        else:
+            print("\n".join(report.plan.describe()))
+        return ExitCode.OK
     _print_summary(report, err, bar.shown)
     return exit_code(report)
 
 
 async def supervised(job: Job[R], bar: ProgressBar) -> R | None:
-    """The job's report, or None when a second signal cut it short."""
+    """The job's report, or None when a second signal cut it short. Off a terminal, the
+    bar prints a line of progress every few seconds meanwhile."""
     stop = StopRequest()
     report = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+        tg.start_soon(bar.heartbeat)
         report = await job(stop, bar)
         tg.cancel_scope.cancel()
     return report
@@ -100,10 +115,11 @@ def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
         )
         return
     parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))
-    err.print(
-        f"{report.rows} rows: {parts or 'none'}; {report.calls} calls; output {report.output}",
-        markup=False,
-    )
+    err.print(f"{report.rows} rows: {parts or 'none'}; output {report.output}", markup=False)
+    err.print(f"spent now: {report.spent.describe()}", markup=False)
+    if report.run_spent is not None:
+        cap = f" (cap: {report.max_calls})" if report.max_calls is not None else ""
+        err.print(f"run {report.run_id} so far: {report.run_spent.describe()}{cap}", markup=False)
     for notice in report.notices:
         if notice not in shown:
             err.print(f"note: {notice}", markup=False)
@@ -123,6 +139,12 @@ def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
         err.print(
             f"stopped: {report.stop_reason}. Nothing was billed for those lookups; check the "
             "address (--base-url) and the network, then run the same command again.",
+            markup=False,
+        )
+    elif report.stop_kind == StopKind.CAP:
+        err.print(
+            f"stopped: the run's cap of {report.max_calls} billed lookups is reached. Run the"
+            " same command with a higher --max-calls to carry on (nothing is billed twice).",
             markup=False,
         )
     elif report.stop_kind is not None:

@@ -4,8 +4,10 @@ written from it."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 from rich.console import Console
@@ -17,7 +19,7 @@ from bulkfetch.io.files import check_output
 from bulkfetch.io.sinks import STDOUT, output_format
 from bulkfetch.jobs import RowStatus
 from bulkfetch.run import export_run
-from bulkfetch.store import Store
+from bulkfetch.store import RunCounts, Store
 
 __all__ = ["add"]
 
@@ -30,9 +32,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument("--run", required=True, type=int, help="the run id ('status' shows it)")
     export.set_defaults(handler=_export)
 
-    status = commands.add_parser("status", help="what a store holds and how its last run ended")
+    status = commands.add_parser(
+        "status", help="the runs a store holds: what each fetched, spent and how it ended"
+    )
     status.add_argument("--db", default="bulkfetch.db")
-    status.add_argument("--run", type=int, help="a run id (default: the latest)")
+    status.add_argument("--run", type=int, help="one run's id (default: every run)")
+    status.add_argument("--json", action="store_true", help="as JSON, for scripts")
     status.set_defaults(handler=_status)
 
 
@@ -66,22 +71,74 @@ def _status(args: argparse.Namespace, err: Console) -> int:
 
 async def _print_status(args: argparse.Namespace) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
-        counts = await store.runs.counts(args.run)
-    if counts is None:
-        print("the store holds no runs")
+        if args.run is None:
+            found = await store.runs.listing()
+        else:
+            one = await store.runs.counts(args.run)
+            if one is None:
+                raise UsageError(
+                    f"the store holds no run {args.run} ('bulkfetch status' lists them)"
+                )
+            found = [one]
+    if args.json:
+        print(json.dumps({"runs": [_as_json(counts) for counts in found]}, indent=2))
         return ExitCode.OK
-    when = datetime.fromtimestamp(counts.updated_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if not found:
+        print("the store holds no runs")
+    for counts in found:
+        _print_run(counts)
+    return ExitCode.OK
+
+
+def _print_run(counts: RunCounts) -> None:
+    when = _when(counts.updated_at)
     print(f"run {counts.run_id}: {counts.description} (last worked on {when})")
+    options = _options(counts)
+    if options:
+        print(f"  options: {', '.join(f'{k}={v}' for k, v in sorted(options.items()))}")
+    if counts.input and counts.input.get("path"):
+        print(f"  input: {counts.input['path']}")
     print(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
-    print("  lookups by state:")
-    for state, count in sorted(counts.jobs_by_state.items()):
-        print(f"    {state:<10} {count}")
-    print(f"  calls made: {counts.calls}", end="")
-    print(f" ({counts.rate_limited} answered 429, {counts.retries} retried)")
-    print(f"  connection failures (not calls, not billed): {counts.connect_failures}")
-    print(f"  possibly billed twice after a crash: {counts.reclaimed}")
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.jobs_by_state.items()))
+    print(f"  lookups: {states or 'none'}")
+    spend = counts.spend
+    print(f"  billed: {spend.units} lookups in {spend.requests} requests", end="")
+    print(f"{f' (cap: {counts.max_units})' if counts.max_units is not None else ''}")
+    print(f"  from the store (not billed): {spend.from_store}")
+    print(f"  answered 429: {spend.rate_limited}; retried: {spend.retries}")
+    print(f"  connection failures (not calls, not billed): {spend.connect_failures}")
+    print(f"  possibly billed twice (answers lost, crashes): {spend.maybe_billed_twice}")
     stopped = (
         f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"
     )
-    print(f"  last run stopped: {stopped}")
-    return ExitCode.OK
+    print(f"  last stopped: {stopped}")
+
+
+def _as_json(counts: RunCounts) -> dict[str, Any]:
+    return {
+        "run": counts.run_id,
+        "api": counts.api,
+        "endpoint": counts.endpoint,
+        "description": counts.description,
+        "input": counts.input,
+        "options": _options(counts),
+        "created_at": _when(counts.created_at),
+        "updated_at": _when(counts.updated_at),
+        "rows": counts.rows,
+        "invalid_rows": counts.invalid_rows,
+        "lookups": counts.jobs_by_state,
+        "spent": counts.spend.as_json(),
+        "max_calls": counts.max_units,
+        "stop": {"kind": counts.stop_kind, "reason": counts.stop_reason}
+        if counts.stop_kind
+        else None,
+    }
+
+
+def _options(counts: RunCounts) -> dict[str, str]:
+    """What the run's lookups share, but the endpoint (named already) and the origin."""
+    return {k: v for k, v in (counts.options or {}).items() if k not in {"endpoint", "origin"}}
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -14,6 +14,7 @@ from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import supervised
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.jobs import StopKind
 from bulkfetch.run import WorkReport, work
 from bulkfetch.store import Store
 
@@ -44,21 +45,28 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 )
             bar.start(0, 0)
             return await work(
-                store, os.environ, rate=args.rate, settings=settings, stop=stop, progress=bar
+                store,
+                os.environ,
+                rate=args.rate,
+                settings=settings,
+                stop=stop,
+                progress=bar,
+                max_calls=args.max_calls,
             )
 
-    with ProgressBar(err) as bar:
+    with ProgressBar(err, every=args.progress_every) as bar:
         report = anyio.run(supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once")
         return ExitCode.INTERRUPTED
     runs = ", ".join(map(str, report.runs)) or "none"
-    err.print(f"worked runs: {runs}; {report.calls} calls", markup=False)
-    if report.reclaimed:
+    err.print(f"worked runs: {runs}; spent: {report.spent.describe()}", markup=False)
+    if report.stop_kind == StopKind.CAP:
         err.print(
-            f"took back {report.reclaimed} lookups of workers that died: they may be billed twice",
+            "stopped: a run's cap on billed lookups is reached; start the workers with a higher"
+            " --max-calls to carry on (nothing is billed twice).",
             markup=False,
         )
-    if report.stop_kind is not None:
+    elif report.stop_kind is not None:
         err.print(f"stopped: {report.stop_reason}; start the workers again to carry on.")
     return exit_code(report)

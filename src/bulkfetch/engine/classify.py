@@ -1,5 +1,9 @@
 """What a call's answer, or its failure, means for the jobs it carried: pure functions of
-the answer, the jobs and the time, with no pacing, store or stop in them."""
+the answer, the jobs and the time, with no pacing, store or stop in them.
+
+Each lookup the API answered about itself (ok, not found) is one billed unit; a refusal (a
+400 about the input, 429, 5xx, a stop) is not billed; a request sent whose answer was lost
+may have been (see :mod:`bulkfetch.spend`)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
             error=result.error,
             called=index == 0,
             settles=job.rows,
+            billed=result.kind is not ResultKind.INVALID,
         )
         for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
     ]
@@ -60,6 +65,7 @@ def failed(
                 error=str(exc),
                 called=i == 0,
                 settles=job.rows,
+                billed=exc.status == 404,  # a not found is answered; a refusal is not
             )
             for i, job in enumerate(jobs)
         ]
@@ -74,6 +80,7 @@ def failed(
             called=i == 0,
             # Out of attempts: the store marks it failed, which settles its rows for this run.
             settles=job.rows if job.attempts + 1 >= settings.max_attempts else 0,
+            maybe_billed=exc.maybe_billed,
         )
         for i, job in enumerate(jobs)
     ]

@@ -163,18 +163,28 @@ class _Engine:
                         return
                 self.progressed = anyio.Event()
                 size = self.adapter.batch_size
-                jobs = await self.store.queue.claim(
+                claim = await self.store.queue.claim(
                     self.run_id,
                     owner=self.owner,
                     limit=chunk * size,
                     now=self.clock.time(),
                     lease_seconds=self.settings.lease_seconds,
                 )
+                jobs = claim.jobs
                 chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
                 self.outstanding += len(chunks)
                 for batch in chunks:
                     await batches.send(_Batch(batch))
-                if not chunks and not await self._wait_for_work():
+                if chunks:
+                    continue
+                if claim.capped:
+                    # The cap leaves no room: once the calls out land (an unbilled one
+                    # gives its room back), look again; with none out, stop.
+                    if self.outstanding == 0:
+                        self.stop.request(StopKind.CAP, "the run's cap on billed units is reached")
+                        return
+                    await self._unless_stopped(self.progressed.wait)
+                elif not await self._wait_for_work():
                     break
 
     async def _unless_stopped(self, wait: Callable[[], Awaitable[object]]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bulkfetch.run.files import RunOptions, run_file
 from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.plan import Plan, plan
 from bulkfetch.run.report import Progress, RunReport, WorkReport
 from bulkfetch.run.run import Run, pacer_for
 from bulkfetch.run.stream import Item, fetch_many
@@ -14,6 +15,7 @@ from bulkfetch.run.worker import export_run, work
 __all__ = [
     "Item",
     "OutputFormat",
+    "Plan",
     "Progress",
     "Run",
     "RunOptions",
@@ -22,6 +24,7 @@ __all__ = [
     "export_run",
     "fetch_many",
     "pacer_for",
+    "plan",
     "run_file",
     "work",
 ]

@@ -17,6 +17,7 @@ from bulkfetch.io.formats import open_source
 from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
 from bulkfetch.io.sources import Source, column_index
 from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
+from bulkfetch.run.plan import plan_in
 from bulkfetch.run.report import Progress, RunReport
 from bulkfetch.run.run import Run, pacer_for
 from bulkfetch.store import Store
@@ -43,6 +44,9 @@ class RunOptions(TypedDict, total=False):
     stop: StopRequest | None
     lease_seconds: float  # how long a claimed job stays a worker's without renewal
     work: bool  # False: enqueue only, for ``bulkfetch work`` to take up
+    max_calls: int | None  # bill at most this many units, over all the run's invocations
+    max_age: float | None  # seconds: an answer in the store older than this is fetched again
+    plan: bool  # True: only say what the run would fetch and bill (``RunReport.plan``)
 
 
 def engine_settings(options: RunOptions) -> EngineSettings:
@@ -70,13 +74,16 @@ async def run_file(
     is checked first (the input, its column, the output), then the store opened and
     ``before`` run (checks that need it). An error before any call was answered leaves no
     store behind that it created. ``work=False``: enqueue only, for workers (``bulkfetch
-    work``) to take up.
+    work``) to take up. ``plan=True``: make no call and write nothing; the report's
+    ``plan`` says what the run would fetch and bill.
     """
     path, out = Path(input_path), Path(out)
     with contextlib.ExitStack() as files:
         source = _source(path, files, options)
         column_index(source.header(), column)
         output = output_format(out, options.get("output_format"))
+        if options.get("plan", False):
+            return await _plan(operation, source, column, options)
         if out != STDOUT:
             db = options.get("db", "bulkfetch.db")
             kept = {"the input": path} if path != STDIN else {}
@@ -131,10 +138,33 @@ async def _run(
         stop=options.get("stop"),
     )
     rate = options.get("rate")
+    await run.set_cap(options.get("max_calls"))
     if not options.get("work", True):
-        return RunReport(run.id, None, run.rows, {}, 0, 0, enqueued_only=True, notices=run.notices)
+        return RunReport(run.id, None, run.rows, {}, enqueued_only=True, notices=run.notices)
     pacer = await pacer_for(store, run.client, rate, clock)
     run.progress.start(run.rows, 0)
-    await run.work(pacer, settings=engine_settings(options), refresh=options.get("refresh", False))
+    await run.work(
+        pacer,
+        settings=engine_settings(options),
+        refresh=options.get("refresh", False),
+        max_age=options.get("max_age"),
+    )
     statuses = await run.write(out, output)
-    return run.report(statuses, out, rate)
+    return await run.report(statuses, out, rate)
+
+
+async def _plan(
+    operation: Operation[object], source: Source, column: str, options: RunOptions
+) -> RunReport:
+    """What the run would fetch: the input read, the store asked, no call made."""
+    found = await plan_in(
+        options.get("db", "bulkfetch.db"),
+        operation,
+        source,
+        column=column,
+        rate=options.get("rate"),
+        max_age=options.get("max_age"),
+        refresh=options.get("refresh", False),
+        now=SystemClock().time(),
+    )
+    return RunReport(None, None, found.rows, {}, plan=found)

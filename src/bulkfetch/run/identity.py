@@ -50,6 +50,7 @@ def run_spec(
         input=json.dumps({**source.identity(), "sha256": content, "name": name}, sort_keys=True),
         lineage=lineage,
         header=json.dumps(source.header(), ensure_ascii=False),
+        options=json.dumps(dict(template), sort_keys=True),
     )
 
 

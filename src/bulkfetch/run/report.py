@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bulkfetch.jobs import Outcome, RowStatus
+from bulkfetch.run.plan import Plan
+from bulkfetch.spend import Spend
 
 __all__ = ["Progress", "RunReport", "Silent", "WorkReport"]
 
@@ -39,18 +41,25 @@ class Silent:
 
 @dataclass(frozen=True, slots=True)
 class RunReport:
-    """What a run did, and how it ended."""
+    """What a run did, and how it ended (or, with a plan, what it would cost)."""
 
-    run_id: int
+    run_id: int | None  # None: a plan for a run not begun yet
     output: Path | None
     rows: int
     statuses: dict[str, int]
-    calls: int  # requests sent by this invocation
-    reclaimed: int  # jobs found in flight from a process that died: possibly billed twice
+    spent: Spend = field(default_factory=Spend)  # by this invocation
+    run_spent: Spend | None = None  # by the run so far, all invocations and workers
+    max_calls: int | None = None  # the run's cap on billed units, if any
     stop_kind: str | None = None
     stop_reason: str | None = None
     notices: Sequence[str] = ()
     enqueued_only: bool = False  # work=False: rows counts the rows enqueued; nothing written
+    plan: Plan | None = None  # plan=True: what the run would fetch; nothing was
+
+    @property
+    def calls(self) -> int:
+        """Requests this invocation sent."""
+        return self.spent.requests
 
     @property
     def complete(self) -> bool:
@@ -64,7 +73,6 @@ class WorkReport:
     """What a worker (``bulkfetch work``) did before it left."""
 
     runs: list[int] = field(default_factory=list)  # the runs it sent calls for
-    calls: int = 0
-    reclaimed: int = 0  # jobs of dead workers it took back: possibly billed twice
+    spent: Spend = field(default_factory=Spend)  # what its calls spent, over those runs
     stop_kind: str | None = None
     stop_reason: str | None = None

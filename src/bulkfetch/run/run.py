@@ -25,6 +25,7 @@ from bulkfetch.run.enqueue import enqueue
 from bulkfetch.run.identity import run_spec
 from bulkfetch.run.output import OutputFormat, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
+from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
 
 __all__ = ["Run", "pacer_for"]
@@ -53,8 +54,7 @@ class Run:
         self.content: str | None = None  # that source's content hash when it was read
         self.rows = 0  # rows enqueued
         self.enqueue_complete = True
-        self.calls = 0  # requests this process sent for it
-        self.reclaimed = 0  # lookups taken back from processes that died
+        self.spent = Spend()  # what this process spent on it
         self.learned: float | None = None  # the limit the pacer learnt from 429s, if any
         self.notices: list[str] = []
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
@@ -143,16 +143,18 @@ class Run:
         *,
         settings: EngineSettings | None = None,
         refresh: bool = False,
+        max_age: float | None = None,
         prepare: bool = True,
     ) -> None:
         """Work the run's jobs until each is final, or a stop. ``prepare``: first take back
         the jobs of processes that died and give failed ones fresh attempts (with
-        ``refresh``, fetch again what the store holds)."""
+        ``refresh``, fetch again what the store holds; with ``max_age``, what it answered
+        longer ago than that many seconds)."""
         if prepare:
             reclaimed = await self.store.runs.prepare(
-                self.id, refresh=refresh, now=self.clock.time()
+                self.id, refresh=refresh, now=self.clock.time(), max_age=max_age
             )
-            self.reclaimed += reclaimed
+            self.spent.maybe_billed_twice += reclaimed
             if reclaimed:
                 self.tell(
                     f"resumed: {reclaimed} lookups were in flight when an earlier process died;"
@@ -163,7 +165,9 @@ class Run:
 
         def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
             nonlocal settled_here
-            self.calls += sum(outcome.called for outcome in outcomes)
+            self.spent.add(outcomes)
+            if LOST_ANSWERS not in self.notices and any(o.maybe_billed for o in outcomes):
+                self.tell(LOST_ANSWERS)
             settled_here += settled
             self.progress.advance(settled, outcomes)
             first_commit.set()
@@ -248,17 +252,30 @@ class Run:
             while not done.is_set() and (waiting is None or waiting not in self.settled_jobs):
                 await _first(self.settled, done)
 
-    def report(
+    async def set_cap(self, max_calls: int | None) -> None:
+        """Bill at most ``max_calls`` units for the run, over all its invocations and workers
+        (None: no cap)."""
+        await self.store.runs.set_cap(self.id, max_calls)
+
+    async def report(
         self, statuses: Mapping[str, int], out: Path | None, rate: float | None
     ) -> RunReport:
-        """What this process did with the run."""
+        """What this process did with the run, and what the run spent so far."""
+        counts = await self.store.runs.counts(self.id)
+        if counts is not None:
+            # What this process did not fetch, the store had: answered before it started.
+            answered = sum(
+                n for state, n in counts.jobs_by_state.items() if JobState(state).is_answered
+            )
+            self.spent.from_store = max(0, answered - self.spent.units)
         return RunReport(
             run_id=self.id,
             output=out,
             rows=sum(statuses.values()),
             statuses=dict(statuses),
-            calls=self.calls,
-            reclaimed=self.reclaimed,
+            spent=self.spent,
+            run_spent=counts.spend if counts is not None else None,
+            max_calls=counts.max_units if counts is not None else None,
             stop_kind=self.stop.kind,
             stop_reason=self.stop.reason,
             notices=(*self.notices, *self.client.notices, *_rate_notice(rate, self.learned)),
@@ -276,6 +293,13 @@ async def pacer_for(store: Store, adapter: Adapter, rate: float | None, clock: C
             own.configure(rate)
         return own
     return RateLimiter(rate, clock=clock)
+
+
+LOST_ANSWERS = (
+    "answers are being lost after their calls were sent (timed out, or cut off): the API may"
+    " have billed those calls, and bills their retries again (counted as possibly billed"
+    " twice). A longer --timeout, or a lower --concurrency, spares them"
+)
 
 
 def _rate_notice(rate: float | None, learned: float | None) -> list[str]:

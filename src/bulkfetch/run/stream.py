@@ -12,7 +12,8 @@ where it stopped when called again with the same name, and what the store holds 
 call. A stop ends the iteration with its error after the rows that settled: a spent package
 :class:`~bulkfetch.errors.QuotaExhaustedError`, a refused key
 :class:`~bulkfetch.errors.AuthenticationError`, an API that cannot be reached
-:class:`~bulkfetch.errors.UnreachableError`. Leaving the loop (``break``, a cancelled task)
+:class:`~bulkfetch.errors.UnreachableError`, the run's cap on billed units reached
+:class:`~bulkfetch.errors.CapReachedError`. Leaving the loop (``break``, a cancelled task)
 lets the calls in flight land and be stored, as Ctrl-C does; that happens when the
 generator is closed (at once with ``contextlib.aclosing``, else when Python collects it),
 and a second ``fetch_many`` on the same store waits for it.
@@ -29,12 +30,13 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from bulkfetch.adapter import Operation
+from bulkfetch.adapter import Operation, operation_of
 from bulkfetch.clock import SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import (
     AuthenticationError,
     BulkfetchError,
+    CapReachedError,
     QuotaExhaustedError,
     UnreachableError,
 )
@@ -52,6 +54,7 @@ _STOPS: dict[str, type[BulkfetchError]] = {
     StopKind.QUOTA: QuotaExhaustedError,
     StopKind.AUTH: AuthenticationError,
     StopKind.UNREACHABLE: UnreachableError,
+    StopKind.CAP: CapReachedError,
 }
 # One bulk call at a time on a store of this process (a SQLite store has one user): the
 # next waits for the one before to finish landing its calls.
@@ -80,6 +83,8 @@ async def fetch_many(
     concurrency: int = 16,
     max_attempts: int = 5,
     refresh: bool = False,
+    max_age: float | None = None,
+    max_calls: int | None = None,
     progress: Progress | None = None,
     stop: StopRequest | None = None,
     **query: Any,
@@ -91,9 +96,12 @@ async def fetch_many(
     ``db``: the store (a SQLite file, or a PostgreSQL URL). ``run``: a name that makes the
     run resumable: called again with the same name (and the same inputs), it carries on.
     ``rate``: calls a second for the key (the client's pacing, shared with its single
-    calls). ``concurrency``, ``max_attempts``: as the command line's.
+    calls). ``concurrency``, ``max_attempts``: as the command line's. ``max_age``
+    (seconds): an answer in the store older than that is fetched again. ``max_calls``: the
+    run bills at most that many units over all its calls (a named run's, across resumes),
+    then ends with :class:`~bulkfetch.errors.CapReachedError`.
     """
-    operation = _operation(call, query)
+    operation = operation_of(call, query)
     clock = SystemClock()
     stop = stop or StopRequest()
     settings = EngineSettings(concurrency=concurrency, max_attempts=max_attempts)
@@ -111,12 +119,13 @@ async def fetch_many(
                 progress=progress,
                 stop=stop,
             )
+            await begun.set_cap(max_calls)
             pacer = await pacer_for(store, begun.client, rate, clock)
             done = anyio.Event()
 
             async def work() -> None:
                 try:
-                    await begun.work(pacer, settings=settings, refresh=refresh)
+                    await begun.work(pacer, settings=settings, refresh=refresh, max_age=max_age)
                 finally:
                     done.set()
 
@@ -136,19 +145,6 @@ async def fetch_many(
                 await store.close()
     if stop.kind in _STOPS:
         raise _STOPS[stop.kind](stop.reason or stop.kind)
-
-
-def _operation(call: Callable[..., Awaitable[Any]], query: dict[str, Any]) -> Operation[Any]:
-    """The bulk form of a client's bound method."""
-    client = getattr(call, "__self__", None)
-    make = getattr(client, "operation", None)
-    if make is None:
-        raise TypeError(
-            "fetch_many takes a client's method, such as api.occupation or api.by_soc; got "
-            f"{call!r}"
-        )
-    operation: Operation[Any] = make(call.__name__, query)
-    return operation
 
 
 def _item(row: OutputRow, operation: Operation[R]) -> Item[R]:

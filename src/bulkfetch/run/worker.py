@@ -40,8 +40,11 @@ async def work(
     progress: Progress | None = None,
     clock: Clock | None = None,
     poll_seconds: float = 1.0,
+    max_calls: int | None = None,
 ) -> WorkReport:
-    """Work every run of the store until none has anything left, or a stop."""
+    """Work every run of the store until none has anything left, or a stop. ``max_calls``:
+    the cap on billed units each run it works may spend in all (else the cap its command
+    set, if any)."""
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
@@ -53,7 +56,7 @@ async def work(
             run_ids = await store.runs.with_work()
             if not run_ids:
                 break
-            calls_before = report.calls
+            calls_before = report.spent.requests
             for run_id in run_ids:
                 detail = await store.runs.detail(run_id)
                 if detail is None or stop.requested:
@@ -67,14 +70,15 @@ async def work(
                 if pacer is None:
                     pacer = pacers[adapter.rate_key] = await pacer_for(store, adapter, rate, clock)
                 run = Run(store, run_id, adapter, clock=clock, progress=progress, stop=stop)
+                if max_calls is not None and run_id not in prepared:
+                    await run.set_cap(max_calls)
                 # Failed jobs get their fresh attempts once a worker.
                 await run.work(pacer, settings=settings, prepare=run_id not in prepared)
                 prepared.add(run_id)
-                report.calls += run.calls
-                report.reclaimed += run.reclaimed
-                if run.calls:
+                report.spent.add_spend(run.spent)
+                if run.spent.requests:
                     report.runs.append(run_id)
-            if report.calls == calls_before and not stop.requested:
+            if report.spent.requests == calls_before and not stop.requested:
                 # Only runs still being enqueued elsewhere: wait for their rows.
                 with anyio.move_on_after(poll_seconds):
                     await stop.event.wait()

@@ -32,6 +32,7 @@ from bulkfetch.store.connector import open_database
 from bulkfetch.store.migrations import create_schema
 from bulkfetch.store.queue import Queue
 from bulkfetch.store.records import (
+    Claim,
     OutputRow,
     RowEntry,
     RunCounts,
@@ -46,6 +47,7 @@ from bulkfetch.store.results import Results
 from bulkfetch.store.runs import Runs
 
 __all__ = [
+    "Claim",
     "OutputRow",
     "RowEntry",
     "RunCounts",

@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -25,6 +25,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE runs ADD COLUMN header TEXT",
         "ALTER TABLE runs ADD COLUMN connect_failures INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE run_rows ADD COLUMN fields TEXT",
+    ),
+    # What a run spent, its cap, and its options. Runs of before count no billed units.
+    3: (
+        "ALTER TABLE runs ADD COLUMN billed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN maybe_billed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN max_units INTEGER",
+        "ALTER TABLE runs ADD COLUMN options TEXT",
     ),
 }
 

@@ -9,11 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bulkfetch.jobs import Job, JobState, Lookup, Outcome, OutcomeKind
+from bulkfetch.jobs import Job, JobState, Lookup, Outcome
+from bulkfetch.spend import Spend
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
 from bulkfetch.store.queue_sql import (
     apply_outcomes,
+    cap_room,
     count_calls,
     due_jobs,
     enqueue_fresh,
@@ -22,8 +24,16 @@ from bulkfetch.store.queue_sql import (
     release_expired,
     renew_leases,
 )
-from bulkfetch.store.records import RowEntry
-from bulkfetch.store.schema import SETTLED_STATES, jobs, run_jobs, run_rows, runs
+from bulkfetch.store.records import Claim, RowEntry
+from bulkfetch.store.schema import (
+    ANSWERED_STATES,
+    FINAL_STATES,
+    SETTLED_STATES,
+    jobs,
+    run_jobs,
+    run_rows,
+    runs,
+)
 
 __all__ = ["Queue"]
 
@@ -64,21 +74,46 @@ class Queue:
 
     async def claim(
         self, run_id: int, *, owner: str, limit: int, now: float, lease_seconds: float
-    ) -> list[Job]:
-        """Lease up to ``limit`` due pending jobs of the run, oldest first."""
+    ) -> Claim:
+        """Lease up to ``limit`` due pending jobs of the run, oldest first, and no more than
+        the run's cap on billed units leaves room for (see :func:`cap_room`)."""
 
-        def statements(conn: Connection) -> list[Job]:
-            due = execute(conn, due_jobs, {"run": run_id, "now": now, "limit": limit}).all()
+        def statements(conn: Connection) -> Claim:
+            room = cap_room(conn, run_id)
+            found = execute(conn, due_jobs, {"run": run_id, "now": now, "limit": limit}).all()
+            due = found if room is None else found[: max(0, room)]
             if due:
                 lease = {"owner": owner, "expires": now + lease_seconds, "now": now}
                 execute(conn, lease_job, [{**lease, "id": row[0]} for row in due])
-            return [
+            jobs_ = [
                 Job(job_id, Lookup.of(api, origin, endpoint, json.loads(params)), attempts, rows)
                 for job_id, api, origin, endpoint, params, attempts, rows in due
             ]
+            return Claim(jobs_, capped=len(due) < len(found))
 
-        result: list[Job] = await self._access.write(statements)
+        result: Claim = await self._access.write(statements)
         return result
+
+    async def answered(self, fingerprints: Sequence[str], since: float | None) -> int:
+        """How many of these lookups the store has a final answer for (answered at or after
+        ``since``, when given: an older answer is to be fetched again)."""
+
+        def statements(conn: Connection) -> int:
+            final: sa.ColumnElement[bool] = jobs.c.state.in_(FINAL_STATES)
+            if since is not None:
+                final = sa.and_(
+                    final,
+                    sa.or_(jobs.c.state.not_in(ANSWERED_STATES), jobs.c.updated_at >= since),
+                )
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        jobs.c.fingerprint.in_(list(fingerprints)), final
+                    )
+                ).scalar_one()
+            )
+
+        return await self._access.read(statements)
 
     async def next_due(self, run_id: int) -> float | None:
         """When the earliest pending job of the run becomes due (on a shared store, or the
@@ -118,6 +153,9 @@ class Queue:
             return
         self._access.answered = self._access.answered or any(o.called for o in outcomes)
 
+        spent = Spend()
+        spent.add(outcomes)
+
         def statements(conn: Connection) -> None:
             apply_outcomes(conn, outcomes, now=now, max_attempts=max_attempts, owner=owner)
             execute(
@@ -125,12 +163,12 @@ class Queue:
                 count_calls,
                 {
                     "run": run_id,
-                    "calls": sum(o.called for o in outcomes),
-                    "limited": sum(
-                        o.kind is OutcomeKind.RETRY and o.status == 429 for o in outcomes
-                    ),
-                    "retries": sum(o.kind is OutcomeKind.RETRY for o in outcomes),
-                    "unconnected": sum(o.unconnected for o in outcomes),
+                    "calls": spent.requests,
+                    "limited": spent.rate_limited,
+                    "retries": spent.retries,
+                    "unconnected": spent.connect_failures,
+                    "billed": spent.units,
+                    "maybe_billed": spent.maybe_billed_twice,
                     "now": now,
                 },
             )

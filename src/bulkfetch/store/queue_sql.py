@@ -20,6 +20,7 @@ from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
 
 __all__ = [
     "apply_outcomes",
+    "cap_room",
     "count_calls",
     "due_jobs",
     "enqueue_fresh",
@@ -137,6 +138,28 @@ _JOB_COLUMNS = (
     "next_attempt_at",
     "updated_at",
 )
+
+
+def cap_room(conn: Connection, run_id: int) -> int | None:
+    """How many more lookups the run may send under its cap on billed units (None: it has
+    none): the cap, less the units billed and possibly billed, less its lookups in flight
+    (each may be billed). With a cap, the run's row stays locked (PostgreSQL) until the
+    claim commits: workers of one run claim in turn, and never share the same room."""
+    capped = sa.select(runs.c.max_units).where(runs.c.id == run_id)
+    if conn.execute(capped).scalar() is None:
+        return None
+    run = conn.execute(
+        sa.select(runs.c.max_units, runs.c.billed, runs.c.maybe_billed, runs.c.reclaimed)
+        .where(runs.c.id == run_id)
+        .with_for_update()
+    ).one()
+    in_flight = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(run_jobs)
+        .join(jobs, jobs.c.id == run_jobs.c.job_id)
+        .where(run_jobs.c.run_id == run_id, jobs.c.state == JobState.IN_FLIGHT.value)
+    ).scalar_one()
+    return int(run.max_units - run.billed - run.maybe_billed - run.reclaimed - in_flight)
 
 
 # -- the work loop's statements -----------------------------------------------------------
@@ -271,6 +294,8 @@ count_calls = (
         rate_limited=runs.c.rate_limited + sa.bindparam("limited"),
         retries=runs.c.retries + sa.bindparam("retries"),
         connect_failures=runs.c.connect_failures + sa.bindparam("unconnected"),
+        billed=runs.c.billed + sa.bindparam("billed"),
+        maybe_billed=runs.c.maybe_billed + sa.bindparam("maybe_billed"),
         updated_at=sa.bindparam("now"),
     )
 )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from bulkfetch.jobs import JobState, Lookup
+from bulkfetch.jobs import Job, JobState, Lookup
+from bulkfetch.spend import Spend
 
 __all__ = [
+    "Claim",
     "OutputRow",
     "RowEntry",
     "RunCounts",
@@ -31,6 +34,7 @@ class RunSpec:
     input: str = "{}"  # what the input is (JSON: path, encoding, content hash)
     lineage: str | None = None  # the run key without the input's content
     header: str = "[]"  # JSON: the input's column names
+    options: str = "{}"  # JSON: what its lookups share (endpoint, options), for ``status``
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,14 @@ class RunDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """Jobs leased for calls, and whether the run's cap kept back others that were due."""
+
+    jobs: list[Job]
+    capped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RowEntry:
     """One input row as enqueued: its lookup, or why it has none."""
 
@@ -83,18 +95,20 @@ class RunCounts:
     """What ``bulkfetch status`` shows of a run."""
 
     run_id: int
+    api: str
+    endpoint: str
     description: str
+    input: dict[str, Any] | None  # what the input was (path, format, content hash, name)
+    options: dict[str, str] | None  # what its lookups share (None: a run of before v4)
+    created_at: float
+    updated_at: float
     rows: int
     invalid_rows: int
     jobs_by_state: dict[str, int]
-    calls: int
-    rate_limited: int
-    retries: int
-    reclaimed: int
-    connect_failures: int  # requests whose connection never opened: not calls, not billed
+    spend: Spend  # the run's so far, over all its invocations and workers
+    max_units: int | None  # its cap on billed units, if any
     stop_kind: str | None
     stop_reason: str | None
-    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bulkfetch.jobs import JobState
+from bulkfetch.spend import Spend
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
 from bulkfetch.store.records import RunCounts, RunDetail, RunInfo, RunSpec
-from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
+from bulkfetch.store.schema import ANSWERED_STATES, jobs, results, run_jobs, run_rows, runs
 
 __all__ = ["Runs"]
 
@@ -40,6 +41,7 @@ class Runs:
                     "input": spec.input,
                     "lineage": spec.lineage,
                     "header": spec.header,
+                    "options": spec.options,
                     "now": now,
                 },
             ).rowcount
@@ -77,13 +79,16 @@ class Runs:
 
         await self._access.write(statements)
 
-    async def prepare(self, run_id: int, *, refresh: bool, now: float) -> int:
+    async def prepare(
+        self, run_id: int, *, refresh: bool, now: float, max_age: float | None = None
+    ) -> int:
         """Ready a run's jobs for work; return how many were reclaimed from a dead process.
 
         Reclaimed jobs may have been sent before the process died: they are possibly billed
         twice. Jobs that failed in an earlier run get a fresh set of attempts. With
         ``refresh``, results fetched before this run's refresh point are fetched again; the
         point is kept until the run completes, so a resumed refresh fetches nothing twice.
+        With ``max_age`` (seconds), answers older than that are fetched again too.
         """
 
         def statements(conn: Connection) -> int:
@@ -108,9 +113,11 @@ class Runs:
             ).scalar()
             if refresh and refresh_since is None:
                 refresh_since = now
-            if refresh_since is not None:
+            aged = None if max_age is None else now - max_age
+            stale_before = max((t for t in (refresh_since, aged) if t is not None), default=None)
+            if stale_before is not None:
                 stale = sa.select(results.c.job_id).where(
-                    results.c.fetched_at < refresh_since, results.c.job_id.in_(in_run)
+                    results.c.fetched_at < stale_before, results.c.job_id.in_(in_run)
                 )
                 conn.execute(
                     jobs.update()
@@ -122,7 +129,7 @@ class Runs:
                     .where(
                         jobs.c.id.in_(in_run),
                         jobs.c.state == JobState.NOT_FOUND.value,
-                        jobs.c.updated_at < refresh_since,
+                        jobs.c.updated_at < stale_before,
                     )
                     .values(state=JobState.PENDING.value, attempts=0, next_attempt_at=0.0)
                 )
@@ -224,53 +231,77 @@ class Runs:
 
         await self._access.write(statements)
 
-    async def counts(self, run_id: int | None = None) -> RunCounts | None:
-        """Counts for a run (default: the one most recently worked on)."""
+    async def set_cap(self, run_id: int, max_units: int | None) -> None:
+        """The most billed units the run may spend, over all its invocations and workers
+        (None: no cap); every claim of its jobs keeps within it."""
 
-        def statements(conn: Connection) -> tuple[Any, dict[str, int], int, int] | None:
-            query = sa.select(runs)
-            query = (
-                query.where(runs.c.id == run_id)
-                if run_id is not None
-                else query.order_by(runs.c.updated_at.desc(), runs.c.id.desc()).limit(1)
-            )
-            run = conn.execute(query).first()
-            if run is None:
-                return None
-            found = conn.execute(
-                sa.select(jobs.c.state, sa.func.count().label("n"))
-                .join(run_jobs, run_jobs.c.job_id == jobs.c.id)
-                .where(run_jobs.c.run_id == run.id)
-                .group_by(jobs.c.state)
-            )
-            by_state = {row.state: int(row.n) for row in found}
-            rows, invalid = conn.execute(
-                sa.select(
-                    sa.func.count(),
-                    sa.func.count().filter(run_rows.c.job_id.is_(None)),
-                ).where(run_rows.c.run_id == run.id)
-            ).one()
-            return run, by_state, int(rows), int(invalid)
+        def statements(conn: Connection) -> None:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(max_units=max_units))
 
-        found = await self._access.read(statements)
-        if found is None:
-            return None
-        run, by_state, rows, invalid = found
-        return RunCounts(
-            run_id=run.id,
-            description=run.description,
-            rows=rows,
-            invalid_rows=invalid,
-            jobs_by_state=by_state,
-            calls=run.calls,
+        await self._access.write(statements)
+
+    async def counts(self, run_id: int) -> RunCounts | None:
+        """What the run holds and spent; None if the store has no such run."""
+        found = await self._access.read(lambda conn: _counts(conn, runs.c.id == run_id))
+        return found[0] if found else None
+
+    async def listing(self) -> list[RunCounts]:
+        """Every run in the store, the most recently worked on first."""
+        return await self._access.read(lambda conn: _counts(conn, sa.true()))
+
+
+def _counts(conn: Connection, which: Any) -> list[RunCounts]:
+    listed = []
+    for run in conn.execute(
+        sa.select(runs).where(which).order_by(runs.c.updated_at.desc(), runs.c.id.desc())
+    ):
+        in_run = sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run.id)
+        # A lookup answered before the run began (for another run) cost it nothing.
+        earlier = sa.and_(jobs.c.state.in_(ANSWERED_STATES), jobs.c.updated_at < run.created_at)
+        by_state: dict[str, int] = {}
+        from_store = 0
+        for state, count, before in conn.execute(
+            sa.select(jobs.c.state, sa.func.count(), sa.func.count().filter(earlier))
+            .join(run_jobs, in_run)
+            .group_by(jobs.c.state)
+        ):
+            by_state[state] = int(count)
+            from_store += int(before)
+        rows, invalid = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(run_rows.c.job_id.is_(None)),
+            ).where(run_rows.c.run_id == run.id)
+        ).one()
+        spend = Spend(
+            units=run.billed,
+            requests=run.calls,
+            from_store=from_store,
             rate_limited=run.rate_limited,
             retries=run.retries,
-            reclaimed=run.reclaimed,
             connect_failures=run.connect_failures,
-            stop_kind=run.stop_kind,
-            stop_reason=run.stop_reason,
-            updated_at=run.updated_at,
+            maybe_billed_twice=run.maybe_billed + run.reclaimed,
         )
+        listed.append(
+            RunCounts(
+                run_id=run.id,
+                api=run.api,
+                endpoint=run.endpoint,
+                description=run.description,
+                input=json.loads(run.input) if run.input else None,
+                options=json.loads(run.options) if run.options else None,
+                created_at=run.created_at,
+                updated_at=run.updated_at,
+                rows=int(rows),
+                invalid_rows=int(invalid),
+                jobs_by_state=by_state,
+                spend=spend,
+                max_units=run.max_units,
+                stop_kind=run.stop_kind,
+                stop_reason=run.stop_reason,
+            )
+        )
+    return listed
 
 
 def insert_run(insert: Any) -> Any:
@@ -286,6 +317,7 @@ def insert_run(insert: Any) -> Any:
             input=sa.bindparam("input"),
             lineage=sa.bindparam("lineage"),
             header=sa.bindparam("header"),
+            options=sa.bindparam("options"),
             created_at=sa.bindparam("now"),
             updated_at=sa.bindparam("now"),
             rows_enqueued=0,
@@ -295,6 +327,8 @@ def insert_run(insert: Any) -> Any:
             retries=0,
             reclaimed=0,
             connect_failures=0,
+            billed=0,
+            maybe_billed=0,
         )
         .on_conflict_do_nothing(index_elements=["run_key"])
     )

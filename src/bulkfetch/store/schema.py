@@ -43,6 +43,13 @@ runs = sa.Table(
     sa.Column("lineage", sa.Text),
     sa.Column("header", sa.Text),  # JSON: the input's column names, for the output
     sa.Column("connect_failures", sa.Integer, nullable=False, default=0),  # not calls
+    # Since version 4. Billed units (a lookup the API answered about), units possibly
+    # billed twice (a request sent whose answer was lost), the cap on billed units (None:
+    # none), and the options its lookups share (JSON), for ``status``.
+    sa.Column("billed", sa.Integer, nullable=False, default=0),
+    sa.Column("maybe_billed", sa.Integer, nullable=False, default=0),
+    sa.Column("max_units", sa.Integer),
+    sa.Column("options", sa.Text),
 )
 
 jobs = sa.Table(
@@ -100,6 +107,9 @@ run_rows = sa.Table(
 
 # A row is settled when its job will not be tried again in this run.
 SETTLED_STATES = tuple(s.value for s in JobState if s.is_final or s is JobState.FAILED)
+FINAL_STATES = tuple(s.value for s in JobState if s.is_final)
+# Final states the API answered (and billed); an answer ages, a refusal does not.
+ANSWERED_STATES = tuple(s.value for s in JobState if s.is_answered)
 
 
 # What an API's reference data was when last fetched (Labor Market's regions, say), kept

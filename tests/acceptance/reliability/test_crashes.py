@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import random
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -51,8 +51,8 @@ def test_ten_kills_then_the_output_of_an_uninterrupted_run(
     assert billed_at_kill[3] > 0, "the kills all came before the first call"
     duplicates = ledger["billed_total"] - distinct
     assert duplicates <= KILLS * CONCURRENCY
-    status = run_cli("status", "--db", db).stdout
-    reported = int(re.search(r"possibly billed twice after a crash: (\d+)", status).group(1))  # type: ignore[union-attr]
+    status = run_cli("status", "--db", db, "--json").stdout
+    reported = json.loads(status)["runs"][0]["spent"]["maybe_billed_twice"]
     assert duplicates <= reported, "a re-billed call went unreported"
     assert out.read_bytes() == reference(
         start_emulator(), source, tmp_path / "ref", "--concurrency", str(CONCURRENCY)

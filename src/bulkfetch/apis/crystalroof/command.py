@@ -53,4 +53,4 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
                 **bulk_options(args, stop, bar),
             )
 
-    return run_bulk_command(job, err)
+    return run_bulk_command(job, err, args)

@@ -136,7 +136,7 @@ def _labor_market(args: argparse.Namespace, err: Console) -> int:
                 **bulk_options(args, stop, bar),
             )
 
-    return run_bulk_command(job, err)
+    return run_bulk_command(job, err, args)
 
 
 def _regions(args: argparse.Namespace, err: Console) -> int:

@@ -44,7 +44,7 @@ def _echo(args: argparse.Namespace, err: Console) -> int:
                 **bulk_options(args, stop, bar),
             )
 
-    return run_bulk_command(job, err)
+    return run_bulk_command(job, err, args)
 
 
 def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Echo:

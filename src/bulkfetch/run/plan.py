@@ -1,0 +1,178 @@
+"""What a run will cost, before it pays: the input read and normalised, the store asked what
+it holds, and no call made (``--plan``, :func:`plan`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from bulkfetch.adapter import Operation, operation_of
+from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.errors import InvalidInputError
+from bulkfetch.io.iterable import COLUMN, IterableSource
+from bulkfetch.io.sources import Source, column_index, each_row
+from bulkfetch.store import Store
+
+__all__ = ["Plan", "plan", "plan_in", "plan_source"]
+
+_CHUNK = 2000  # new lookups asked of the store at once
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a run would fetch, and what it would cost, as things stand."""
+
+    rows: int  # input rows
+    invalid: int  # rows that cannot be a valid lookup: no call
+    lookups: int  # distinct lookups among the others
+    answered: int  # of those, answered in the store (and fresh enough): no call
+    units: int  # billable units still to fetch, a lookup each (a call, a code)
+    requests: int  # the requests those take (an API may carry several lookups in one)
+    rate: float | None  # calls a second, if given
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the requests take at ``rate`` (None without one)."""
+        return None if self.rate is None else self.requests / self.rate
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "invalid": self.invalid,
+            "lookups": self.lookups,
+            "answered": self.answered,
+            "units": self.units,
+            "requests": self.requests,
+            "rate": self.rate,
+            "seconds": self.seconds,
+        }
+
+    def describe(self) -> list[str]:
+        """The plan in words, a line each."""
+        seconds = self.seconds
+        lines = [
+            f"rows: {self.rows} ({self.invalid} invalid: no call)",
+            f"distinct lookups: {self.lookups} ({self.answered} answered in the store: no call)",
+            f"to fetch: {self.units} billable lookups in {self.requests} requests",
+        ]
+        if seconds is not None:
+            lines.append(f"at {self.rate:g} calls a second: about {_duration(seconds)}")
+        else:
+            lines.append("give --rate to see how long that takes")
+        return lines
+
+
+async def plan_source(
+    operation: Operation[object],
+    source: Source,
+    *,
+    column: str,
+    store: Store | None,
+    fresh_since: float | None = None,
+    rate: float | None = None,
+) -> Plan:
+    """The plan of ``operation`` over ``source``: each row's lookup made as a run would make
+    it, and each distinct one looked for in ``store`` (None: a store not made yet), where it
+    counts as answered if it was answered at or after ``fresh_since`` (None: ever)."""
+    index = column_index(source.header(), column)
+    rows = invalid = 0
+    seen: set[int] = set()  # 64 bits of each fingerprint: a million lookups in ~70 MB
+    new: list[str] = []
+    answered = 0
+    async for _row_no, fields in each_row(source.rows()):
+        rows += 1
+        try:
+            fingerprint = operation.lookup(fields[index]).fingerprint
+        except InvalidInputError:
+            invalid += 1
+            continue
+        short = int(fingerprint[:16], 16)
+        if short not in seen:
+            seen.add(short)
+            new.append(fingerprint)
+        if len(new) >= _CHUNK:
+            answered += await _answered(store, new, fresh_since)
+            new = []
+    answered += await _answered(store, new, fresh_since)
+    units = len(seen) - answered
+    return Plan(
+        rows=rows,
+        invalid=invalid,
+        lookups=len(seen),
+        answered=answered,
+        units=units,
+        requests=math.ceil(units / operation.client.batch_size),
+        rate=rate,
+    )
+
+
+async def _answered(store: Store | None, fingerprints: list[str], since: float | None) -> int:
+    if store is None or not fingerprints:
+        return 0
+    return await store.queue.answered(fingerprints, since)
+
+
+async def plan(
+    call: Callable[..., Awaitable[Any]],
+    inputs: Iterable[Any] | AsyncIterable[Any],
+    /,
+    *,
+    db: str | Path = "bulkfetch.db",
+    rate: float | None = None,
+    max_age: float | None = None,
+    refresh: bool = False,
+    clock: Clock | None = None,
+    **query: Any,
+) -> Plan:
+    """What ``fetch_many`` with the same arguments would fetch and bill, with no call made:
+    rows, invalid ones, distinct lookups, those the store has answered (within ``max_age``
+    seconds, unless ``refresh``), the billable units and requests left, and at ``rate`` how
+    long they take. A store that does not exist yet is not made."""
+    return await plan_in(
+        db,
+        operation_of(call, query),
+        IterableSource(inputs),
+        column=COLUMN,
+        rate=rate,
+        max_age=max_age,
+        refresh=refresh,
+        now=(clock or SystemClock()).time(),
+    )
+
+
+async def plan_in(
+    db: str | Path,
+    operation: Operation[object],
+    source: Source,
+    *,
+    column: str,
+    rate: float | None,
+    max_age: float | None,
+    refresh: bool,
+    now: float,
+) -> Plan:
+    """:func:`plan_source` against the store at ``db``, opened to read only if it exists."""
+    if "://" not in str(db) and not await anyio.Path(db).exists():
+        return await plan_source(operation, source, column=column, store=None, rate=rate)
+    # An answer from before this time is fetched again: all with refresh, else the aged.
+    fresh_since = now if refresh else None if max_age is None else now - max_age
+    async with await Store.open(db, exclusive=False) as store:
+        return await plan_source(
+            operation, source, column=column, store=store, fresh_since=fresh_since, rate=rate
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = math.ceil(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
