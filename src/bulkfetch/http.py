@@ -103,6 +103,11 @@ class HttpClient:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0)
             )
+            # aiohttp sends a GET again, unasked, when a kept-alive connection closes before
+            # its answer: the provider may bill both, and nobody would know. The engine
+            # retries, and counts what was sent. No public switch (aiohttp#10790); aiohttp's
+            # own test client turns it off the same way.
+            self._session._retry_connection = False
         return self._session
 
 

@@ -114,7 +114,7 @@ def test_second_run_makes_no_call_and_writes_the_same_file(
     assert again.returncode == 0
     assert emulator.ledger()["requests"] == calls
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    assert " 0 calls" in again.stderr
+    assert "spent now: 0 billed lookups in 0 requests" in again.stderr
 
     refreshed = enrich(emulator, source, tmp_path / "c.csv", db, "--refresh")
     assert refreshed.returncode == 0

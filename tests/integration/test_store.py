@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
-from bulkfetch.errors import StoreBusyError
+from bulkfetch.adapter import LookupResult, Reply, ResultKind
+from bulkfetch.engine.classify import answered, failed
+from bulkfetch.engine.settings import EngineSettings
+from bulkfetch.errors import ServerError, StoreBusyError, TransportError
 from bulkfetch.jobs import JobState, Lookup, Outcome, OutcomeKind
 from bulkfetch.store import RowEntry, RunSpec, Store
 
@@ -226,3 +230,34 @@ async def test_reference_data_is_kept_per_origin(target: str) -> None:
         await store.reference.put("http://a", "regions", [["state", "8", "CO"]], now=2.0)
         assert await store.reference.get("http://a", "regions") == [["state", "8", "CO"]]
         assert await store.reference.get("http://b", "regions") is None
+
+
+async def test_a_cap_leaves_room_for_what_is_billed_and_in_flight(target: str) -> None:
+    """A claim under a cap of 5: what was billed and what is in flight count against it."""
+    async with await Store.open(target) as store:
+        run = await store.runs.begin(SPEC, now=1.0)
+        entries = [RowEntry(i, lookup(f"P{i}")) for i in range(9)]
+        await store.queue.enqueue(run.id, entries, now=1.0)
+        await store.runs.set_cap(run.id, 5)
+        first = await store.queue.claim(run.id, owner="a", limit=3, now=1.0, lease_seconds=60)
+        assert (len(first.jobs), first.capped) == (3, False)
+        second = await store.queue.claim(run.id, owner="a", limit=3, now=1.0, lease_seconds=60)
+        assert (len(second.jobs), second.capped) == (2, True)
+        done = answered(first.jobs[:1], Reply([LookupResult(ResultKind.OK, 200, body="{}")]))
+        lost = failed(
+            first.jobs[1:2], TransportError("timed out"), now=1.0, settings=EngineSettings(),
+            rng=random.Random(1),
+        )  # fmt: skip
+        unbilled = failed(
+            first.jobs[2:], ServerError("oops", status=500), now=1.0, settings=EngineSettings(),
+            rng=random.Random(1),
+        )  # fmt: skip
+        await store.queue.apply(
+            run.id, [*done, *lost, *unbilled], now=2.0, max_attempts=5, owner="a"
+        )
+        # Spent 1, possibly 1, in flight 2: room for 1 (the 500 gave its room back).
+        third = await store.queue.claim(run.id, owner="a", limit=3, now=99.0, lease_seconds=60)
+        assert (len(third.jobs), third.capped) == (1, True)
+        counts = await store.runs.counts(run.id)
+    assert counts is not None
+    assert (counts.spend.units, counts.spend.maybe_billed_twice, counts.max_units) == (1, 1, 5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -127,8 +128,9 @@ class ProgressBar:
         rows_per_second = self._per_second(done_here)
         left = total - self._settled
         eta = _clock_text(left / rows_per_second) if rows_per_second > 0 and left else "-"
+        when = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return (
-            f"progress: {self._settled} of {total} rows{share};"
+            f"{when} progress: {self._settled} of {total} rows{share};"
             f" {self._per_second(self.spent.requests):.1f} calls/s; {self.spent.units} billed;"
             f" {self.spent.rate_limited} 429s; {self.failed} failed; ETA {eta}"
         )

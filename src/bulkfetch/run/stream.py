@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from bulkfetch.adapter import Operation, operation_of
-from bulkfetch.clock import SystemClock
+from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import (
     AuthenticationError,
@@ -87,6 +87,7 @@ async def fetch_many(
     max_calls: int | None = None,
     progress: Progress | None = None,
     stop: StopRequest | None = None,
+    clock: Clock | None = None,
     **query: Any,
 ) -> AsyncIterator[Item[R]]:
     """``call`` (a client's bound method: ``api.occupation``, ``api.by_soc``) for every
@@ -102,7 +103,7 @@ async def fetch_many(
     then ends with :class:`~bulkfetch.errors.CapReachedError`.
     """
     operation = operation_of(call, query)
-    clock = SystemClock()
+    clock = clock or SystemClock()
     stop = stop or StopRequest()
     settings = EngineSettings(concurrency=concurrency, max_attempts=max_attempts)
     lock = _STORES.setdefault(str(db), asyncio.Lock())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -96,6 +97,13 @@ def assert_single_process_output(
     assert (tmp_path / "out.csv").read_bytes() == single
 
 
+def requests_sent(log: str) -> int:
+    """The requests a worker says it sent, in its last line."""
+    found = re.search(r"in (\d+) requests", log)
+    assert found is not None, log
+    return int(found.group(1))
+
+
 def steady_rate(ledger: dict[str, Any]) -> float:
     """Billed calls a second over the whole seconds strictly inside the run."""
     per_second = {int(k): v for k, v in ledger["per_second"].items()}
@@ -117,7 +125,7 @@ def test_four_workers_keep_to_the_limit_together(
     assert ledger["by_status"].get("429", 0) == 0
     assert ledger["billed_twice"] == 0
     assert steady_rate(ledger) >= 0.9 * LIMIT
-    worked = [int(p.read_text().split("; ")[1].split()[0]) for p in (tmp_path / "logs").iterdir()]
+    worked = [requests_sent(p.read_text()) for p in (tmp_path / "logs").iterdir()]
     assert min(worked) >= ROWS / 4 / 2, worked  # each took a fair part
     assert_single_process_output(start_emulator, source, tmp_path)
 
@@ -180,3 +188,27 @@ def test_the_shared_commands_refuse_a_sqlite_store(tmp_path: Path, emulator: Emu
     assert "postgresql://" in worked.stderr
     assert enqueued.returncode == 2
     assert "postgresql://" in enqueued.stderr
+
+
+def test_a_cap_holds_for_all_workers_together(
+    start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
+) -> None:
+    """--max-calls 137 set when enqueueing 500 lookups: four workers together bill at most
+    137 and exit 7; four more with --max-calls 1000 finish, nothing billed twice."""
+    source = write_postcode_file(tmp_path / "in.csv", 500, seed=14, malformed_rate=0.0)
+    emulator = start_emulator("--rate-limit", str(LIMIT))
+    out = tmp_path / "enqueue.csv"
+    done = run(
+        enrich_command(emulator, source, out, postgres_url, "--no-work", "--max-calls", "137")
+    )
+    assert done.returncode == 0, done.stderr
+    codes = finish(start_workers(4, "capped"))
+    assert codes == [7, 7, 7, 7], [p.read_text() for p in (tmp_path / "capped").iterdir()]
+    assert emulator.ledger()["billed_total"] <= 137
+
+    codes = finish(start_workers(4, "raised", "--max-calls", "1000"))
+    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "raised").iterdir()]
+    ledger = emulator.ledger()
+    assert ledger["billed_total"] == len(ledger["billed"]) == 500
+    assert ledger["billed_twice"] == 0
+    assert export(postgres_url, tmp_path / "out.csv").returncode == 0

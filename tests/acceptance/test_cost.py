@@ -1,0 +1,178 @@
+"""Cost before paying, a cap, and what was spent: the real CLI against the real emulator."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import signal
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import enrich_command
+from tests.acceptance.test_enrich import enrich, read_csv
+from tests.acceptance.test_labor_market import BY_SOC, lmi, soc_file
+from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def plan_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    plan: dict[str, Any] = json.loads(result.stdout)
+    return plan
+
+
+def spent(db: Path) -> dict[str, int]:
+    """The run's figures, as ``status --json`` gives them."""
+    status = run_cli("status", "--db", db, "--json")
+    assert status.returncode == 0, status.stderr
+    figures: dict[str, int] = json.loads(status.stdout)["runs"][0]["spent"]
+    return figures
+
+
+def test_the_plan_announces_exactly_what_the_run_bills(emulator: Emulator, tmp_path: Path) -> None:
+    """--plan --json on 10,000 rows with repeats and malformed ones: no call, no store; the
+    units it announces are those the emulator bills when the run follows; then 0."""
+    source = write_postcode_file(
+        tmp_path / "in.csv", 10_000, seed=7, repeat_rate=0.10, malformed_rate=0.02
+    )
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    plan = plan_of(enrich(emulator, source, out, db, "--plan", "--json", "--rate", "50"))
+    assert emulator.ledger()["requests"] == 0
+    assert not db.exists()
+    assert not out.exists()
+    assert plan["rows"] == 10_000
+    assert plan["invalid"] > 100
+    assert plan["lookups"] == plan["units"] == plan["requests"] < 10_000 - plan["invalid"]
+    assert plan["seconds"] == pytest.approx(plan["requests"] / 50)
+
+    ran = enrich(emulator, source, out, db)
+    assert ran.returncode == 0, ran.stderr
+    assert emulator.ledger()["billed_total"] == plan["units"]
+    after = plan_of(enrich(emulator, source, out, db, "--plan", "--json"))
+    assert (after["units"], after["requests"], after["answered"]) == (0, 0, plan["lookups"])
+
+
+def test_the_plan_counts_labor_market_codes_and_requests(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Labor Market: the plan's codes are the codes billed, its requests the requests sent."""
+    source = tmp_path / "soc.csv"
+    distinct = soc_file(source, 1000, seed=5)
+    with source.open("a") as handle:
+        handle.write("1000,not a code\n1001,\n1002,15-12\n")
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    plan = plan_of(lmi(emulator, source, out, db, "--plan", "--json"))
+    assert (plan["rows"], plan["invalid"]) == (1003, 3)
+    assert plan["units"] == len(distinct)
+    assert plan["requests"] == math.ceil(len(distinct) / 25)
+
+    ran = lmi(emulator, source, out, db)
+    assert ran.returncode == 0, ran.stderr
+    ledger = emulator.ledger()
+    assert ledger["billed_total"] == plan["units"]
+    assert ledger["by_path"][BY_SOC] == plan["requests"]
+    assert spent(db)["units"] == plan["units"]
+    assert plan_of(lmi(emulator, source, out, db, "--plan", "--json"))["units"] == 0
+
+
+def test_a_cap_stops_before_the_call_that_would_pass_it(emulator: Emulator, tmp_path: Path) -> None:
+    """--max-calls 137 on 500 units at concurrency 16: at most 137 billed, exit 7, no row
+    failed; again with --max-calls 1000: done, nothing billed twice, billed == distinct."""
+    source = write_postcode_file(tmp_path / "in.csv", 500, seed=11, malformed_rate=0.0)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    distinct = plan_of(enrich(emulator, source, out, db, "--plan", "--json"))["units"]
+    assert distinct == 500
+
+    capped = enrich(emulator, source, out, db, "--max-calls", "137", "--concurrency", "16")
+    assert capped.returncode == 7, capped.stderr
+    assert "cap of 137 billed lookups is reached" in capped.stderr
+    assert emulator.ledger()["billed_total"] <= 137
+    statuses = {row["status"] for row in read_csv(out)}
+    assert "failed" not in statuses
+    assert "pending" in statuses
+
+    again = enrich(emulator, source, out, db, "--max-calls", "1000", "--concurrency", "16")
+    assert again.returncode == 0, again.stderr
+    ledger = emulator.ledger()
+    assert ledger["billed_total"] == len(ledger["billed"]) == distinct
+    assert ledger["billed_twice"] == 0
+    assert spent(db)["units"] == distinct
+
+
+def test_status_figures_are_the_ledger_s(start_emulator: StartEmulator, tmp_path: Path) -> None:
+    """429s and faults (500s, dropped and cut-off answers): status --json equals the
+    ledger; after a kill -9 and a resume, the ledger lies within what status says."""
+    emulator = start_emulator(
+        "--rate-limit", "40", "--fail-rate", "0.05", "--drop-rate", "0.02",
+        "--truncate-rate", "0.02",
+    )  # fmt: skip
+    source = write_postcode_file(tmp_path / "in.csv", 1200, seed=13, malformed_rate=0.0)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    first = enrich(emulator, source, out, db, "--rate", "60", "--max-calls", "300")
+    assert first.returncode == 7, first.stderr
+    ledger, figures = emulator.ledger(), spent(db)
+    assert ledger["by_status"]["429"] > 0
+    assert figures["requests"] == ledger["requests"]
+    assert figures["rate_limited"] == ledger["by_status"]["429"]
+    # A lost answer was billed (the emulator bills before it answers): possibly, it says.
+    assert figures["units"] + figures["maybe_billed_twice"] == ledger["billed_total"]
+    assert figures["maybe_billed_twice"] > 0
+
+    command = enrich_command(emulator, source, out, db, "--rate", "60")
+    killed = subprocess.Popen(command, env=cli_env(), stderr=subprocess.DEVNULL)
+    while emulator.ledger()["billed_total"] < 500:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    resumed = run_cli(*command[3:])
+    assert resumed.returncode == 0, resumed.stderr
+    ledger, figures = emulator.ledger(), spent(db)
+    # Calls in flight at the kill reached the emulator but no store: at most --concurrency.
+    assert figures["requests"] <= ledger["requests"] <= figures["requests"] + 16
+    assert figures["rate_limited"] <= ledger["by_status"]["429"] <= figures["rate_limited"] + 16
+    billed = figures["units"] + figures["maybe_billed_twice"]
+    assert figures["units"] <= ledger["billed_total"] <= billed
+    assert ledger["billed_twice"] <= figures["maybe_billed_twice"]
+
+
+def test_timed_out_calls_are_counted_as_possibly_billed_twice(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """20% of answers take 5 s, --timeout 0.5: status counts at least the lookups the
+    ledger billed twice, and the run says so at once, with what to do."""
+    emulator = start_emulator("--slow-rate", "0.2", "--slow-seconds", "5")
+    source = write_postcode_file(tmp_path / "in.csv", 150, seed=17, malformed_rate=0.0)
+    db = tmp_path / "s.db"
+    result = enrich(emulator, source, tmp_path / "out.csv", db, "--timeout", "0.5")
+    ledger = emulator.ledger()
+    assert ledger["billed_twice"] > 0
+    assert spent(db)["maybe_billed_twice"] >= ledger["billed_twice"]
+    assert "the API may have billed those calls" in result.stderr
+    assert "--timeout" in result.stderr
+    assert "--concurrency" in result.stderr
+
+
+def test_progress_lines_when_nobody_watches(emulator: Emulator, tmp_path: Path) -> None:
+    """Output piped, no terminal: a progress line at a steady pace, each a single line."""
+    source = write_postcode_file(tmp_path / "in.csv", 300, seed=19, malformed_rate=0.0)
+    result = enrich(
+        emulator, source, tmp_path / "out.csv", tmp_path / "s.db",
+        "--rate", "40", "--progress-every", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " progress: " in line]
+    assert len(lines) >= 4
+    assert "\r" not in result.stderr
+    assert "\x1b" not in result.stderr
+    times = [datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%SZ") for line in lines]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert all(0 <= gap <= 2 for gap in gaps)  # whole seconds: 1 s apart, give or take one
+    assert all(" rows (" in line and "calls/s" in line and "ETA" in line for line in lines)
