@@ -107,8 +107,8 @@ class OutcomeKind(enum.Enum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     RETRY = "retry"  # an attempt failed; try again at next_attempt_at, or fail if out of tries
-    # Not answered (never sent as the run stops, or its connection never opened): back to
-    # pending, no attempt counted.
+    # Not answered about (never sent as the run stops, its connection never opened, or a
+    # 429): back to pending (due at next_attempt_at), no attempt counted.
     RELEASE = "release"
 
 

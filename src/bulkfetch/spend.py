@@ -37,7 +37,9 @@ class Spend:
             self.requests += outcome.called
             self.connect_failures += outcome.unconnected
             self.maybe_billed_twice += outcome.maybe_billed
-            if outcome.kind is OutcomeKind.RETRY and outcome.called:  # a request's, once
+            # A request tried again: a failed attempt, or a 429 (which spends none).
+            retried = outcome.kind is OutcomeKind.RETRY or outcome.status == 429
+            if retried and outcome.called:  # a request's, once
                 self.retries += 1
                 self.rate_limited += outcome.status == 429
 

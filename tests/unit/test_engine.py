@@ -13,7 +13,13 @@ import pytest
 
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
-from bulkfetch.errors import ApiError, ConnectError, QuotaExhaustedError, ServerError
+from bulkfetch.errors import (
+    ApiError,
+    ConnectError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ServerError,
+)
 from bulkfetch.jobs import JobState, Lookup, StopKind
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.store import RowEntry, RunSpec, Store
@@ -108,6 +114,22 @@ async def test_failures_that_pass_are_retried_after_a_backoff(tmp_path: Path) ->
     assert states == {"flaky": JobState.DONE, "broken": JobState.FAILED, "fine": JobState.DONE}
     assert adapter.calls == Counter({"flaky": 3, "broken": 4, "fine": 1})
     assert clock.now > 1000.0 + 1.0  # backoffs of up to 8, 16, 32 s passed on the clock
+
+
+async def test_a_429_spends_no_attempt(tmp_path: Path) -> None:
+    """A lookup refused 429 more often than it has attempts, then answered: done, not
+    failed; a 500 as often still spends them all."""
+
+    def script(value: str, nth: int) -> ApiError | None:
+        if nth <= 6:
+            if value == "limited":
+                return RateLimitedError("slow down", status=429, retry_after=0.5)
+            return ServerError("down", status=500)
+        return None
+
+    states, adapter, _, _ = await run(tmp_path, ["limited", "broken"], script, max_attempts=3)
+    assert states == {"limited": JobState.DONE, "broken": JobState.FAILED}
+    assert adapter.calls == Counter({"limited": 7, "broken": 3})
 
 
 async def test_a_spent_package_stops_the_run_and_puts_back_what_was_not_answered(

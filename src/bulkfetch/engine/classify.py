@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bulkfetch.adapter import Reply, ResultKind
 from bulkfetch.engine.settings import EngineSettings
-from bulkfetch.errors import ApiError, Disposition, StopRunError
+from bulkfetch.errors import ApiError, Disposition, RateLimitedError, StopRunError
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
 
 __all__ = ["answered", "failed", "released"]
@@ -51,8 +51,9 @@ def failed(
     rng: random.Random,
 ) -> list[Outcome]:
     """A request that failed as a whole: a stop puts its jobs back as they were; a permanent
-    answer (404, 400) is theirs; anything else is an attempt, retried after a backoff (at
-    least the provider's Retry-After) until ``max_attempts``, then failed for this run."""
+    answer (404, 400) is theirs; a 429 puts them back for after a backoff, no attempt
+    spent; anything else is an attempt, retried after a backoff (at least the provider's
+    Retry-After) until ``max_attempts``, then failed for this run."""
     if isinstance(exc, StopRunError):
         return released(jobs, called=True)
     if exc.disposition is Disposition.PERMANENT:
@@ -70,6 +71,20 @@ def failed(
             for i, job in enumerate(jobs)
         ]
     retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, RateLimitedError):
+        # The provider's window was full: no answer about the lookups, so no attempt of
+        # theirs is spent (a strict limit must not end lookups failed); the pacer waits.
+        return [
+            Outcome(
+                job.id,
+                OutcomeKind.RELEASE,
+                status=exc.status,
+                error=str(exc),
+                next_attempt_at=now + settings.backoff(job.attempts, retry_after, rng),
+                called=i == 0,
+            )
+            for i, job in enumerate(jobs)
+        ]
     return [
         Outcome(
             job.id,

@@ -237,8 +237,10 @@ _retry_job = (
     )
 )
 
-_release_job = (  # never sent, so no attempt is counted
-    jobs.update().where(_leased_by_owner).values(state=JobState.PENDING.value, **_released)
+_release_job = (  # not answered about (never sent, a 429), so no attempt is counted
+    jobs.update()
+    .where(_leased_by_owner)
+    .values(state=JobState.PENDING.value, next_attempt_at=sa.bindparam("next"), **_released)
 )
 
 renew_leases = (
@@ -367,7 +369,10 @@ def apply_outcomes(
     execute(
         conn,
         _release_job,
-        [{"id": o.job_id, "now": now, "owner": owner} for o in by_kind[OutcomeKind.RELEASE]],
+        [
+            {"id": o.job_id, "now": now, "owner": owner, "next": o.next_attempt_at}
+            for o in by_kind[OutcomeKind.RELEASE]
+        ],
     )
 
 
