@@ -9,7 +9,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import batching, latency, overhead, rate_fidelity, scale, unknown_limit
+from benchmarks import (
+    batching,
+    latency,
+    overhead,
+    rate_fidelity,
+    scale,
+    speedups,
+    unknown_limit,
+)
 from benchmarks.common import machine
 
 QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
@@ -19,6 +27,7 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("4. Latency", latency.measure),
     ("5. Scale", scale.measure),
     ("6. Labor-market batching", batching.measure),
+    ("7. The fast extra", speedups.measure),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 import anyio
 from rich.console import Console
 
+from bulkfetch import speedups
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.engine import StopRequest
@@ -62,7 +63,7 @@ def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace
     if args.json and not args.plan:
         raise UsageError("--json goes with --plan ('bulkfetch status --json' for a run's figures)")
     with ProgressBar(err, every=args.progress_every, enabled=not args.plan) as bar:
-        report = anyio.run(supervised, job, bar)
+        report = speedups.run(supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
 from rich.console import Console
 
+from bulkfetch import speedups
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import UsageError
@@ -51,7 +51,7 @@ def _export(args: argparse.Namespace, err: Console) -> int:
         async with await Store.open(args.db, exclusive=False) as store:
             return await export_run(store, args.run, args.out, output_format=output)
 
-    statuses = anyio.run(write)
+    statuses = speedups.run(write)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
     err.print(f"{sum(statuses.values())} rows: {parts or 'none'}; output {args.out}", markup=False)
     pending = statuses.get(RowStatus.PENDING.value, 0) + statuses.get(RowStatus.FAILED.value, 0)
@@ -66,7 +66,7 @@ def _check_store_exists(db: str) -> None:
 
 def _status(args: argparse.Namespace, err: Console) -> int:
     _check_store_exists(args.db)
-    return anyio.run(_print_status, args)
+    return speedups.run(_print_status, args)
 
 
 async def _print_status(args: argparse.Namespace) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import anyio
 from rich.console import Console
 
+from bulkfetch import speedups
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
@@ -55,7 +55,7 @@ def _work(args: argparse.Namespace, err: Console) -> int:
             )
 
     with ProgressBar(err, every=args.progress_every) as bar:
-        report = anyio.run(supervised, job, bar)
+        report = speedups.run(supervised, job, bar)
     if report is None:
         err.print("bulkfetch: stopped at once")
         return ExitCode.INTERRUPTED

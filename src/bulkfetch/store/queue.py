@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bulkfetch import speedups
 from bulkfetch.jobs import Job, JobState, Lookup, Outcome
 from bulkfetch.spend import Spend
 from bulkfetch.store.access import Access
@@ -86,7 +86,9 @@ class Queue:
                 lease = {"owner": owner, "expires": now + lease_seconds, "now": now}
                 execute(conn, lease_job, [{**lease, "id": row[0]} for row in due])
             jobs_ = [
-                Job(job_id, Lookup.of(api, origin, endpoint, json.loads(params)), attempts, rows)
+                Job(
+                    job_id, Lookup.of(api, origin, endpoint, speedups.loads(params)), attempts, rows
+                )
                 for job_id, api, origin, endpoint, params, attempts, rows in due
             ]
             return Claim(jobs_, capped=len(due) < len(found))

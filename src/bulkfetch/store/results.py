@@ -3,13 +3,13 @@ columns those answers fill."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bulkfetch import speedups
 from bulkfetch.jobs import JobState
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
@@ -43,7 +43,7 @@ class Results:
         signatures = await self._access.read(statements)
         ordered: dict[str, None] = {}
         for signature in signatures:
-            ordered.update(dict.fromkeys(json.loads(signature)))
+            ordered.update(dict.fromkeys(speedups.loads(signature)))
         return list(ordered)
 
     async def rows(self, run_id: int) -> AsyncIterator[OutputRow]:
@@ -71,7 +71,7 @@ class Results:
                 _STATES.get(state),
                 body,
                 error,
-                json.loads(fields) if fields is not None else None,
+                speedups.loads(fields) if fields is not None else None,
             )
             for row_no, job_id, state, body, error, fields in await self._access.read(statements)
         ]

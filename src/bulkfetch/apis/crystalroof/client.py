@@ -7,13 +7,13 @@ The key travels in the query string, so no URL is ever put in a message or a log
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiohttp
 
+from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
@@ -166,11 +166,11 @@ class CrystalRoof(HttpClient):
         return Reply([result], remaining=remaining, reset_in=reset_in)
 
     def output_rows(self, body: str) -> list[dict[str, Any]]:
-        parsed = json.loads(body)
+        parsed = speedups.loads(body)
         return [{**flatten(parsed["data"]), "data_date": parsed.get("dataDate")}]
 
     def output_document(self, body: str) -> dict[str, Any]:
-        parsed = json.loads(body)
+        parsed = speedups.loads(body)
         return {"data": parsed["data"], "data_date": parsed.get("dataDate")}
 
     # -- the wire ---------------------------------------------------------------------
@@ -202,7 +202,7 @@ class CrystalRoof(HttpClient):
         endpoint = answer.endpoint
         if answer.status == 200:
             try:
-                body = json.loads(answer.text)
+                body = speedups.loads(answer.text)
             except ValueError:
                 raise BadResponseError(
                     "the answer is not JSON", status=200, endpoint=endpoint
@@ -245,7 +245,7 @@ class DatasetOperation(Generic[R]):
 
 
 def _dataset_result(lookup: Lookup, body: str) -> DatasetResult:
-    parsed = json.loads(body)
+    parsed = speedups.loads(body)
     return DatasetResult(
         location=lookup.param("location"),
         data=parsed["data"],
@@ -270,7 +270,7 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 
 def _error_for(answer: Answer, endpoint: str, location: str) -> ApiError:
     try:
-        message = str(json.loads(answer.text)["error"])
+        message = str(speedups.loads(answer.text)["error"])
     except (ValueError, KeyError, TypeError):
         message = f"unexpected answer (HTTP {answer.status})"
     context: dict[str, Any] = {"status": answer.status, "endpoint": endpoint, "lookup": location}

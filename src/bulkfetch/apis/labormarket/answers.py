@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, ResultKind
 from bulkfetch.apis.labormarket.models import LaborMarketResult, codes_of, result_of
 from bulkfetch.apis.labormarket.wire import PATH, WireNames
@@ -85,7 +86,7 @@ def code_result(
 
 def output_rows(body: str) -> list[dict[str, Any]]:
     """A code's kept answer as CSV lines: one an occupation, the region and warnings on each."""
-    kept = json.loads(body)
+    kept = speedups.loads(body)
     fixed = {
         "regionType": kept.get("regionType"),
         "region": kept.get("region"),
@@ -96,7 +97,7 @@ def output_rows(body: str) -> list[dict[str, Any]]:
 
 
 def output_document(body: str) -> dict[str, Any]:
-    kept = json.loads(body)
+    kept = speedups.loads(body)
     return {
         "regionType": kept.get("regionType"),
         "region": kept.get("region"),
@@ -107,7 +108,7 @@ def output_document(body: str) -> dict[str, Any]:
 
 def kept_result(body: str, wire: WireNames) -> LaborMarketResult:
     """A code's kept answer as a single call's result."""
-    kept = json.loads(body)
+    kept = speedups.loads(body)
     return result_of({**kept, "matchedOccupations": kept["occupations"]}, wire)
 
 

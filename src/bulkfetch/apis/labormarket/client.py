@@ -13,13 +13,13 @@ from, the code that means "quota exceeded") lives in :class:`WireNames`.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from bulkfetch import speedups
 from bulkfetch.adapter import Reply
 from bulkfetch.apis.labormarket import answers
 from bulkfetch.apis.labormarket.codes import normalise, resolve_region
@@ -312,7 +312,7 @@ class LaborMarket(HttpClient):
     def _read(self, answer: Answer) -> Any:
         """The ``data`` of a 200, or the typed error the answer means."""
         try:
-            parsed = json.loads(answer.text)
+            parsed = speedups.loads(answer.text)
         except ValueError:
             parsed = None
         if answer.status == 200:

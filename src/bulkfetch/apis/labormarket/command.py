@@ -8,10 +8,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
-import anyio
 from rich.console import Console
 from rich.table import Table
 
+from bulkfetch import speedups
 from bulkfetch.apis.labormarket.bulk import labor_market
 from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.codes import REGION_TYPES
@@ -148,7 +148,7 @@ def _regions(args: argparse.Namespace, err: Console) -> int:
         return [(r.type, r.code, r.label) for r in found if args.region_type in (None, r.type)]
 
     table = Table("type", "code", "label")
-    for row in anyio.run(fetch):
+    for row in speedups.run(fetch):
         table.add_row(*row)
     Console(highlight=False).print(table)
     return ExitCode.OK
