@@ -311,6 +311,10 @@ class _Engine:
             if self.reach.gave_up is not None:
                 self.stop.request(StopKind.UNREACHABLE, self.reach.gave_up)
             return released(jobs, called=False, unconnected=True)
+        except RateLimitedError as exc:
+            self.reach.connected()
+            self.limiter.on_rate_limited(exc.retry_after, sent_at)  # read in its second
+            raise
         except ApiError:
             self.reach.connected()
             raise
@@ -346,8 +350,6 @@ class _Engine:
     def _failed(self, jobs: list[Job], exc: ApiError) -> list[Outcome]:
         if isinstance(exc, StopRunError):
             self.stop.request(stop_kind(exc), str(exc))
-        elif isinstance(exc, RateLimitedError):
-            self.limiter.on_rate_limited(exc.retry_after)
         return failed(jobs, exc, now=self.clock.time(), settings=self.settings, rng=self.rng)
 
     # -- writer -------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class Caller:
             try:
                 value = await send()
             except RateLimitedError as exc:
-                self.pacer.on_rate_limited(exc.retry_after)
+                self.pacer.on_rate_limited(exc.retry_after, sent_at)
                 limited += 1
                 if limited >= self.MAX_RATE_LIMITED:
                     raise

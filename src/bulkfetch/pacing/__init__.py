@@ -40,7 +40,12 @@ class Pacer(Protocol):
         the second the provider counted it in; now if not given."""
         ...
 
-    def on_rate_limited(self, retry_after: float | None = None) -> None: ...
+    def on_rate_limited(
+        self, retry_after: float | None = None, sent_at: float | None = None
+    ) -> None:
+        """A 429 for a call sent at ``sent_at`` (seconds since the epoch; now if not
+        given), with the provider's Retry-After if it gave one."""
+        ...
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None: ...
 

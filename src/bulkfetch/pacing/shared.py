@@ -13,11 +13,14 @@ from __future__ import annotations
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
 from bulkfetch.jobs import StopKind
-from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.window import PerSecond, sleep_to_slot, window_pause
 from bulkfetch.store import SlotRequest, Store
 
 __all__ = ["SharedRateLimiter"]
+
+# Its slots are a grid on the database's clock, not placed inside the provider's seconds:
+# a little under the limit, for wake-ups and the network that jitter by a few ms.
+HEADROOM = 0.985
 
 
 class SharedRateLimiter:
@@ -41,7 +44,7 @@ class SharedRateLimiter:
         cls, store: Store, key_id: str, rate: float | None, *, clock: Clock | None = None
     ) -> SharedRateLimiter:
         """Join the key's budget; ``rate`` (calls a second), if given, becomes its ceiling."""
-        ceiling = rate * RateLimiter.HEADROOM if rate is not None else None
+        ceiling = rate * HEADROOM if rate is not None else None
         await store.budgets.open(key_id, ceiling)
         return cls(store, key_id, clock=clock)
 
@@ -85,7 +88,9 @@ class SharedRateLimiter:
     def on_success(self, sent_at: float | None = None) -> None:
         self._successes.count(self._clock.time() if sent_at is None else sent_at)
 
-    def on_rate_limited(self, retry_after: float | None = None) -> None:
+    def on_rate_limited(
+        self, retry_after: float | None = None, sent_at: float | None = None
+    ) -> None:
         self._rate_limited = True
         self._pause = max(self._pause, retry_after or window_pause(self._clock.time()))
 

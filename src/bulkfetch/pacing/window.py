@@ -7,18 +7,19 @@ import math
 
 from bulkfetch.clock import Clock
 
-__all__ = ["WINDOW_SKEW", "PerSecond", "sleep_to_slot", "window_pause"]
+__all__ = ["WINDOW_SKEW", "PerSecond", "WindowSlots", "sleep_to_slot", "window_pause"]
 
 WINDOW_SKEW = 0.05  # seconds: our clock and the provider's, as NTP keeps them
 
 
-async def sleep_to_slot(clock: Clock, delay: float) -> bool:
+async def sleep_to_slot(clock: Clock, delay: float, *, margin: float = 0.0) -> bool:
     """Sleep ``delay`` seconds, to a send slot; whether the wake-up came within the slot's
-    second of the wall clock. One that came in the next (a busy loop) must not send: on top
-    of that second's own slots, it would make one too many in the provider's window."""
+    second of the wall clock, ``margin`` before its end. One that came later (a busy loop)
+    must not send: on top of the next second's own slots, it would make one too many in
+    the provider's window."""
     second = math.floor(clock.time() + delay)
     await clock.sleep(delay)
-    return math.floor(clock.time()) <= second
+    return math.floor(clock.time() + margin) <= second
 
 
 def window_pause(wall: float) -> float:
@@ -52,3 +53,41 @@ class PerSecond:
         """The larger of the last whole second and this one so far (a lower bound)."""
         second = math.floor(now)
         return max(self._counts.get(second, 0), self._counts.get(second - 1, 0))
+
+
+class WindowSlots:
+    """Send slots placed inside the provider's seconds: at most ``floor(rate)`` a second
+    (under one a second, one every ``1/rate`` seconds), spread evenly between ``margin``
+    from each edge, so that neither the two clocks' skew nor a wake-up a little late puts a
+    call in a second that is full. A second never gets more slots than that, whatever the
+    callers do: the count the provider makes is the count handed out."""
+
+    def __init__(self, margin: float = WINDOW_SKEW) -> None:
+        self._margin = margin
+        self._second: int | None = None  # the second slots are handed out in
+        self._taken = 0  # its slots handed out, by place
+        self._last = -math.inf  # the last slot handed out
+
+    def take(self, at: float, rate: float) -> float:
+        """The first free slot at or after ``at`` (seconds since the epoch)."""
+        if rate < 1.0:
+            at = max(at, self._last + 1.0 / rate)
+        per_second = max(1, math.floor(rate))
+        spacing = (1.0 - 2.0 * self._margin) / per_second
+        second = math.floor(at)
+        if self._second is None or second > self._second:
+            self._second, self._taken = second, 0
+        elif second < self._second:
+            second, at = self._second, float(self._second)
+        while True:
+            place = max(self._taken, math.ceil((at - second - self._margin) / spacing - 1e-6))
+            if place < per_second:
+                self._taken = place + 1
+                self._last = second + self._margin + place * spacing
+                return self._last
+            second += 1
+            self._second, self._taken, at = second, 0, float(second)
+
+    def reset(self) -> None:
+        """Forget the slots handed out (a pause: their holders take new ones)."""
+        self._second, self._taken = None, 0
