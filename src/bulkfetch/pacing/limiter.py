@@ -78,7 +78,10 @@ class RateLimiter:
         while True:
             # No await before the slot is taken: callers get slots in turn without a lock.
             epoch, now = self._epoch, self._clock.time()
-            slot = self._slots.take(max(now, self._resume_at), self._policy.budget)
+            # No limit met yet: the whole second is free to use (a burst at an edge finds
+            # a limit as well as any); once one is, slots keep off the seconds' edges.
+            margin = 0.0 if self._policy.slow_start else WINDOW_SKEW
+            slot = self._slots.take(max(now, self._resume_at), self._policy.budget, margin)
             delay = slot - now
             if delay <= self.SOON:
                 break

@@ -54,6 +54,7 @@ class PacingPolicy:
     CONFIRM_SECONDS = 3  # two signs of a limit at most this many seconds apart teach it
     START = 16.0  # without a configured rate: the first second's budget (slow start)
     GROWTH = 4.0  # and its growth a full second with no 429, until the first 429
+    USED = 0.75  # a second that sent this share of its budget was full (we may be slower)
     KEEP = 6  # seconds of answers kept
     NEAR_MOST = 0.9  # of the most that got through in a second: where a limit would refuse
 
@@ -70,7 +71,7 @@ class PacingPolicy:
         self._learned: int | None = None
         self._learned_at = 0.0
         self.last_learned: int | None = None
-        self._slow_start = ceiling is None
+        self.slow_start = ceiling is None
         self._succeeded_since_pause = True
         self._paused_second = -1  # the last second a pause was called for
         self._grown = -1  # the last second slow start grew the budget in
@@ -78,7 +79,7 @@ class PacingPolicy:
     def configure(self, rate: float) -> None:
         """The user's rate (calls a second) is the ceiling from now on."""
         self.ceiling = rate
-        self._slow_start = False
+        self.slow_start = False
         self.budget = min(self.budget, rate) if self._learned is not None else rate
 
     def _second(self, at: float) -> _Second:
@@ -106,11 +107,11 @@ class PacingPolicy:
             self._learned = None  # probe above it: the provider may allow more by now
         if self._learned is not None:
             return
-        if self._slow_start:
-            # The second before used its whole budget with no 429: grow, from this second.
+        if self.slow_start:
+            # The second before used most of its budget with no 429: grow, from this one.
             second = math.floor(sent_at)
             before = self._seconds.get(second - 1)
-            full = before is not None and len(before.successes) >= self.budget
+            full = before is not None and len(before.successes) >= self.USED * self.budget
             if full and before is not None and not before.limited and self._grown < second:
                 self.budget *= self.GROWTH
                 self._grown = second
@@ -131,7 +132,7 @@ class PacingPolicy:
             run += 1
         first = place == 0
         record.limited.insert(place, sent_at)
-        self._slow_start = False
+        self.slow_start = False
         if math.floor(sent_at) <= self._paused_second:
             return False  # sent before the pause for its second began: the same event
         # Near the most that ever got through in a second: where a limit would refuse.

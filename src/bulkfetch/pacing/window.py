@@ -58,32 +58,31 @@ class PerSecond:
 class WindowSlots:
     """Send slots placed inside the provider's seconds: at most ``floor(rate)`` a second
     (under one a second, one every ``1/rate`` seconds), spread evenly between ``margin``
-    from each edge, so that neither the two clocks' skew nor a wake-up a little late puts a
-    call in a second that is full. A second never gets more slots than that, whatever the
+    from each edge, so that neither the two clocks' skew nor a wake-up a little late puts
+    a call in a second that is full. A second never gets more slots than that, whatever the
     callers do: the count the provider makes is the count handed out."""
 
-    def __init__(self, margin: float = WINDOW_SKEW) -> None:
-        self._margin = margin
+    def __init__(self) -> None:
         self._second: int | None = None  # the second slots are handed out in
         self._taken = 0  # its slots handed out, by place
         self._last = -math.inf  # the last slot handed out
 
-    def take(self, at: float, rate: float) -> float:
+    def take(self, at: float, rate: float, margin: float = WINDOW_SKEW) -> float:
         """The first free slot at or after ``at`` (seconds since the epoch)."""
         if rate < 1.0:
             at = max(at, self._last + 1.0 / rate)
         per_second = max(1, math.floor(rate))
-        spacing = (1.0 - 2.0 * self._margin) / per_second
+        spacing = (1.0 - 2.0 * margin) / per_second
         second = math.floor(at)
         if self._second is None or second > self._second:
             self._second, self._taken = second, 0
         elif second < self._second:
             second, at = self._second, float(self._second)
         while True:
-            place = max(self._taken, math.ceil((at - second - self._margin) / spacing - 1e-6))
+            place = max(self._taken, math.ceil((at - second - margin) / spacing - 1e-6))
             if place < per_second:
                 self._taken = place + 1
-                self._last = second + self._margin + place * spacing
+                self._last = second + margin + place * spacing
                 return self._last
             second += 1
             self._second, self._taken, at = second, 0, float(second)
