@@ -71,30 +71,19 @@ def failed(
             for i, job in enumerate(jobs)
         ]
     retry_after = getattr(exc, "retry_after", None)
-    if isinstance(exc, RateLimitedError):
-        # The provider's window was full: no answer about the lookups, so no attempt of
-        # theirs is spent (a strict limit must not end lookups failed); the pacer waits.
-        return [
-            Outcome(
-                job.id,
-                OutcomeKind.RELEASE,
-                status=exc.status,
-                error=str(exc),
-                next_attempt_at=now + settings.backoff(job.attempts, retry_after, rng),
-                called=i == 0,
-            )
-            for i, job in enumerate(jobs)
-        ]
+    # A 429: the provider's window was full, which says nothing of the lookups: back to the
+    # queue with no attempt spent (a strict limit must not end lookups failed).
+    limited = isinstance(exc, RateLimitedError)
     return [
         Outcome(
             job.id,
-            OutcomeKind.RETRY,
+            OutcomeKind.RELEASE if limited else OutcomeKind.RETRY,
             status=exc.status,
             error=str(exc),
             next_attempt_at=now + settings.backoff(job.attempts, retry_after, rng),
             called=i == 0,
             # Out of attempts: the store marks it failed, which settles its rows for this run.
-            settles=job.rows if job.attempts + 1 >= settings.max_attempts else 0,
+            settles=0 if limited or job.attempts + 1 < settings.max_attempts else job.rows,
             maybe_billed=exc.maybe_billed,
         )
         for i, job in enumerate(jobs)
