@@ -132,7 +132,6 @@ class PacingPolicy:
             run += 1
         first = place == 0
         record.limited.insert(place, sent_at)
-        self.slow_start = False
         if math.floor(sent_at) <= self._paused_second:
             return False  # sent before the pause for its second began: the same event
         # Near the most that ever got through in a second: where a limit would refuse.
@@ -142,6 +141,7 @@ class PacingPolicy:
             self._sign_of_limit(math.floor(sent_at), through, now)
         pause = limit_like or (through == 0 and run >= 2)
         if pause:
+            self.slow_start = False  # a limit met (or an outage): from here, by the policy
             self._paused_second = math.floor(sent_at)
             # Nothing at all went through since the last pause: slow down besides.
             if not self._succeeded_since_pause:
