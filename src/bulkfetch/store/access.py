@@ -38,10 +38,14 @@ class Access:
             return await self.database.run(statements)
         except SQLAlchemyError as exc:
             self.known_jobs.clear()  # it may name jobs the rollback took back
+            what = (
+                "the database refused it."
+                if self.shared
+                else "is the disk full, or the file or its folder read-only?"
+            )
             raise StoreError(
-                f"cannot write the store: {reason(exc)} (is the disk full, or the file "
-                "or its folder read-only? Free space or fix it, then run the same command "
-                "again: nothing stored is lost)"
+                f"cannot write the store: {reason(exc)} ({what} Fix it, then run the same "
+                "command again: nothing stored is lost)"
             ) from exc
 
     async def read(self, statements: Callable[..., T]) -> T:

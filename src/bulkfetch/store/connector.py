@@ -145,12 +145,19 @@ class _InlineSqlite:
             self._lock_fd = None
 
 
+# How long a server database may be gone (restarting, stopped) before a run or a worker
+# gives up with the store's exit code; until then, its store calls wait and try again.
+OUTAGE_SECONDS = 60.0
+
+
 class _AsyncDriver:
     """A server database through SQLAlchemy's asyncio extension (asyncpg)."""
 
     def __init__(self, engine: AsyncEngine, conn: AsyncConnection) -> None:
         self._engine = engine
         self._conn = conn
+        url = engine.url
+        self._where = f"{url.host}:{url.port or 5432}/{url.database}"  # never a password
         self._lock = anyio.Lock()
         self.dialect = engine.dialect.name
         self.shared = True
@@ -166,18 +173,55 @@ class _AsyncDriver:
         return cls(engine, conn)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a transaction. A connection lost (the server restarted, or is
+        down for a while) is made again, with backoff, and the transaction run again, for
+        up to ``OUTAGE_SECONDS``: meanwhile every other store call waits behind this one,
+        so the engine sends nothing it could not store."""
         # Shielded: a transaction abandoned half-way would leave the connection unusable.
         # Store work is short; a stop waits for it.
         with anyio.CancelScope(shield=True):
             async with self._lock:
-                try:
-                    result = await self._conn.run_sync(work)
-                    await self._conn.commit()
-                except BaseException:
-                    with contextlib.suppress(SQLAlchemyError):
-                        await self._conn.rollback()
-                    raise
+                result = await self._until_answered(work)
         return result
+
+    async def _until_answered(self, work: Callable[[Connection], T]) -> T:
+        lost_since: float | None = None
+        delay = 0.1
+        while True:
+            try:
+                result = await self._conn.run_sync(work)
+                await self._conn.commit()
+                return result
+            except BaseException as exc:
+                with contextlib.suppress(SQLAlchemyError):
+                    await self._conn.rollback()
+                if not self._lost(exc):
+                    raise
+                now = anyio.current_time()
+                lost_since = now if lost_since is None else lost_since
+                if now - lost_since >= OUTAGE_SECONDS:
+                    raise StoreError(
+                        f"the database at {self._where} has not answered for "
+                        f"{OUTAGE_SECONDS:.0f} s: {exc.__class__.__name__}. What was stored "
+                        "is kept; once it is back, run the same command (or start the "
+                        "workers) again"
+                    ) from exc
+            await anyio.sleep(delay)
+            delay = min(2.0 * delay, 2.0)
+
+    def _lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the connection to the server was lost or cannot be made (as
+        opposed to a statement the server refused)."""
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, OSError):
+            return True
+        # Connection exceptions (08...), and the server shutting down or starting up.
+        state = str(getattr(orig, "sqlstate", None) or "")
+        if state.startswith("08") or state in {"57P01", "57P02", "57P03"}:
+            return True
+        return orig is not None and self._engine.dialect.is_disconnect(orig, None, None)
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):

@@ -1,0 +1,126 @@
+"""Workers outlive their database: a PostgreSQL server of the test's own (never the one the
+other tests share) restarted or stopped under three ``bulkfetch work`` processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import assert_clean_exit
+from tests.acceptance.scale_out.test_workers import (
+    LIMIT,
+    assert_single_process_output,
+    enqueue,
+    export,
+    finish,
+)
+from tests.conftest import StartEmulator, bulkfetch_command, cli_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+WORKERS, CONCURRENCY = 3, 8
+
+Control = Callable[..., None]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[tuple[str, Control]]:
+    """A PostgreSQL server in a temporary folder on a free port, run as ``postgres``; its
+    URL, and ``pg_ctl`` for it. Removed after the test."""
+    if os.geteuid() != 0 or not (BIN / "pg_ctl").exists() or shutil.which("su") is None:
+        pytest.skip("needs root, su and PostgreSQL 15's initdb and pg_ctl")
+    folder = Path(tempfile.mkdtemp(prefix="bulkfetch-pg-"))
+    shutil.chown(folder, "postgres")
+    port = _free_port()
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+
+    def pg_ctl(*args: str) -> None:
+        command = " ".join([str(BIN / "pg_ctl"), "-D", f"{folder}/data", "-w", *args])
+        subprocess.run(
+            ["su", "postgres", "-c", f"{command} -o '{options}' -l {folder}/log"],
+            check=True,
+            capture_output=True,
+        )
+
+    subprocess.run(
+        ["su", "postgres", "-c", f"{BIN / 'initdb'} -D {folder}/data -A trust -U postgres"],
+        check=True,
+        capture_output=True,
+    )
+    pg_ctl("start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", pg_ctl
+    finally:
+        subprocess.run(
+            ["su", "postgres", "-c", f"{BIN / 'pg_ctl'} -D {folder}/data -m immediate stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _outage(pg_ctl: Control, how: str) -> None:
+    if how == "stopped for 20 s":
+        pg_ctl("-m", "fast", "stop")
+        time.sleep(20)  # the outage itself: what the workers must ride out
+        pg_ctl("start")
+    else:
+        pg_ctl("-m", how.split()[-1], "restart")
+
+
+@pytest.mark.parametrize("how", ["restart -m fast", "restart -m immediate", "stopped for 20 s"])
+def test_workers_outlive_their_database(
+    own_postgres: tuple[str, Control], start_emulator: StartEmulator, tmp_path: Path, how: str
+) -> None:
+    """Three workers, 600 lookups at 40/s, the server restarted (fast, immediate) or stopped
+    for 20 s a third of the way in: every worker exits 0, every row is final, the output is
+    a single process's, and lookups billed twice are at most the workers' concurrency."""
+    url, pg_ctl = own_postgres
+    source = write_postcode_file(tmp_path / "in.csv", 600, seed=21)
+    emulator = start_emulator("--rate-limit", str(LIMIT))
+    enqueue(emulator, source, url)
+    (tmp_path / "logs").mkdir()
+    logs = [(tmp_path / "logs" / f"worker{i}.log").open("w") for i in range(WORKERS)]
+    command = bulkfetch_command(
+        "work", "--db", url, "--rate", str(LIMIT), "--concurrency", str(CONCURRENCY),
+        "--lease", "10",
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=log, text=True)
+        for log in logs
+    ]
+    try:
+        while emulator.ledger()["billed_total"] < 200:
+            time.sleep(0.1)
+        _outage(pg_ctl, how)
+        codes = finish(workers, timeout=150)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+        for log in logs:
+            log.close()
+    said = [path.read_text() for path in sorted((tmp_path / "logs").iterdir())]
+    assert codes == [0] * WORKERS, said
+    assert all("Traceback" not in text for text in said), said
+    exported = export(url, tmp_path / "out.csv")
+    assert_clean_exit(exported)
+    assert exported.returncode == 0, exported.stderr  # every row final
+    assert emulator.ledger()["billed_twice"] <= WORKERS * CONCURRENCY
+    assert_single_process_output(start_emulator, source, tmp_path)
