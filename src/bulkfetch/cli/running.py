@@ -124,34 +124,25 @@ def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
     for notice in report.notices:
         if notice not in shown:
             err.print(f"note: {notice}", markup=False)
-    if report.stop_kind == StopKind.QUOTA:
-        err.print(
-            f"stopped: the package of calls is used up ({report.stop_reason}). Add calls to the"
-            " package, then run the same command again to carry on.",
-            markup=False,
-        )
-    elif report.stop_kind == StopKind.AUTH:
-        err.print(
-            f"stopped: the API refused the key ({report.stop_reason}). Check the key, then run"
-            " the same command again to carry on.",
-            markup=False,
-        )
-    elif report.stop_kind == StopKind.UNREACHABLE:
-        err.print(
-            f"stopped: {report.stop_reason}. Nothing was billed for those lookups; check the "
-            "address (--base-url) and the network, then run the same command again.",
-            markup=False,
-        )
-    elif report.stop_kind == StopKind.CAP:
-        err.print(
-            f"stopped: the run's cap of {report.max_calls} billed lookups is reached. Run the"
-            " same command with a higher --max-calls to carry on (nothing is billed twice).",
-            markup=False,
-        )
-    elif report.stop_kind is not None:
-        err.print(f"stopped: {report.stop_reason}; run the same command again to carry on.")
+    if report.stop_kind is not None:
+        advice = _STOP_ADVICE.get(report.stop_kind, _STOPPED)
+        err.print(advice.format(reason=report.stop_reason, cap=report.max_calls), markup=False)
     elif exit_code(report) == ExitCode.FAILED:
         err.print("some lookups failed after retries; run the same command again to retry them.")
+
+
+# What the summary says of each stop, and what to do about it.
+_STOP_ADVICE = {
+    StopKind.QUOTA: "stopped: the package of calls is used up ({reason}). Add calls to the"
+    " package, then run the same command again to carry on.",
+    StopKind.AUTH: "stopped: the API refused the key ({reason}). Check the key, then run the"
+    " same command again to carry on.",
+    StopKind.UNREACHABLE: "stopped: {reason}. Nothing was billed for those lookups; check the"
+    " address (--base-url) and the network, then run the same command again.",
+    StopKind.CAP: "stopped: the run's cap of {cap} billed lookups is reached. Run the same"
+    " command with a higher --max-calls to carry on (nothing is billed twice).",
+}
+_STOPPED = "stopped: {reason}; run the same command again to carry on."
 
 
 # -- other commands -----------------------------------------------------------------------
