@@ -18,17 +18,19 @@ from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_clean_exit
 from tests.acceptance.scale_out.test_workers import (
     LIMIT,
+    StartWorkers,
     assert_single_process_output,
     enqueue,
     export,
     finish,
+    start_workers,  # noqa: F401 (a fixture, on this module's postgres_url)
 )
-from tests.conftest import StartEmulator, bulkfetch_command, cli_env
+from tests.conftest import StartEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BIN = Path("/usr/lib/postgresql/15/bin")
-WORKERS, CONCURRENCY = 3, 8
+WORKERS, CONCURRENCY = 3, 8  # start_workers gives each --concurrency 8
 
 Control = Callable[..., None]
 
@@ -75,6 +77,12 @@ def own_postgres() -> Iterator[tuple[str, Control]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def postgres_url(own_postgres: tuple[str, Control]) -> str:
+    """The workers' store (``start_workers`` takes it from here): the test's own server."""
+    return own_postgres[0]
+
+
 def _outage(pg_ctl: Control, how: str) -> None:
     if how == "stopped for 20 s":
         pg_ctl("-m", "fast", "stop")
@@ -86,7 +94,11 @@ def _outage(pg_ctl: Control, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["restart -m fast", "restart -m immediate", "stopped for 20 s"])
 def test_workers_outlive_their_database(
-    own_postgres: tuple[str, Control], start_emulator: StartEmulator, tmp_path: Path, how: str
+    own_postgres: tuple[str, Control],
+    start_emulator: StartEmulator,
+    start_workers: StartWorkers,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    how: str,
 ) -> None:
     """Three workers, 600 lookups at 40/s, the server restarted (fast, immediate) or stopped
     for 20 s a third of the way in: every worker exits 0, every row is final, the output is
@@ -95,27 +107,11 @@ def test_workers_outlive_their_database(
     source = write_postcode_file(tmp_path / "in.csv", 600, seed=21)
     emulator = start_emulator("--rate-limit", str(LIMIT))
     enqueue(emulator, source, url)
-    (tmp_path / "logs").mkdir()
-    logs = [(tmp_path / "logs" / f"worker{i}.log").open("w") for i in range(WORKERS)]
-    command = bulkfetch_command(
-        "work", "--db", url, "--rate", str(LIMIT), "--concurrency", str(CONCURRENCY),
-        "--lease", "10",
-    )  # fmt: skip
-    workers = [
-        subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=log, text=True)
-        for log in logs
-    ]
-    try:
-        while emulator.ledger()["billed_total"] < 200:
-            time.sleep(0.1)
-        _outage(pg_ctl, how)
-        codes = finish(workers, timeout=150)
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-        for log in logs:
-            log.close()
+    workers = start_workers(WORKERS, "logs", "--lease", "10")
+    while emulator.ledger()["billed_total"] < 200:
+        time.sleep(0.1)
+    _outage(pg_ctl, how)
+    codes = finish(workers, timeout=150)
     said = [path.read_text() for path in sorted((tmp_path / "logs").iterdir())]
     assert codes == [0] * WORKERS, said
     assert all("Traceback" not in text for text in said), said
