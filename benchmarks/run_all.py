@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks import (
     batching,
+    fleet,
     latency,
     overhead,
     rate_fidelity,
@@ -28,6 +29,7 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("5. Scale", scale.measure),
     ("6. Labor-market batching", batching.measure),
     ("7. The fast extra", speedups.measure),
+    ("8. A fleet with no rate", fleet.measure),
 ]
 
 

@@ -4,8 +4,10 @@ earlier schema brought up to date (on SQLite)."""
 
 from __future__ import annotations
 
-import itertools
+import math
 import sqlite3
+import time
+from collections import Counter
 from pathlib import Path
 
 import anyio
@@ -15,7 +17,7 @@ import pytest
 from bulkfetch.errors import QuotaExhaustedError
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind, StopKind
 from bulkfetch.pacing.shared import SharedRateLimiter
-from bulkfetch.store import RowEntry, RunSpec, SlotRequest, Store
+from bulkfetch.store import RowEntry, RunSpec, Store
 from bulkfetch.store.migrations import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
@@ -79,39 +81,76 @@ async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url
     assert counts.jobs_by_state == {"in_flight": len(dead) + len(alive)}
 
 
-async def test_workers_share_one_grid_of_slots_and_one_stop(postgres_url: str) -> None:
-    """Two workers on one key: their slots interleave 1/rate apart on one grid; a 429 one
-    sees pauses both, and halves the rate for both when it is the rate's; a quota stop one
-    records stops the other's next slot."""
+async def test_workers_share_one_budget_within_the_providers_seconds(postgres_url: str) -> None:
+    """Two workers on one key at 10/s: together never more than 10 sends in a second of the
+    clock, none at a second's edge."""
+    async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
+        workers = [
+            await SharedRateLimiter.join(a, "key-1", 10.0),
+            await SharedRateLimiter.join(b, "key-1", None),  # no rate: the budget's
+        ]
+        sent: list[float] = []
+
+        async def send(limiter: SharedRateLimiter) -> None:
+            for _ in range(12):
+                await limiter.acquire()
+                sent.append(time.time())
+
+        async with anyio.create_task_group() as tg:
+            for limiter in workers:
+                tg.start_soon(send, limiter)
+    per_second = Counter(math.floor(at) for at in sent)
+    assert len(sent) == 24
+    assert max(per_second.values()) <= 10
+    assert all(0.02 < at % 1 < 0.98 for at in sent)
+
+
+async def test_what_one_worker_learns_paces_them_all(postgres_url: str) -> None:
+    """429s one worker meets after the same count in two seconds teach the limit to every
+    worker; a reset one hears gives another's slot, taken before it, a new one after it."""
+    async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
+        first = await SharedRateLimiter.join(a, "key-1", None)
+        second = await SharedRateLimiter.join(b, "key-1", None)
+        await second.acquire()
+        base = math.floor(time.time()) - 4
+        for at in (base, base + 1):
+            for i in range(7):
+                first.on_success(at + 0.1 + i * 0.1)
+            first.on_rate_limited(None, at + 0.85)
+            first.on_rate_limited(None, at + 0.9)
+        await first.acquire()
+        await second.acquire()
+        assert (second.learned, second.rate) == (7.0, 7.0)
+
+        grant, held = await second._take(None)
+        first.on_headers(0, 2.0)
+        await first._take(None)
+        again, moved = await second._take(held)
+        assert moved != held
+        assert again.slot >= grant.now + 2.0
+
+
+async def test_a_stop_one_worker_records_stops_the_others(postgres_url: str) -> None:
+    """A quota stop one worker records stops another's next slot; a worker started again
+    lifts it."""
     async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
         first = await SharedRateLimiter.join(a, "key-1", 10.0)
-        second = await SharedRateLimiter.join(b, "key-1", None)  # no rate: the budget's
-        grants = []
-        for store in (a, b, a, b):
-            grants.append(await store.budgets.take_slot("key-1", SlotRequest()))
-        waits = [g.wait for g in grants]
-        assert all(later > earlier for earlier, later in itertools.pairwise(waits))
-        assert waits[-1] == pytest.approx(3 / (10 * 0.985), abs=0.05)
-
-        # A 429 at the configured rate after a quiet spell pauses both (an outage's, most
-        # likely); one soon after sending resumed is the rate's: it halves the rate for both.
-        paused = await b.budgets.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
-        assert paused.rate == pytest.approx(10 * 0.985)
-        assert paused.wait >= 0.3
-        await anyio.sleep(0.35)
-        halved = await a.budgets.take_slot("key-1", SlotRequest(rate_limited=True, pause=0.3))
-        assert halved.rate == pytest.approx(10 * 0.985 / 2)
-
+        second = await SharedRateLimiter.join(b, "key-1", None)
         await first.on_stop(StopKind.QUOTA, "package used up")
         with pytest.raises(QuotaExhaustedError, match="package used up"):
             await second.acquire()
         # A worker started again lifts the stop: the user fixed the package.
         await SharedRateLimiter.join(b, "key-1", None)
-        assert (await b.budgets.take_slot("key-1", SlotRequest())).stop_kind is None
+        await second.acquire()
 
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    5: (
+        "ALTER TABLE rate_budgets DROP COLUMN pacing",
+        "ALTER TABLE rate_budgets ADD COLUMN next_slot FLOAT NOT NULL DEFAULT 0",
+        "ALTER TABLE rate_budgets ADD COLUMN resume_at FLOAT NOT NULL DEFAULT 0",
+    ),
     4: (
         "ALTER TABLE runs DROP COLUMN billed",
         "ALTER TABLE runs DROP COLUMN maybe_billed",
@@ -132,7 +171,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"

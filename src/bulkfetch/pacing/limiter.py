@@ -19,8 +19,8 @@ runs on an injected clock.
 from __future__ import annotations
 
 from bulkfetch.clock import Clock, SystemClock
-from bulkfetch.pacing.policy import PacingPolicy
-from bulkfetch.pacing.window import WINDOW_SKEW, WindowSlots, sleep_to_slot, window_pause
+from bulkfetch.pacing.schedule import Schedule
+from bulkfetch.pacing.window import WINDOW_SKEW, sleep_to_slot
 
 __all__ = ["RateLimiter"]
 
@@ -39,14 +39,11 @@ class RateLimiter:
         probe_seconds: float = 10.0,
     ) -> None:
         """``rate=None``: no limit is known. The policy starts small and grows until a 429
-        says where the limit is (see :class:`PacingPolicy`)."""
+        says where the limit is (see :class:`~bulkfetch.pacing.policy.PacingPolicy`)."""
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self._clock = clock or SystemClock()
-        self._policy = PacingPolicy(rate, min_rate=min_rate, probe_seconds=probe_seconds)
-        self._slots = WindowSlots()
-        self._resume_at = 0.0  # the wall clock's time sending may resume at
-        self._epoch = 0  # bumped by each pause: a slot taken before one is not used
+        self._schedule = Schedule(rate, min_rate=min_rate, probe_seconds=probe_seconds)
         self.rate_limited = 0
 
     def configure(self, rate: float) -> None:
@@ -54,22 +51,22 @@ class RateLimiter:
         learnt from 429s still holds under it."""
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self._policy.configure(rate)
+        self._schedule.policy.configure(rate)
 
     @property
     def rate(self) -> float | None:
         """Calls a second sent at now."""
-        return self._policy.budget
+        return self._schedule.policy.budget
 
     @property
     def throughput(self) -> int:
         """Calls that went through in the last whole second (or this one so far)."""
-        return self._policy.through(self._clock.time())
+        return self._schedule.policy.through(self._clock.time())
 
     @property
     def learned(self) -> float | None:
         """The provider's limit as last learned from its 429s (calls a second), if any."""
-        learned = self._policy.last_learned
+        learned = self._schedule.policy.last_learned
         return None if learned is None else float(learned)
 
     async def acquire(self) -> None:
@@ -77,23 +74,19 @@ class RateLimiter:
         too late for its slot's second."""
         while True:
             # No await before the slot is taken: callers get slots in turn without a lock.
-            epoch, now = self._epoch, self._clock.time()
-            # No limit met yet: the whole second is free to use (a burst at an edge finds
-            # a limit as well as any); once one is, slots keep off the seconds' edges.
-            margin = 0.0 if self._policy.slow_start else WINDOW_SKEW
-            slot = self._slots.take(max(now, self._resume_at), self._policy.budget, margin)
-            delay = slot - now
+            epoch, now = self._schedule.epoch, self._clock.time()
+            delay = self._schedule.slot(now) - now
             if delay <= self.SOON:
                 break
             in_time = await sleep_to_slot(self._clock, delay, margin=WINDOW_SKEW / 2)
-            if in_time and epoch == self._epoch:
+            if in_time and epoch == self._schedule.epoch:
                 break
 
     def on_success(self, sent_at: float | None = None) -> None:
         """A call sent at ``sent_at`` (seconds since the epoch; now if not given) went
         through."""
         now = self._clock.time()
-        self._policy.success(now if sent_at is None else sent_at, now)
+        self._schedule.success(now if sent_at is None else sent_at, now)
 
     def on_rate_limited(
         self, retry_after: float | None = None, sent_at: float | None = None
@@ -102,22 +95,11 @@ class RateLimiter:
         lasts to the provider's next second (or the Retry-After it gave)."""
         self.rate_limited += 1
         now = self._clock.time()
-        pause = self._policy.rate_limited(now if sent_at is None else sent_at, now)
-        if retry_after is not None:
-            self._pause_until(now + retry_after)
-        elif pause:
-            self._pause_until(now + window_pause(now))
+        self._schedule.rate_limited(now if sent_at is None else sent_at, now, retry_after)
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         """The provider said how many calls are left in its window and when it resets."""
-        if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
-            self._pause_until(self._clock.time() + reset_in)
-
-    def _pause_until(self, resume_at: float) -> None:
-        if resume_at > self._resume_at:
-            self._resume_at = resume_at
-            self._epoch += 1
-            self._slots.reset()
+        self._schedule.headers(remaining, reset_in, self._clock.time())
 
     async def on_stop(self, kind: str, reason: str) -> None:
         """Nobody else shares this limiter: the engine's own stop is enough."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["PacingPolicy"]
 
@@ -160,3 +161,37 @@ class PacingPolicy:
         self._most_through = limit
         self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
         self._sign = None
+
+    def dump(self) -> dict[str, Any]:
+        """What it knows, as JSON values (a shared budget keeps it in the store)."""
+        return {
+            "ceiling": self.ceiling,
+            "budget": self.budget,
+            "min_rate": self._min_rate,
+            "probe_seconds": self._probe_seconds,
+            "seconds": {str(s): [r.successes, r.limited] for s, r in self._seconds.items()},
+            "most_through": self._most_through,
+            "sign": self._sign,
+            "learned": [self._learned, self._learned_at, self.last_learned],
+            "slow_start": self.slow_start,
+            "succeeded_since_pause": self._succeeded_since_pause,
+            "paused_second": self._paused_second,
+            "grown": self._grown,
+        }
+
+    @classmethod
+    def load(cls, state: dict[str, Any]) -> PacingPolicy:
+        """The policy :meth:`dump` gave ``state`` of."""
+        policy = cls(
+            state["ceiling"], min_rate=state["min_rate"], probe_seconds=state["probe_seconds"]
+        )
+        policy.budget = state["budget"]
+        policy._seconds = {int(s): _Second(*lists) for s, lists in state["seconds"].items()}
+        policy._most_through = state["most_through"]
+        policy._sign = None if state["sign"] is None else (state["sign"][0], state["sign"][1])
+        policy._learned, policy._learned_at, policy.last_learned = state["learned"]
+        policy.slow_start = state["slow_start"]
+        policy._succeeded_since_pause = state["succeeded_since_pause"]
+        policy._paused_second = state["paused_second"]
+        policy._grown = state["grown"]
+        return policy

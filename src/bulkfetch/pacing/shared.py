@@ -1,32 +1,54 @@
 """One rate budget per API key, shared by every worker on a PostgreSQL store.
 
-Each worker asks the store for its next send slot; the store hands slots out on one grid,
-``1/rate`` apart on the database's clock, whichever worker asks, so N workers together keep
-to the key's limit and share it in the order they ask. A 429 or a provider's reset news
-that one worker sees is passed on with its next request and slows them all; a quota or key
-stop (402, 401) is recorded on the budget, and every worker stops sending at its next slot,
-or sooner: a worker that waited for its slot looks again before it sends.
+The key's :class:`~bulkfetch.pacing.schedule.Schedule` (the policy, the window's slots, a
+pause) lives in the store, on the database's clock, and each worker takes its send slots
+from it in turn, under the row's lock: N workers together keep to one limit, placed inside
+the provider's seconds, and share it in the order they ask. What a worker's answers teach
+(successes, 429s, Retry-After, a provider's reset news) goes with its next request, so the
+policy reads every worker's answers, in the seconds they were sent, and learns the limit
+as the in-process limiter does. A pause holds for every worker: one that slept to its slot
+asks again before sending, and a pause since it took the slot gives it a new one. A quota
+or key stop (402, 401) is recorded on the budget, and every worker stops sending at its
+next slot.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
 from bulkfetch.jobs import StopKind
-from bulkfetch.pacing.window import PerSecond, sleep_to_slot, window_pause
-from bulkfetch.store import SlotRequest, Store
+from bulkfetch.pacing.schedule import Schedule
+from bulkfetch.pacing.window import WINDOW_SKEW, PerSecond, sleep_to_slot
+from bulkfetch.store import BudgetState, SlotDecision, SlotGrant, Store
 
 __all__ = ["SharedRateLimiter"]
 
-# Its slots are a grid on the database's clock, not placed inside the provider's seconds:
-# a little under the limit, for wake-ups and the network that jitter by a few ms.
-HEADROOM = 0.985
+
+@dataclass(frozen=True, slots=True)
+class _News:
+    """One answer's news for the budget, on the database's clock."""
+
+    at: float  # when its call was sent
+    limited: bool = False  # a 429
+    retry_after: float | None = None
+    resume_at: float | None = None  # a provider's reset: nothing until then
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A slot this caller holds, and the budget's pauses counted when it was handed out."""
+
+    slot: float
+    epoch: int
 
 
 class SharedRateLimiter:
     """A :class:`~bulkfetch.limiter.Pacer` whose slots come from the store's budget."""
 
-    # A worker that waited longer than this for its slot checks for a stop before sending.
+    SOON = 0.001  # seconds: a slot this close is taken at once, with no sleep
+    # A caller that slept longer than this for its slot asks again before sending.
     RECHECK_AFTER = 0.05
 
     def __init__(self, store: Store, key_id: str, *, clock: Clock | None = None) -> None:
@@ -34,18 +56,18 @@ class SharedRateLimiter:
         self._key_id = key_id
         self._clock = clock or SystemClock()
         self._rate: float | None = None
-        self._rate_limited = False
-        self._pause = 0.0
+        self._learned: float | None = None
+        self._offset = 0.0  # the database's clock less ours
+        self._news: list[_News] = []
+        self._limited = 0  # 429s this worker saw: one since a slot was taken asks again
         self._successes = PerSecond()
-        self._sends = PerSecond()
 
     @classmethod
     async def join(
         cls, store: Store, key_id: str, rate: float | None, *, clock: Clock | None = None
     ) -> SharedRateLimiter:
         """Join the key's budget; ``rate`` (calls a second), if given, becomes its ceiling."""
-        ceiling = rate * HEADROOM if rate is not None else None
-        await store.budgets.open(key_id, ceiling)
+        await store.budgets.open(key_id, rate)
         return cls(store, key_id, clock=clock)
 
     @property
@@ -58,48 +80,82 @@ class SharedRateLimiter:
 
     @property
     def learned(self) -> float | None:
-        return None  # the shared budget halves and climbs back; it learns no limit
+        return self._learned
 
     async def acquire(self) -> None:
-        """Wait for a slot from the budget; one woken after its slot's second ended asks for
-        another (see :func:`~bulkfetch.limiter.sleep_to_slot`)."""
+        """Wait for a slot from the budget; ask again before sending after a long sleep or a
+        429, and take a new one if a pause came meanwhile or the wake-up came too late for
+        the slot's second (see :func:`~bulkfetch.pacing.window.sleep_to_slot`)."""
+        held: _Held | None = None
         while True:
-            request = SlotRequest(
-                rate_limited=self._rate_limited,
-                sending=float(self._sends.recent(self._clock.time())),
-                pause=self._pause,
-            )
-            self._rate_limited, self._pause = False, 0.0
-            grant = await self._store.budgets.take_slot(self._key_id, request)
-            self._rate = grant.rate
+            limited = self._limited
+            grant, mine = await self._take(held)
             if grant.stop_kind is not None:
                 raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
-            if grant.wait <= 0:
-                break
-            in_time = await sleep_to_slot(self._clock, grant.wait)
-            if grant.wait > self.RECHECK_AFTER:
-                stopped = await self._store.budgets.stop_of(self._key_id)
-                if stopped is not None:
-                    raise _stop_error(*stopped)
-            if in_time:
-                break
-        self._sends.count(self._clock.time())
+            if held == mine or grant.wait <= self.SOON:
+                return
+            in_time = await sleep_to_slot(self._clock, grant.wait, margin=WINDOW_SKEW / 2)
+            if in_time and grant.wait <= self.RECHECK_AFTER and limited == self._limited:
+                return
+            held = mine if in_time else None
+
+    async def _take(self, held: _Held | None) -> tuple[SlotGrant, _Held]:
+        """One request to the budget: this worker's news in, ``held`` kept if no pause came
+        since it was handed out, else the next free slot."""
+        news, self._news = self._news, []
+        mine: list[_Held] = []
+
+        def decide(budget: BudgetState) -> SlotDecision:
+            schedule = Schedule(budget.ceiling)
+            if budget.pacing is not None:
+                schedule = Schedule.loads(budget.pacing)
+                if budget.ceiling is not None and schedule.policy.ceiling != budget.ceiling:
+                    schedule.policy.configure(budget.ceiling)
+            _teach(schedule, news, budget.now)
+            if held is not None and held.epoch == schedule.epoch:
+                slot = held.slot
+            else:
+                slot = schedule.slot(budget.now)
+            mine[:] = [_Held(slot, schedule.epoch)]
+            learned = schedule.policy.last_learned
+            self._learned = None if learned is None else float(learned)
+            return SlotDecision(schedule.dumps(), schedule.policy.budget, slot)
+
+        grant = await self._store.budgets.take_slot(self._key_id, decide)
+        self._offset = grant.now - self._clock.time()
+        self._rate = grant.rate
+        return grant, (mine[0] if mine else _Held(grant.slot, -1))
 
     def on_success(self, sent_at: float | None = None) -> None:
-        self._successes.count(self._clock.time() if sent_at is None else sent_at)
+        at = self._clock.time() if sent_at is None else sent_at
+        self._successes.count(at)
+        self._news.append(_News(at + self._offset))
 
     def on_rate_limited(
         self, retry_after: float | None = None, sent_at: float | None = None
     ) -> None:
-        self._rate_limited = True
-        self._pause = max(self._pause, retry_after or window_pause(self._clock.time()))
+        self._limited += 1
+        at = self._clock.time() if sent_at is None else sent_at
+        self._news.append(_News(at + self._offset, limited=True, retry_after=retry_after))
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
-            self._pause = max(self._pause, reset_in)
+            now = self._clock.time() + self._offset
+            self._news.append(_News(now, resume_at=now + reset_in))
 
     async def on_stop(self, kind: str, reason: str) -> None:
         await self._store.budgets.stop(self._key_id, kind, reason)
+
+
+def _teach(schedule: Schedule, news: list[_News], now: float) -> None:
+    """What a worker's answers teach the key's schedule, in the order they were sent."""
+    for item in sorted(news, key=lambda item: item.at):
+        if item.resume_at is not None:
+            schedule.pause_until(item.resume_at)
+        elif item.limited:
+            schedule.rate_limited(item.at, now, item.retry_after)
+        else:
+            schedule.success(item.at, now)
 
 
 def _stop_error(kind: str, reason: str) -> QuotaExhaustedError | AuthenticationError:

@@ -4,6 +4,7 @@ counts them, and the waits that respect it."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from bulkfetch.clock import Clock
 
@@ -90,3 +91,15 @@ class WindowSlots:
     def reset(self) -> None:
         """Forget the slots handed out (a pause: their holders take new ones)."""
         self._second, self._taken = None, 0
+
+    def dump(self) -> list[Any]:
+        """Where it stands, as JSON values."""
+        return [self._second, self._taken, None if math.isinf(self._last) else self._last]
+
+    @classmethod
+    def load(cls, state: list[Any]) -> WindowSlots:
+        """The slots :meth:`dump` gave ``state`` of."""
+        slots = cls()
+        slots._second, slots._taken, last = state
+        slots._last = -math.inf if last is None else last
+        return slots

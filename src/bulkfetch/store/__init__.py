@@ -32,6 +32,7 @@ from bulkfetch.store.connector import open_database
 from bulkfetch.store.migrations import create_schema
 from bulkfetch.store.queue import Queue
 from bulkfetch.store.records import (
+    BudgetState,
     Claim,
     OutputRow,
     RowEntry,
@@ -39,14 +40,15 @@ from bulkfetch.store.records import (
     RunDetail,
     RunInfo,
     RunSpec,
+    SlotDecision,
     SlotGrant,
-    SlotRequest,
 )
 from bulkfetch.store.reference import Reference
 from bulkfetch.store.results import Results
 from bulkfetch.store.runs import Runs
 
 __all__ = [
+    "BudgetState",
     "Claim",
     "OutputRow",
     "RowEntry",
@@ -54,8 +56,8 @@ __all__ = [
     "RunDetail",
     "RunInfo",
     "RunSpec",
+    "SlotDecision",
     "SlotGrant",
-    "SlotRequest",
     "Store",
 ]
 

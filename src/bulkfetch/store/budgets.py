@@ -1,8 +1,10 @@
-"""One rate budget per API key, shared by every worker on the store (PostgreSQL): calls go
-out on one grid of slots ``1/rate`` apart on the database's clock, whoever sends them."""
+"""One rate budget per API key, shared by every worker on the store (PostgreSQL): the
+pacing's state in one row, handed to one worker at a time under the row's lock, on the
+database's clock. The store keeps that state; what is in it is the pacing's business."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
-from bulkfetch.store.records import SlotGrant, SlotRequest
+from bulkfetch.store.records import BudgetState, SlotDecision, SlotGrant
 from bulkfetch.store.schema import rate_budgets
 
 __all__ = ["Budgets"]
@@ -38,10 +40,12 @@ class Budgets:
 
         await self._access.write(statements)
 
-    async def take_slot(self, key_id: str, pacing: SlotRequest) -> SlotGrant:
-        """The next send slot of the key's budget, on the database's clock: every worker's
-        calls go out on one grid ``1/rate`` apart. A 429 or a provider's reset news that a
-        worker brings cuts the rate or pauses sending for all."""
+    async def take_slot(
+        self, key_id: str, decide: Callable[[BudgetState], SlotDecision]
+    ) -> SlotGrant:
+        """The key's next send slot: ``decide`` is handed the budget as it stands, under
+        the row's lock (one worker at a time), and its decision is kept. A stop some worker
+        recorded is returned instead, with no decision asked for."""
 
         def statements(conn: Connection) -> SlotGrant:
             found = conn.execute(
@@ -51,20 +55,14 @@ class Budgets:
             ).one()
             now = float(found.now)
             if found.stop_kind is not None:
-                return SlotGrant(0.0, found.rate, found.stop_kind, found.stop_reason)
-            rate, resume_at = pacing.next_rate(found.rate, found.ceiling, found.resume_at, now)
-            slot = max(now, found.next_slot, resume_at)
+                return SlotGrant(now, now, found.rate, found.stop_kind, found.stop_reason)
+            decision = decide(BudgetState(found.ceiling, found.pacing, now))
             conn.execute(
                 rate_budgets.update()
                 .where(rate_budgets.c.key_id == key_id)
-                .values(
-                    rate=rate,
-                    resume_at=resume_at,
-                    next_slot=slot + (1.0 / rate if rate else 0.0),
-                    updated_at=now,
-                )
+                .values(pacing=decision.pacing, rate=decision.rate, updated_at=now)
             )
-            return SlotGrant(slot - now, rate)
+            return SlotGrant(decision.slot, now, decision.rate)
 
         return await self._access.write(statements)
 
@@ -115,8 +113,6 @@ def insert_budget(insert: Any) -> Any:
             key_id=sa.bindparam("key_id"),
             ceiling=sa.bindparam("ceiling"),
             rate=sa.bindparam("ceiling"),
-            next_slot=0.0,
-            resume_at=0.0,
             updated_at=sa.bindparam("now"),
         )
         .on_conflict_do_nothing(index_elements=["key_id"])

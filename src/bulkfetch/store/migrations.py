@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -33,6 +33,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE runs ADD COLUMN max_units INTEGER",
         "ALTER TABLE runs ADD COLUMN options TEXT",
     ),
+    # The shared budgets keep the pacing's whole state: made anew (they hold no run's data;
+    # the next worker to join starts the key's pacing again).
+    4: ("DROP TABLE rate_budgets",),
 }
 
 _SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes
@@ -54,6 +57,8 @@ def create_schema(conn: Connection) -> None:
     for step in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[step]:
             conn.execute(sa.text(statement))
+    if version < SCHEMA_VERSION:
+        metadata.create_all(conn)  # what a migration dropped to make anew
     if found is None:
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
     elif version != SCHEMA_VERSION:

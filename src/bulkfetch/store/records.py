@@ -10,6 +10,7 @@ from bulkfetch.jobs import Job, JobState, Lookup
 from bulkfetch.spend import Spend
 
 __all__ = [
+    "BudgetState",
     "Claim",
     "OutputRow",
     "RowEntry",
@@ -17,8 +18,8 @@ __all__ = [
     "RunDetail",
     "RunInfo",
     "RunSpec",
+    "SlotDecision",
     "SlotGrant",
-    "SlotRequest",
 ]
 
 
@@ -112,43 +113,37 @@ class RunCounts:
 
 
 @dataclass(frozen=True, slots=True)
-class SlotRequest:
-    """A worker asking its key's shared budget for a send slot, with the news it brings."""
+class BudgetState:
+    """A key's shared budget as a worker asking for a slot finds it: the ceiling set for it
+    (calls a second, if any), the pacing's own state (text the store keeps and does not
+    read), and the database's clock now."""
 
-    rate_limited: bool = False  # a 429 came back since its last slot
-    sending: float = 0.0  # calls a second it saw go out (a rate to cut from when none is set)
-    pause: float = 0.0  # seconds from now that nothing may be sent (Retry-After, a reset)
-    probe_seconds: float = 10.0  # after a cut, back to the ceiling in about this long
-    min_rate: float = 0.5
-    recur_seconds: float = 2.0  # a 429 this soon after the last pause is the rate's
+    ceiling: float | None
+    pacing: str | None
+    now: float
 
-    def next_rate(
-        self, rate: float | None, ceiling: float | None, resume_at: float, now: float
-    ) -> tuple[float | None, float]:
-        """The budget's rate and resume time after this request: pause for the provider's
-        window; halve on a 429 once an event, unless it came at the configured rate after
-        ``recur_seconds`` with none (an outage's, most likely: as the local limiter, the
-        pause is all it costs; a rate above the limit meets 429s again at once); probe
-        back up."""
-        if self.rate_limited and now >= resume_at:
-            held = rate is not None and ceiling is not None and rate >= ceiling
-            if not (held and now - resume_at >= self.recur_seconds):
-                base = rate if rate is not None else max(self.sending, 2.0)
-                rate = max(self.min_rate, base * 0.5)
-        if self.pause > 0:
-            resume_at = max(resume_at, now + self.pause)
-        elif rate is not None:
-            goal = ceiling if ceiling is not None else 2.0 * rate
-            if rate < goal:
-                rate = min(goal, rate + goal / (2.0 * self.probe_seconds * max(rate, 1.0)))
-        return rate, resume_at
+
+@dataclass(frozen=True, slots=True)
+class SlotDecision:
+    """What the pacing decided, for the store to keep: its new state, its rate, and the slot
+    handed out (on the database's clock)."""
+
+    pacing: str
+    rate: float | None
+    slot: float
 
 
 @dataclass(frozen=True, slots=True)
 class SlotGrant:
-    """A send slot: how long to wait for it, and the budget's rate now, or why not to send."""
+    """A send slot and the database's clock when it was handed out, with the budget's rate;
+    or why not to send."""
 
-    wait: float
+    slot: float
+    now: float
     rate: float | None
     stop_kind: str | None = None
     stop_reason: str | None = None
+
+    @property
+    def wait(self) -> float:
+        return self.slot - self.now

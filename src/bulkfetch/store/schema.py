@@ -124,17 +124,16 @@ reference = sa.Table(
 )
 
 
-# One rate budget per API key, shared by every worker on the store (PostgreSQL): calls go
-# out on one grid of slots ``1/rate`` apart, whoever sends them. Named by a fingerprint of
-# the key, never the key.
+# One rate budget per API key, shared by every worker on the store (PostgreSQL): the
+# pacing's state, which every worker takes its send slots from and teaches with its
+# answers. Named by a fingerprint of the key, never the key. Made anew in version 5.
 rate_budgets = sa.Table(
     "rate_budgets",
     metadata,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("ceiling", sa.Float),  # the rate set for the key (calls a second); None: unknown
-    sa.Column("rate", sa.Float),  # the rate slots are spaced at now
-    sa.Column("next_slot", sa.Float, nullable=False, default=0.0),  # the database's clock
-    sa.Column("resume_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("rate", sa.Float),  # the rate calls go out at now (calls a second)
+    sa.Column("pacing", sa.Text),  # the pacing's state (JSON), on the database's clock
     sa.Column("stop_kind", sa.String(32)),  # a quota or key stop seen by any worker
     sa.Column("stop_reason", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
