@@ -20,6 +20,7 @@ from bulkfetch.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UsageError,
 )
 from tests.unit.mock_http import MockedResponse
 
@@ -70,6 +71,30 @@ async def test_datasets_without_postcode_segment_and_without_area_type(api: Crys
     assert url.path == "/customer-api/geography/postcode-details/v1/W60WW"
     assert "area_type" not in url.query
     assert result.data == {"totalMeanAnnualIncome": 64200}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "path", "query"),
+    [
+        ("income", {}, "income/mean-household-income/postcode", {}),
+        ("flood-risk", {}, "environment/flood-risk", {}),
+        ("crime", {"month": "2024-05"}, "crime/monthly-crimes/postcode", {"month": "2024-05"}),
+        ("sex", {}, "demographics-and-migration/sex/postcode", {"area_type": "oa"}),
+        ("a-b/c-d", {"postcode_segment": "no", "area_type": "none"}, "a-b/c-d", {}),
+        ("a-b/c-d", {"area_type": "msoa"}, "a-b/c-d/postcode", {"area_type": "msoa"}),
+    ],
+)
+async def test_each_dataset_is_sent_what_it_takes(
+    api: CrystalRoof, dataset: str, options: dict[str, str], path: str, query: dict[str, str]
+) -> None:
+    """A catalogue dataset gets its own path and only the options it takes; one outside
+    the catalogue its path and the options given."""
+    with aioresponses() as mocked:
+        mocked.get(URL, response_class=MockedResponse, payload={"data": {}})
+        await api.dataset(dataset, "W6 0WW", **options)
+        ((_, url), _calls) = next(iter(mocked.requests.items()))
+    assert url.path == f"/customer-api/{path}/v1/W60WW"
+    assert {k: v for k, v in url.query.items() if k != "api_key"} == query
 
 
 @pytest.mark.parametrize(
@@ -161,14 +186,18 @@ async def test_bulk_fetch_turns_404_into_a_not_found_result(api: CrystalRoof) ->
 
 
 async def test_bad_input_raises_before_any_call(api: CrystalRoof) -> None:
-    """Malformed locations, unknown area types and datasets are refused locally."""
+    """Malformed locations, unknown area types and datasets, an area type a dataset does not
+    take and an option it needs left out are refused locally."""
     with aioresponses() as mocked:
         for call in (
             api.occupation("not a postcode"),
             api.occupation("W6 0WW", area_type="street"),
-            api.dataset("occupation", "W6 0WW"),
+            api.dataset("not a dataset", "W6 0WW"),
+            api.dataset("income", "W6 0WW", area_type="lsoa"),
+            api.dataset("crime/monthly-crimes", "W6 0WW"),
+            api.dataset("crime", "W6 0WW", month="May"),
         ):
-            with pytest.raises(InvalidInputError):
+            with pytest.raises((InvalidInputError, UsageError)):
                 await call
         assert not mocked.requests
 

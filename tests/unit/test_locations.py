@@ -36,13 +36,33 @@ def test_coordinates_normalise_to_one_form() -> None:
 
 
 def test_uprn_normalises_case_and_leading_zeros() -> None:
-    """``UPRN00123`` and ``uprn123`` are the same property."""
+    """``UPRN00123``, ``uprn123`` and a plain ``123`` are the same property."""
     assert parse_location("UPRN00123").value == "uprn123"
     assert parse_location("uprn12345678").kind is LocationKind.UPRN
+    assert parse_location(" 100023336956 ").value == "uprn100023336956"
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "   ", "hello", "W6 0", "12345", "W6-0WW", "91.0,0.0", "0,181", "uprn", "uprnabc"]
+    ("raw", "why"),
+    [
+        (
+            "-0.22,51.49",
+            "coordinates outside the UK: '-0.22,51.49' (latitude and longitude swapped?)",
+        ),
+        ("48.85,2.35", "coordinates outside the UK: '48.85,2.35'"),
+        ("91.0,0.0", "coordinates outside the UK: '91.0,0.0'"),
+    ],
+)
+def test_coordinates_outside_the_uk_are_refused_with_why(raw: str, why: str) -> None:
+    """Paris, swapped coordinates and no place at all cannot be UK locations."""
+    with pytest.raises(InvalidInputError) as caught:
+        parse_location(raw)
+    assert str(caught.value) == why
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "hello", "W6 0", "1234567890123", "W6-0WW", "91.0,0.0", "0,181", "uprn", "uprnabc"],
 )
 def test_malformed_locations_raise_before_any_call(raw: str) -> None:
     """Input that cannot be a location is refused with the value quoted."""

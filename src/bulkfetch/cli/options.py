@@ -59,8 +59,9 @@ def fraction(text: str) -> float:
     return value
 
 
-def source() -> argparse.ArgumentParser:
-    """Where the input comes from and how it is read."""
+def source(*, column_required: bool = True) -> argparse.ArgumentParser:
+    """Where the input comes from and how it is read (``column_required=False``: the
+    command has other ways to say where its lookups are)."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "input",
@@ -68,7 +69,9 @@ def source() -> argparse.ArgumentParser:
         help="the input file, with a header row (CSV, TSV, JSON Lines, .xlsx, Parquet; "
         "- for standard input)",
     )
-    options.add_argument("--column", required=True, help="the column holding the lookups")
+    options.add_argument(
+        "--column", required=column_required, help="the column holding the lookups"
+    )
     options.add_argument(
         "--input-format",
         choices=INPUT_FORMATS,
@@ -176,6 +179,6 @@ def bulk() -> argparse.ArgumentParser:
     return options
 
 
-def file_run() -> list[argparse.ArgumentParser]:
+def file_run(*, column_required: bool = True) -> list[argparse.ArgumentParser]:
     """Every option of a command that runs a file through an API into a file."""
-    return [source(), output(), api(), bulk(), calls()]
+    return [source(column_required=column_required), output(), api(), bulk(), calls()]

@@ -12,7 +12,7 @@ import anyio.lowlevel
 
 from bulkfetch.errors import MissingColumnError, UsageError
 
-__all__ = ["Row", "Source", "column_index", "each_row", "text"]
+__all__ = ["Picker", "Row", "Source", "column_index", "each_row", "picker", "text"]
 
 _CHECKPOINT_ROWS = 2000  # rows read between two chances for other tasks to run
 
@@ -48,6 +48,37 @@ class Source(Protocol):
         """Every data row, as wide as the header. Read to its end, ``on_end`` gets the hash
         of what was read (the same as :meth:`content_hash` if nothing changed meanwhile)."""
         ...
+
+
+class Picker(Protocol):
+    """Which value of a row a run looks up: one column, or several read together (an API's
+    own, such as latitude and longitude)."""
+
+    @property
+    def key(self) -> str:
+        """What names it in a run's identity (a plain column: its name)."""
+        ...
+
+    def bind(self, header: Sequence[str]) -> Callable[[Sequence[str]], str]:
+        """The value of a row with this header; a usage error for a column not there. The
+        value may raise :class:`~bulkfetch.errors.InvalidInputError`: the row has none."""
+        ...
+
+
+class _Column:
+    """One column's value as it is."""
+
+    def __init__(self, column: str) -> None:
+        self.key = column
+
+    def bind(self, header: Sequence[str]) -> Callable[[Sequence[str]], str]:
+        index = column_index(header, self.key)
+        return lambda fields: fields[index]
+
+
+def picker(column: str | Picker) -> Picker:
+    """A column's name as the picker of its value; a picker as it is."""
+    return _Column(column) if isinstance(column, str) else column
 
 
 def column_index(header: Sequence[str], column: str) -> int:

@@ -5,7 +5,7 @@ where it stopped."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from bulkfetch.clock import Clock
 from bulkfetch.engine import StopRequest
@@ -24,7 +24,7 @@ async def enqueue(
     run_id: int,
     source: Source,
     *,
-    index: int,
+    value_of: Callable[[Sequence[str]], str],
     lookup: Callable[[str], Lookup],
     start: int,
     stop: StopRequest,
@@ -57,7 +57,7 @@ async def enqueue(
         if complete:
             raise _other_inputs(f"there are more than the {start} it holds")
         try:
-            chunk.append(RowEntry(row_no, lookup(fields[index]), fields=fields))
+            chunk.append(RowEntry(row_no, lookup(value_of(fields)), fields=fields))
         except InvalidInputError as exc:
             chunk.append(RowEntry(row_no, None, str(exc), fields=fields))
         if len(chunk) >= CHUNK:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -15,10 +15,12 @@ from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.io.files import check_output
 from bulkfetch.io.formats import open_source
 from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
-from bulkfetch.io.sources import Source, column_index
+from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
-from bulkfetch.run.plan import plan_in
-from bulkfetch.run.report import Progress, RunReport
+from bulkfetch.jobs import RowStatus
+from bulkfetch.run.merged import Part, write_merged
+from bulkfetch.run.plan import plan_in, sum_plans
+from bulkfetch.run.report import Progress, RunReport, combined_report
 from bulkfetch.run.run import Run, pacer_for
 from bulkfetch.store import Store
 
@@ -59,10 +61,10 @@ def engine_settings(options: RunOptions) -> EngineSettings:
 
 
 async def run_file(
-    operation: Operation[object],
+    operation: Operation[object] | Mapping[str, Operation[object]],
     input_path: str | Path,
     *,
-    column: str,
+    column: str | Picker,
     out: str | Path,
     before: Callable[[Store], Awaitable[None]] | None = None,
     **options: Unpack[RunOptions],
@@ -76,14 +78,20 @@ async def run_file(
     store behind that it created. ``work=False``: enqueue only, for workers (``bulkfetch
     work``) to take up. ``plan=True``: make no call and write nothing; the report's
     ``plan`` says what the run would fetch and bill.
+
+    Several operations by name (``{"occupation": ..., "income": ...}``, all of one client):
+    a run each over the same input, worked one after another at one pace, and one output
+    row per input row with each one's columns prefixed by its name (see
+    :mod:`bulkfetch.run.merged`); ``max_calls`` caps them together.
     """
+    parts = dict(operation) if isinstance(operation, Mapping) else {"": operation}
     path, out = Path(input_path), Path(out)
     with contextlib.ExitStack() as files:
         source = _source(path, files, options)
-        column_index(source.header(), column)
+        picker(column).bind(source.header())
         output = output_format(out, options.get("output_format"))
         if options.get("plan", False):
-            return await _plan(operation, source, column, options)
+            return await _plan(parts, source, column, options)
         if out != STDOUT:
             db = options.get("db", "bulkfetch.db")
             kept = {"the input": path} if path != STDIN else {}
@@ -94,7 +102,7 @@ async def run_file(
         try:
             if before is not None:
                 await before(store)
-            report = await _run(store, operation, source, column, out, output, options)
+            report = await _run(store, parts, source, column, out, output, options)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await store.close_unused()
@@ -120,51 +128,85 @@ def _source(path: Path, files: contextlib.ExitStack, options: RunOptions) -> Sou
 
 async def _run(
     store: Store,
-    operation: Operation[object],
+    parts: Mapping[str, Operation[object]],
     source: Source,
-    column: str,
+    column: str | Picker,
     out: Path,
     output: OutputFormat,
     options: RunOptions,
 ) -> RunReport:
     clock = SystemClock()
-    run = await Run.begin(
-        store,
-        operation,
-        source,
-        column=column,
-        clock=clock,
-        progress=options.get("progress"),
-        stop=options.get("stop"),
-    )
-    rate = options.get("rate")
-    await run.set_cap(options.get("max_calls"))
+    runs = {
+        name: await Run.begin(
+            store,
+            operation,
+            source,
+            column=column,
+            clock=clock,
+            progress=options.get("progress"),
+            stop=options.get("stop"),
+        )
+        for name, operation in parts.items()
+    }
+    rate, cap = options.get("rate"), options.get("max_calls")
+    first = next(iter(runs.values()))
     if not options.get("work", True):
-        return RunReport(run.id, None, run.rows, {}, enqueued_only=True, notices=run.notices)
-    pacer = await pacer_for(store, run.client, rate, clock)
-    run.progress.start(run.rows, 0)
-    await run.work(
-        pacer,
-        settings=engine_settings(options),
-        refresh=options.get("refresh", False),
-        max_age=options.get("max_age"),
-    )
-    statuses = await run.write(out, output)
-    return await run.report(statuses, out, rate)
+        await _cap(store, runs.values(), cap)
+        notices = [n for run in runs.values() for n in run.notices]
+        return RunReport(first.id, None, first.rows, {}, enqueued_only=True, notices=notices)
+    pacer = await pacer_for(store, first.client, rate, clock)
+    done: list[Run] = []
+    for run in runs.values():
+        await _cap(store, [*done, run], cap)
+        run.progress.start(run.rows, 0)
+        await run.work(
+            pacer,
+            settings=engine_settings(options),
+            refresh=options.get("refresh", False),
+            max_age=options.get("max_age"),
+        )
+        done.append(run)
+    if len(runs) == 1:
+        return await first.report(await first.write(out, output), out, rate)
+    for run in runs.values():
+        run.check_writable()
+    merged = [Part(name, run.id, run.client) for name, run in runs.items()]
+    statuses = await write_merged(store, merged, out, output)
+    if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):
+        for run in runs.values():
+            await store.runs.complete(run.id)
+    return combined_report([await run.report(statuses, out, rate) for run in runs.values()])
+
+
+async def _cap(store: Store, runs: Iterable[Run], cap: int | None) -> None:
+    """Cap the last of ``runs`` at what the ones before it left of ``cap`` (None: none)."""
+    *before, last = runs
+    left = cap
+    for run in before:
+        counts = await store.runs.counts(run.id)
+        if left is not None and counts is not None:
+            left -= counts.spend.units + counts.spend.maybe_billed_twice
+    await last.set_cap(None if left is None else max(0, left))
 
 
 async def _plan(
-    operation: Operation[object], source: Source, column: str, options: RunOptions
+    parts: Mapping[str, Operation[object]],
+    source: Source,
+    column: str | Picker,
+    options: RunOptions,
 ) -> RunReport:
     """What the run would fetch: the input read, the store asked, no call made."""
-    found = await plan_in(
-        options.get("db", "bulkfetch.db"),
-        operation,
-        source,
-        column=column,
-        rate=options.get("rate"),
-        max_age=options.get("max_age"),
-        refresh=options.get("refresh", False),
-        now=SystemClock().time(),
-    )
-    return RunReport(None, None, found.rows, {}, plan=found)
+    found = [
+        await plan_in(
+            options.get("db", "bulkfetch.db"),
+            operation,
+            source,
+            column=column,
+            rate=options.get("rate"),
+            max_age=options.get("max_age"),
+            refresh=options.get("refresh", False),
+            now=SystemClock().time(),
+        )
+        for operation in parts.values()
+    ]
+    return RunReport(None, None, found[0].rows, {}, plan=sum_plans(found))

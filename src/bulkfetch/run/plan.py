@@ -4,7 +4,7 @@ it holds, and no call made (``--plan``, :func:`plan`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,10 @@ from bulkfetch.adapter import Operation, operation_of
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.io.iterable import COLUMN, IterableSource
-from bulkfetch.io.sources import Source, column_index, each_row
+from bulkfetch.io.sources import Picker, Source, each_row, picker
 from bulkfetch.store import Store
 
-__all__ = ["Plan", "plan", "plan_in", "plan_source"]
+__all__ = ["Plan", "plan", "plan_in", "plan_source", "sum_plans"]
 
 _CHUNK = 2000  # new lookups asked of the store at once
 
@@ -67,11 +67,24 @@ class Plan:
         return lines
 
 
+def sum_plans(plans: Sequence[Plan]) -> Plan:
+    """Several runs' plans over one input: its rows once, their lookups and costs added."""
+    return Plan(
+        rows=plans[0].rows,
+        invalid=plans[0].invalid,
+        lookups=sum(p.lookups for p in plans),
+        answered=sum(p.answered for p in plans),
+        units=sum(p.units for p in plans),
+        requests=sum(p.requests for p in plans),
+        rate=plans[0].rate,
+    )
+
+
 async def plan_source(
     operation: Operation[object],
     source: Source,
     *,
-    column: str,
+    column: str | Picker,
     store: Store | None,
     fresh_since: float | None = None,
     rate: float | None = None,
@@ -79,7 +92,7 @@ async def plan_source(
     """The plan of ``operation`` over ``source``: each row's lookup made as a run would make
     it, and each distinct one looked for in ``store`` (None: a store not made yet), where it
     counts as answered if it was answered at or after ``fresh_since`` (None: ever)."""
-    index = column_index(source.header(), column)
+    value_of = picker(column).bind(source.header())
     rows = invalid = 0
     seen: set[int] = set()  # 64 bits of each fingerprint: a million lookups in ~70 MB
     new: list[str] = []
@@ -87,7 +100,7 @@ async def plan_source(
     async for _row_no, fields in each_row(source.rows()):
         rows += 1
         try:
-            fingerprint = operation.lookup(fields[index]).fingerprint
+            fingerprint = operation.lookup(value_of(fields)).fingerprint
         except InvalidInputError:
             invalid += 1
             continue
@@ -150,7 +163,7 @@ async def plan_in(
     operation: Operation[object],
     source: Source,
     *,
-    column: str,
+    column: str | Picker,
     rate: float | None,
     max_age: float | None,
     refresh: bool,

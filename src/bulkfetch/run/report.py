@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -11,7 +11,7 @@ from bulkfetch.jobs import Outcome, RowStatus
 from bulkfetch.run.plan import Plan
 from bulkfetch.spend import Spend
 
-__all__ = ["Progress", "RunReport", "Silent", "WorkReport"]
+__all__ = ["Progress", "RunReport", "Silent", "WorkReport", "combined_report"]
 
 
 class Progress(Protocol):
@@ -66,6 +66,26 @@ class RunReport:
         """Every row has a final status (ok, not found, invalid)."""
         unsettled = (RowStatus.FAILED.value, RowStatus.PENDING.value)
         return self.stop_kind is None and not any(self.statuses.get(s) for s in unsettled)
+
+
+def combined_report(reports: Sequence[RunReport]) -> RunReport:
+    """The reports of several runs written as one output (their statuses, the output's):
+    what they spent together, how the first that stopped stopped, every notice once."""
+    spent, run_spent = Spend(), Spend()
+    for report in reports:
+        spent.add_spend(report.spent)
+        if report.run_spent is not None:
+            run_spent.add_spend(report.run_spent)
+    stopped = next((r for r in reports if r.stop_kind is not None), reports[0])
+    notices = list(dict.fromkeys(n for r in reports for n in r.notices))
+    return replace(
+        reports[0],
+        spent=spent,
+        run_spent=run_spent,
+        stop_kind=stopped.stop_kind,
+        stop_reason=stopped.stop_reason,
+        notices=notices,
+    )
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from bulkfetch.adapter import Adapter, Client, Operation
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sources import Source, column_index
+from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.jobs import JobState, Outcome, RowStatus
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limiter import RateLimiter
@@ -67,7 +67,7 @@ class Run:
         operation: Operation[object],
         source: Source,
         *,
-        column: str,
+        column: str | Picker,
         name: str | None = None,
         clock: Clock | None = None,
         progress: Progress | None = None,
@@ -76,13 +76,14 @@ class Run:
         """Find or make the run of ``operation`` over ``source`` and enqueue what it has not
         (see :func:`~bulkfetch.run.identity.run_spec` for what names a run)."""
         run = cls(store, 0, operation.client, clock=clock, progress=progress, stop=stop)
-        index = column_index(source.header(), column)
+        pick = picker(column)
+        value_of = pick.bind(source.header())
         content = source.content_hash()
         spec = run_spec(
             operation.client,
             operation.template,
             source,
-            column=column,
+            column=pick.key,
             content=content,
             name=name,
         )
@@ -101,7 +102,7 @@ class Run:
                 store,
                 info.id,
                 source,
-                index=index,
+                value_of=value_of,
                 lookup=operation.lookup,
                 start=info.rows_enqueued,
                 stop=run.stop,
@@ -200,9 +201,22 @@ class Run:
             await self.store.runs.record_stop(self.id, self.stop.kind, self.stop.reason or "")
 
     async def write(self, out: Path, output_format: OutputFormat = "csv") -> dict[str, int]:
-        """Write the output from the store; the count of each row status. An input this run
-        was begun from here that changed since is refused first: the output would not be
-        what its rows are now."""
+        """Write the output from the store; the count of each row status (see
+        :meth:`check_writable` for what is refused first)."""
+        self.check_writable()
+        source = self.source
+        # Rows the run stopped before enqueueing are written pending, from the input.
+        rest = source.rows() if not self.enqueue_complete and source is not None else None
+        statuses = await write_output(
+            self.store, self.id, self.client, out, output_format, rest=rest, rest_from=self.rows
+        )
+        if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
+            await self.store.runs.complete(self.id)
+        return statuses
+
+    def check_writable(self) -> None:
+        """Refuse to write an input this run was begun from here that changed since (the
+        output would not be what its rows are now), or one read in part with no source."""
         source = self.source
         if source is not None and self.content is not None:
             if source.content_hash() != self.content:
@@ -217,14 +231,6 @@ class Run:
                 f"run {self.id} stopped while its input was being read: run its command again"
                 " to read the rest, then write its output"
             )
-        # Rows the run stopped before enqueueing are written pending, from the input.
-        rest = source.rows() if not self.enqueue_complete and source is not None else None
-        statuses = await write_output(
-            self.store, self.id, self.client, out, output_format, rest=rest, rest_from=self.rows
-        )
-        if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
-            await self.store.runs.complete(self.id)
-        return statuses
 
     async def follow(self, done: anyio.Event) -> AsyncIterator[OutputRow]:
         """The run's rows in input order as each settles (its lookup answered, or failed

@@ -15,6 +15,7 @@ import aiohttp
 
 from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
+from bulkfetch.apis.crystalroof.catalogue import AREA_TYPES, DatasetChoice, choose, find
 from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
@@ -37,20 +38,11 @@ __all__ = ["AREA_TYPES", "DEFAULT_BASE_URL", "NAME", "OCCUPATION", "CrystalRoof"
 NAME = "crystalroof"
 DEFAULT_BASE_URL = "https://crystalroof.co.uk"
 OCCUPATION = "work-and-travel/occupation"
-AREA_TYPES = ("oa", "lsoa", "msoa", "lad", "region", "country")
-# The few datasets whose path has no /postcode/ segment (seen in the provider's docs).
-_NO_POSTCODE_SEGMENT = frozenset({"geography/postcode-details", "environment/flood-risk"})
+# A lookup's parameter (never sent) for a dataset outside the catalogue whose path has no
+# /postcode/ segment; catalogue datasets say so themselves.
+_NO_SEGMENT = "postcode_segment"
 
 R = TypeVar("R")
-
-
-def _dataset_path(dataset: str) -> str:
-    dataset = dataset.strip("/")
-    if dataset.count("/") != 1 or not all(dataset.split("/")):
-        raise InvalidInputError(
-            f"a dataset is '<category>/<method>', such as {OCCUPATION!r}; got {dataset!r}"
-        )
-    return dataset
 
 
 class CrystalRoof(HttpClient):
@@ -102,23 +94,19 @@ class CrystalRoof(HttpClient):
         location: str,
         *,
         dataset: str = OCCUPATION,
-        area_type: str | None = "oa",
+        area_type: str | None = None,
         **params: str,
     ) -> Lookup:
-        """The normalised lookup for a location; :class:`InvalidInputError` if it cannot be one."""
-        values = {"location": parse_location(location).value, **params}
-        if area_type is not None:
-            if area_type not in AREA_TYPES:
-                raise InvalidInputError(
-                    f"area_type must be one of {', '.join(AREA_TYPES)}; got {area_type!r}"
-                )
-            values["area_type"] = area_type
-        return Lookup.of(NAME, self._base_url, _dataset_path(dataset), values)
+        """The normalised lookup for a location; :class:`InvalidInputError` if it cannot be
+        one. ``area_type`` None: the dataset's own default (see :func:`choose`)."""
+        options = {**params, **({"area_type": area_type} if area_type is not None else {})}
+        return _lookup_of(self, choose(dataset, options), location)
 
     async def dataset(
-        self, dataset: str, location: str, *, area_type: str | None = "oa", **params: str
+        self, dataset: str, location: str, *, area_type: str | None = None, **params: str
     ) -> DatasetResult:
-        """Any dataset of the occupation shape, for one location."""
+        """Any dataset, for one location: a name from the catalogue (``income``) or a path
+        (``<category>/<method>``), with its options; an area type only if it takes one."""
         lookup = self.lookup(location, dataset=dataset, area_type=area_type, **params)
         body = await self._caller.call(lookup.fingerprint, lambda: self._ask(lookup))
         return _dataset_result(lookup, body)
@@ -135,16 +123,14 @@ class CrystalRoof(HttpClient):
         if method == "occupation":
             area_type = options.pop("area_type", "oa")
             _no_more(method, options)
-            return DatasetOperation(
-                self, OCCUPATION, area_type, {}, lambda r: OccupationResult.of(r, area_type)
-            )
+            choice = choose(OCCUPATION, {"area_type": area_type})
+            return DatasetOperation(self, choice, lambda r: OccupationResult.of(r, area_type))
         if method == "dataset":
             if "dataset" not in options:
                 raise TypeError("fetch_many(api.dataset, ...) needs dataset='<category>/<method>'")
-            dataset = _dataset_path(str(options.pop("dataset")))
-            area_type = options.pop("area_type", "oa")
-            params = {str(k): str(v) for k, v in options.items()}
-            return DatasetOperation(self, dataset, area_type, params, lambda r: r)
+            dataset = str(options.pop("dataset"))
+            params = {str(k): str(v) for k, v in options.items() if v is not None}
+            return DatasetOperation.of(self, choose(dataset, params))
         raise TypeError(f"CrystalRoof.{method} has no bulk form: use occupation or dataset")
 
     # -- the adapter ------------------------------------------------------------------
@@ -183,12 +169,14 @@ class CrystalRoof(HttpClient):
 
     def _path(self, lookup: Lookup) -> str:
         location = parse_location(lookup.param("location")).path_segment
-        middle = "" if lookup.endpoint in _NO_POSTCODE_SEGMENT else "postcode/"
+        known = find(lookup.endpoint)
+        segment = known.postcode_segment if known else _NO_SEGMENT not in dict(lookup.params)
+        middle = "postcode/" if segment else ""
         return f"/customer-api/{lookup.endpoint}/{middle}v1/{location}"
 
     async def _send(self, lookup: Lookup) -> Answer:
         path = self._path(lookup)
-        query = {k: v for k, v in lookup.params if k != "location"}
+        query = {k: v for k, v in lookup.params if k not in {"location", _NO_SEGMENT}}
         return await request(
             self._client(),
             "GET",
@@ -217,31 +205,55 @@ class CrystalRoof(HttpClient):
 
 @dataclass(frozen=True, slots=True)
 class DatasetOperation(Generic[R]):
-    """A dataset of one client, at one area type and with one set of parameters, in bulk;
-    each kept body read back as ``typed`` makes it."""
+    """A dataset of one client, with its options, in bulk; each kept body read back as
+    ``typed`` makes it."""
 
     client: CrystalRoof
-    dataset: str
-    area_type: str | None
-    params: Mapping[str, str]
+    choice: DatasetChoice
     typed: Callable[[DatasetResult], R]
+
+    @staticmethod
+    def of(client: CrystalRoof, choice: DatasetChoice) -> DatasetOperation[DatasetResult]:
+        """The dataset's answers as :class:`DatasetResult`."""
+        return DatasetOperation(client, choice, _same)
+
+    @property
+    def dataset(self) -> str:
+        return self.choice.path
+
+    @property
+    def short(self) -> str:
+        """What its columns are prefixed with beside other datasets' (``income``)."""
+        return self.choice.short
 
     @property
     def template(self) -> Mapping[str, str]:
+        options = {k: v for k, v in self.choice.options.items() if k != "area_type"}
+        if not self.choice.postcode_segment and find(self.choice.path) is None:
+            options[_NO_SEGMENT] = "no"
         return {
-            "endpoint": self.dataset,
-            "area_type": self.area_type or "",
+            "endpoint": self.choice.path,
+            "area_type": self.choice.area_type or "",
             "origin": self.client.origin,
-            **self.params,
+            **options,
         }
 
     def lookup(self, value: str) -> Lookup:
-        return self.client.lookup(
-            value, dataset=self.dataset, area_type=self.area_type, **self.params
-        )
+        return _lookup_of(self.client, self.choice, value)
 
     def result(self, body: str, lookup: Lookup) -> R:
         return self.typed(_dataset_result(lookup, body))
+
+
+def _lookup_of(client: CrystalRoof, choice: DatasetChoice, location: str) -> Lookup:
+    values = {"location": parse_location(location).value, **choice.options}
+    if not choice.postcode_segment and find(choice.path) is None:
+        values[_NO_SEGMENT] = "no"
+    return Lookup.of(NAME, client.origin, choice.path, values)
+
+
+def _same(result: DatasetResult) -> DatasetResult:
+    return result
 
 
 def _dataset_result(lookup: Lookup, body: str) -> DatasetResult:

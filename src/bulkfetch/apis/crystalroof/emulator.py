@@ -1,8 +1,13 @@
-"""CrystalRoof, emulated: the occupation dataset and any dataset of its shape.
+"""CrystalRoof, emulated: the occupation dataset, the catalogue's datasets, and any
+dataset of occupation's shape.
 
-Answers are synthetic but deterministic per (dataset, area type, location), with the
-documented shape; a few per cent of well-formed postcodes are unknown (404). The six
-documented error bodies are sent word for word.
+Answers are synthetic but deterministic per (dataset, area type, options, location), with
+the documented shape where one is documented (occupation's groups, income's flat body) and
+a plausible one where not (flood risk, postcode details, crimes: the catalogue's guesses);
+a few per cent of well-formed postcodes are unknown (404). A catalogue dataset sent an area
+type it does not take, or without an option it needs, is refused with a 400; one asked on
+the wrong path (with or without ``/postcode/``) is a 404. The six documented error bodies
+are sent word for word.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bulkfetch.apis.crystalroof.catalogue import Dataset, find
 from bulkfetch.apis.crystalroof.locations import Location, LocationKind, parse_location
 from bulkfetch.emulator.server import GATE, Refusal, deliver
 from bulkfetch.errors import InvalidInputError
@@ -88,6 +94,49 @@ def synthetic_data(dataset: str, area_type: str, location: Location) -> dict[str
     }
 
 
+def dataset_data(
+    dataset: str, area_type: str, location: Location, options: dict[str, str]
+) -> dict[str, Any]:
+    """The ``data`` object of any dataset: the catalogue's own shapes, else groups."""
+    extra = [f"{k}={v}" for k, v in sorted(options.items())]
+    rng = random.Random(_digest(dataset, area_type, location.value, *extra))
+    if dataset == "income/mean-household-income":
+        return {
+            "totalMeanAnnualIncome": rng.randrange(18_000, 120_000, 100),
+            "totalMeanAnnualIncomeRank": rng.randint(1, 10),
+        }
+    if dataset == "environment/flood-risk":
+        levels = ("Very low", "Low", "Medium", "High")
+        return {"riversAndSea": rng.choice(levels), "surfaceWater": rng.choice(levels)}
+    if dataset == "geography/postcode-details":
+        return {
+            "lsoa": f"E0100{rng.randint(1000, 9999)}",
+            "msoa": f"E0200{rng.randint(1000, 9999)}",
+            "lad": f"E0600{rng.randint(1000, 9999)}",
+            "country": "England",
+        }
+    if dataset == "crime/monthly-crimes":
+        kinds = ("burglary", "vehicle-crime", "violent-crime", "anti-social-behaviour")
+        counts = {kind: rng.randint(0, 40) for kind in kinds}
+        return {"month": options.get("month"), "total": sum(counts.values()), **counts}
+    return synthetic_data(dataset, area_type, location)
+
+
+def _misasked(known: Dataset | None, request: web.Request) -> tuple[int, dict[str, str]] | None:
+    """Why a catalogue dataset cannot answer this request as asked, if it cannot."""
+    if known is None:
+        return None
+    if known.postcode_segment != ("/postcode/" in request.path):
+        return 404, _error(404)
+    area_type = request.query.get("area_type")
+    if area_type is not None and area_type not in known.area_types:
+        return 400, {"error": "Invalid area_type."}
+    for needed in known.needs:
+        if not request.query.get(needed):
+            return 400, {"error": f"Missing parameter: {needed}."}
+    return None
+
+
 def _error(status: int) -> dict[str, str]:
     return {"error": ERRORS[status]}
 
@@ -97,12 +146,15 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     key = request.query.get("api_key")
     dataset = f"{request.match_info['category']}/{request.match_info['method']}"
     area_type = request.query.get("area_type", "")
+    options = {k: v for k, v in request.query.items() if k not in {"api_key", "area_type"}}
     try:
         location: Location | None = parse_location(request.match_info["location"])
     except InvalidInputError:
         location = None
     place = location.value if location else request.match_info["location"]
-    lookup = f"{dataset}|{area_type}|{place}"
+    lookup = "|".join(
+        [dataset, area_type, place, *(f"{k}={v}" for k, v in sorted(options.items()))]
+    )
     gate.ledger.tried[lookup] += 1
     try:
         gate.admit(key)
@@ -111,6 +163,9 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     assert key is not None
     if area_type and area_type not in _AREA_SIZE:
         return await deliver(request, gate, 400, {"error": "Invalid area_type."}, None)
+    misasked = _misasked(find(dataset), request)
+    if misasked is not None:
+        return await deliver(request, gate, *misasked, None)
     if key == "DEMO" and (location is None or not _in_demo_area(location)):
         return await deliver(request, gate, 403, _error(403), None)
     fault = gate.fault()
@@ -120,7 +175,7 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     if location is None or not is_known(location, gate.config.not_found_rate):
         return await deliver(request, gate, 404, _error(404), fault)
     body = {
-        "data": synthetic_data(dataset, area_type or "oa", location),
+        "data": dataset_data(dataset, area_type or "oa", location, options),
         "dataDate": "2021-03-21",
         "refreshedDate": "2021-03-21",
     }

@@ -1,7 +1,9 @@
-"""Locations CrystalRoof accepts: UK postcodes, ``lat,long`` pairs and ``uprn`` numbers.
+"""Locations CrystalRoof accepts: UK postcodes, ``lat,long`` pairs and UPRNs.
 
 Parsing normalises, so that every spelling of one place becomes one lookup and one call:
-``w60ww``, ``W6 0WW`` and `` w6  0ww `` are all ``W6 0WW``.
+``w60ww``, ``W6 0WW`` and `` w6  0ww `` are all ``W6 0WW``; ``100023336956`` and
+``uprn100023336956`` are one UPRN. Coordinates outside the United Kingdom (latitude and
+longitude swapped among them) cannot be a location: refused here, at no call.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from decimal import Decimal, InvalidOperation
 
 from bulkfetch.errors import InvalidInputError
 
-__all__ = ["Location", "LocationKind", "parse_location"]
+__all__ = ["UK_BOUNDS", "Location", "LocationKind", "parse_location"]
 
 # Outward code (area, district) then inward code (sector digit, unit letters); GIR 0AA is
 # the one historic exception still in use.
 _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})|(GIR)(0AA))$")
 _COORDINATES = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)\s*$")
-_UPRN = re.compile(r"^uprn(\d{1,12})$", re.IGNORECASE)
+_UPRN = re.compile(r"^(?:uprn)?\s*(\d{1,12})$", re.IGNORECASE)
+# The United Kingdom's extent with a margin (Scilly, Shetland, Rockall aside; Northern
+# Ireland's west): latitude, then longitude.
+UK_BOUNDS = ((Decimal("49.8"), Decimal("61.0")), (Decimal("-8.7"), Decimal("1.9")))
 
 
 class LocationKind(enum.Enum):
@@ -65,15 +70,16 @@ def _format_decimal(number: Decimal) -> str:
 
 
 def parse_location(raw: str) -> Location:
-    """Parse and normalise a postcode, ``lat,long`` or ``uprn12345``; raise if it cannot be one."""
+    """Parse and normalise a postcode, ``lat,long`` in the UK, or a UPRN (``uprn12345`` or
+    ``12345``); raise if it cannot be one."""
     text = raw.strip()
     if not text:
         raise InvalidInputError("empty location", value=raw)
     coordinates = _COORDINATES.match(text)
     if coordinates:
         lat, long = (_canonical_decimal(part) for part in coordinates.groups())
-        if not (-90 <= lat <= 90 and -180 <= long <= 180):
-            raise InvalidInputError(f"coordinates out of range: {text!r}", value=raw)
+        if not _in_uk(lat, long):
+            raise InvalidInputError(_outside_uk(text, lat, long), value=raw)
         return Location(LocationKind.COORDINATES, f"{_format_decimal(lat)},{_format_decimal(long)}")
     uprn = _UPRN.match(text)
     if uprn:
@@ -83,3 +89,14 @@ def parse_location(raw: str) -> Location:
     if postcode:
         return Location(LocationKind.POSTCODE, f"{compact[:-3]} {compact[-3:]}")
     raise InvalidInputError(f"not a UK postcode, lat,long or uprn: {text!r}", value=raw)
+
+
+def _in_uk(lat: Decimal, long: Decimal) -> bool:
+    (south, north), (west, east) = UK_BOUNDS
+    return south <= lat <= north and west <= long <= east
+
+
+def _outside_uk(text: str, lat: Decimal, long: Decimal) -> str:
+    if _in_uk(long, lat):
+        return f"coordinates outside the UK: {text!r} (latitude and longitude swapped?)"
+    return f"coordinates outside the UK: {text!r}"
