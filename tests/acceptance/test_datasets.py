@@ -164,3 +164,18 @@ def test_the_catalogue_is_listed() -> None:
     assert len(lines) == 1 + len(CATALOGUE)
     assert "income\tincome/mean-household-income\tnone" in listed.stdout
     assert "crime\tcrime/monthly-crimes\tnone\tmonth=..." in listed.stdout
+
+
+def test_a_cap_holds_for_the_datasets_together(emulator: Emulator, tmp_path: Path) -> None:
+    """--max-calls over three datasets bills at most that many in all, run after run (exit
+    7); with --no-work, where they would be worked apart, it is refused."""
+    source = write_postcode_file(tmp_path / "in.csv", 200, seed=19)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    for _ in range(2):
+        capped = enrich(emulator, source, out, db, *THREE, "--max-calls", "250")
+        assert capped.returncode == 7, capped.stderr
+        assert emulator.ledger()["billed_total"] <= 250
+    assert len(read_csv(out)) == 200
+    refused = enrich(emulator, source, out, db, *THREE, "--max-calls", "250", "--no-work")
+    assert refused.returncode == 2, refused.stderr
+    assert "--no-work" in refused.stderr

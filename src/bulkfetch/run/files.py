@@ -12,6 +12,7 @@ import anyio
 from bulkfetch.adapter import Operation
 from bulkfetch.clock import SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
+from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
 from bulkfetch.io.formats import open_source
 from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
@@ -90,6 +91,11 @@ async def run_file(
         source = _source(path, files, options)
         picker(column).bind(source.header())
         output = output_format(out, options.get("output_format"))
+        if len(parts) > 1 and options.get("max_calls") and not options.get("work", True):
+            raise UsageError(
+                "--max-calls caps several datasets together only when they are worked here,"
+                " one after another: leave out --no-work, or run each dataset on its own"
+            )
         if options.get("plan", False):
             return await _plan(parts, source, column, options)
         if out != STDOUT:
@@ -151,13 +157,13 @@ async def _run(
     rate, cap = options.get("rate"), options.get("max_calls")
     first = next(iter(runs.values()))
     if not options.get("work", True):
-        await _cap(store, runs.values(), cap)
+        await first.set_cap(cap)  # one run (several with a cap are refused before)
         notices = [n for run in runs.values() for n in run.notices]
         return RunReport(first.id, None, first.rows, {}, enqueued_only=True, notices=notices)
     pacer = await pacer_for(store, first.client, rate, clock)
     done: list[Run] = []
     for run in runs.values():
-        await _cap(store, [*done, run], cap)
+        await _cap(store, run, [r for r in runs.values() if r is not run], cap)
         run.progress.start(run.rows, 0)
         await run.work(
             pacer,
@@ -171,22 +177,24 @@ async def _run(
     for run in runs.values():
         run.check_writable()
     merged = [Part(name, run.id, run.client) for name, run in runs.items()]
-    statuses = await write_merged(store, merged, out, output)
+    # Rows the first run stopped before enqueueing are written pending, from the input.
+    rest = None if first.enqueue_complete else source.rows()
+    statuses = await write_merged(store, merged, out, output, rest=rest, rest_from=first.rows)
     if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):
         for run in runs.values():
             await store.runs.complete(run.id)
     return combined_report([await run.report(statuses, out, rate) for run in runs.values()])
 
 
-async def _cap(store: Store, runs: Iterable[Run], cap: int | None) -> None:
-    """Cap the last of ``runs`` at what the ones before it left of ``cap`` (None: none)."""
-    *before, last = runs
+async def _cap(store: Store, run: Run, others: Iterable[Run], cap: int | None) -> None:
+    """Cap ``run`` at what the ``others`` of its pass (worked one at a time) left of ``cap``
+    (None: none), over all their invocations."""
     left = cap
-    for run in before:
-        counts = await store.runs.counts(run.id)
+    for other in others:
+        counts = await store.runs.counts(other.id)
         if left is not None and counts is not None:
             left -= counts.spend.units + counts.spend.maybe_billed_twice
-    await last.set_cap(None if left is None else max(0, left))
+    await run.set_cap(None if left is None else max(0, left))
 
 
 async def _plan(

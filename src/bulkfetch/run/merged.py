@@ -9,7 +9,7 @@ of each is read from the store in input order and the parts put side by side.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,18 @@ from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
 from bulkfetch.io.records import OutputRecord
 from bulkfetch.io.sinks import OutputFormat, open_sink
+from bulkfetch.io.sources import Row, each_row
 from bulkfetch.jobs import RowStatus
 from bulkfetch.store import OutputRow, Store
 
 __all__ = ["Part", "write_merged"]
 
-# A row's status from its parts': the first of these any part has, else ok.
+# A row's status from its parts' (a location that cannot be valid aside): the first of
+# these any part has, else ok.
 _WORST_FIRST = (
-    RowStatus.INVALID,
     RowStatus.FAILED,
     RowStatus.PENDING,
+    RowStatus.INVALID,
     RowStatus.NOT_FOUND,
 )
 _ANSWERED = frozenset({RowStatus.OK, RowStatus.NOT_FOUND})
@@ -77,9 +79,17 @@ class _Merged:
 
 
 async def write_merged(
-    store: Store, parts: Sequence[Part], out: Path, output_format: OutputFormat
+    store: Store,
+    parts: Sequence[Part],
+    out: Path,
+    output_format: OutputFormat,
+    *,
+    rest: Iterator[Row] | AsyncIterator[Row] | None = None,
+    rest_from: int = 0,
 ) -> dict[str, int]:
-    """Write the parts' rows side by side, in input order; the count of each row status."""
+    """Write the parts' rows side by side, in input order (and the rows of ``rest`` from
+    ``rest_from`` on, pending: the input's rows the first part had not enqueued when it
+    stopped); the count of each row status."""
     details = [await store.runs.detail(part.run_id) for part in parts]
     header = details[0].header if details[0] is not None else None
     if header is None:
@@ -108,6 +118,15 @@ async def write_merged(
             sink.write(record)
             if row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()
+        if rest is not None:
+            async for row_no, fields in each_row(rest):
+                if row_no >= rest_from:
+                    statuses[RowStatus.PENDING.value] = statuses.get(RowStatus.PENDING.value, 0) + 1
+                    pending = json.dumps([[RowStatus.PENDING.value, not_yet, None]] * len(parts))
+                    answer = sink.render(merged, pending)
+                    sink.write(
+                        OutputRecord(row_no, fields, RowStatus.PENDING.value, answer, not_yet)
+                    )
     return statuses
 
 
@@ -125,8 +144,8 @@ async def _rows(
         each = [_part_of(found, not_yet) for found in own]
         states = [state for state, _error, _body in each]
         status = next((s for s in _WORST_FIRST if s in states), RowStatus.OK)
-        if RowStatus.INVALID in states:  # the location: every part alike, said once
-            errors = [next(e or "" for s, e, _b in each if s is RowStatus.INVALID)]
+        if row.state is None:  # the location cannot be valid: every part alike, said once
+            status, errors = RowStatus.INVALID, [row.error or ""]
         else:
             errors = [f"{p.name}: {e}" for p, (_s, e, _b) in zip(parts, each, strict=True) if e]
         body = json.dumps([[s.value, e, b] for s, e, b in each])

@@ -60,10 +60,12 @@ def choices(datasets: Sequence[str], area_type: str | None) -> dict[str, Dataset
     for text in datasets:
         name, options = parse_choice(text)
         choice = choose(name, options, area_type=area_type)
-        short = choice.short
-        if short in picked:
-            if picked[short] == choice:
-                raise UsageError(f"the dataset {text!r} is given twice")
-            short = f"{short}-{choice.area_type or len(picked)}"
+        if choice in picked.values():
+            raise UsageError(f"the dataset {text!r} is given twice")
+        short, more = choice.short, 1
+        while short in picked:  # the same name twice: at another area type, or path
+            more += 1
+            suffix = choice.area_type if more == 2 and choice.area_type else str(more)
+            short = f"{choice.short}-{suffix}"
         picked[short] = choice
     return picked

@@ -90,6 +90,7 @@ CATALOGUE: tuple[Dataset, ...] = (
 )
 
 _BY_NAME = {name: d for d in CATALOGUE for name in (d.path, d.short)}
+_RESERVED = frozenset({"location", "api_key"})  # what a lookup sends of its own
 _PATH = re.compile(r"^[a-z0-9-]+/[a-z0-9-]+$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -138,15 +139,19 @@ def choose(
     their own. Options a catalogue dataset does not take are refused, and one it needs is
     asked for, before any call."""
     given = dict(options or {})
+    if reserved := sorted(_RESERVED & set(given)):
+        raise UsageError(f"{', '.join(reserved)} is not a dataset's option: it is sent already")
     known = find(name)
     if known is None:
         return _outside(name, given, area_type)
-    chosen_area = given.get("area_type")
-    if not known.area_types:
-        if chosen_area is not None:
-            raise UsageError(f"{known.path} takes no area_type: leave it out")
-    else:
-        chosen_area = chosen_area or area_type or known.default_area_type
+    # area_type=none: send none, whatever the dataset takes (the library's area_type=None).
+    no_area = given.get("area_type", "").lower() == "none" and bool(given.pop("area_type"))
+    takes = {*(("area_type",) if known.area_types else ()), *known.needs}
+    if unknown := sorted(set(given) - takes):
+        said = ", ".join(sorted(takes)) or "none"
+        raise UsageError(f"{known.path} takes no {', '.join(unknown)} (its options: {said})")
+    if known.area_types and not no_area:
+        chosen_area = given.get("area_type") or area_type or known.default_area_type
         if chosen_area not in known.area_types:
             raise UsageError(
                 f"{known.path} takes area_type {', '.join(known.area_types)}; got {chosen_area!r}"

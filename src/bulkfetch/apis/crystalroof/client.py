@@ -129,6 +129,8 @@ class CrystalRoof(HttpClient):
             if "dataset" not in options:
                 raise TypeError("fetch_many(api.dataset, ...) needs dataset='<category>/<method>'")
             dataset = str(options.pop("dataset"))
+            if "area_type" in options and options["area_type"] is None:
+                options["area_type"] = "none"  # as given: none sent (see choose)
             params = {str(k): str(v) for k, v in options.items() if v is not None}
             return DatasetOperation.of(self, choose(dataset, params))
         raise TypeError(f"CrystalRoof.{method} has no bulk form: use occupation or dataset")
