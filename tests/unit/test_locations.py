@@ -36,10 +36,14 @@ def test_coordinates_normalise_to_one_form() -> None:
 
 
 def test_uprn_normalises_case_and_leading_zeros() -> None:
-    """``UPRN00123``, ``uprn123`` and a plain ``123`` are the same property."""
+    """``UPRN00123``, ``uprn123`` and, from a column of UPRNs, a plain ``123`` are the same
+    property; a plain number elsewhere is no location."""
     assert parse_location("UPRN00123").value == "uprn123"
     assert parse_location("uprn12345678").kind is LocationKind.UPRN
-    assert parse_location(" 100023336956 ").value == "uprn100023336956"
+    assert parse_location(" 100023336956 ", plain_uprn=True).value == "uprn100023336956"
+    assert parse_location("uprn7", plain_uprn=True).value == "uprn7"
+    with pytest.raises(InvalidInputError):
+        parse_location("100023336956")
 
 
 @pytest.mark.parametrize(
@@ -62,7 +66,7 @@ def test_coordinates_outside_the_uk_are_refused_with_why(raw: str, why: str) -> 
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "hello", "W6 0", "1234567890123", "W6-0WW", "91.0,0.0", "0,181", "uprn", "uprnabc"],
+    ["", "   ", "hello", "W6 0", "12345", "W6-0WW", "91.0,0.0", "0,181", "uprn", "uprnabc"],
 )
 def test_malformed_locations_raise_before_any_call(raw: str) -> None:
     """Input that cannot be a location is refused with the value quoted."""

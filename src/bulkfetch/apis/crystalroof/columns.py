@@ -54,7 +54,7 @@ class LocationColumns:
                     reasons.append(f"{label} blank")
                     continue
                 try:
-                    return parse_location(text).value
+                    return parse_location(text, plain_uprn=label == "UPRN").value
                 except InvalidInputError as exc:
                     reasons.append(str(exc))
             if reasons == ["location blank"]:

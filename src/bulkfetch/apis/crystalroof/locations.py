@@ -1,9 +1,10 @@
 """Locations CrystalRoof accepts: UK postcodes, ``lat,long`` pairs and UPRNs.
 
 Parsing normalises, so that every spelling of one place becomes one lookup and one call:
-``w60ww``, ``W6 0WW`` and `` w6  0ww `` are all ``W6 0WW``; ``100023336956`` and
-``uprn100023336956`` are one UPRN. Coordinates outside the United Kingdom (latitude and
-longitude swapped among them) cannot be a location: refused here, at no call.
+``w60ww``, ``W6 0WW`` and `` w6  0ww `` are all ``W6 0WW``; ``UPRN00123`` and ``uprn123``
+are one UPRN (and ``123`` too, in a column of UPRNs). Coordinates outside the United
+Kingdom (latitude and longitude swapped among them) cannot be a location: refused here,
+at no call.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ __all__ = ["UK_BOUNDS", "Location", "LocationKind", "parse_location"]
 # the one historic exception still in use.
 _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})|(GIR)(0AA))$")
 _COORDINATES = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)\s*$")
-_UPRN = re.compile(r"^(?:uprn)?\s*(\d{1,12})$", re.IGNORECASE)
+_UPRN = re.compile(r"^uprn\s*(\d{1,12})$", re.IGNORECASE)
+_PLAIN_UPRN = re.compile(r"^(\d{1,12})$")
 # The United Kingdom's extent with a margin (Scilly, Shetland, Rockall aside; Northern
 # Ireland's west): latitude, then longitude.
 UK_BOUNDS = ((Decimal("49.8"), Decimal("61.0")), (Decimal("-8.7"), Decimal("1.9")))
@@ -69,9 +71,10 @@ def _format_decimal(number: Decimal) -> str:
     return "0" if text in {"-0", "+0"} else text
 
 
-def parse_location(raw: str) -> Location:
-    """Parse and normalise a postcode, ``lat,long`` in the UK, or a UPRN (``uprn12345`` or
-    ``12345``); raise if it cannot be one."""
+def parse_location(raw: str, *, plain_uprn: bool = False) -> Location:
+    """Parse and normalise a postcode, ``lat,long`` in the UK, or a UPRN (``uprn12345``; and
+    ``12345`` with ``plain_uprn``, for a column of UPRNs: elsewhere a number is no location,
+    not a paid call); raise if it cannot be one."""
     text = raw.strip()
     if not text:
         raise InvalidInputError("empty location", value=raw)
@@ -81,7 +84,7 @@ def parse_location(raw: str) -> Location:
         if not _in_uk(lat, long):
             raise InvalidInputError(_outside_uk(text, lat, long), value=raw)
         return Location(LocationKind.COORDINATES, f"{_format_decimal(lat)},{_format_decimal(long)}")
-    uprn = _UPRN.match(text)
+    uprn = (_PLAIN_UPRN if plain_uprn else _UPRN).match(text) or _UPRN.match(text)
     if uprn:
         return Location(LocationKind.UPRN, f"uprn{int(uprn.group(1))}")
     compact = re.sub(r"\s+", "", text).upper()
