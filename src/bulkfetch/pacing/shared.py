@@ -14,6 +14,7 @@ next slot.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bulkfetch.clock import Clock, SystemClock
@@ -57,7 +58,8 @@ class SharedRateLimiter:
         self._clock = clock or SystemClock()
         self._rate: float | None = None
         self._learned: float | None = None
-        self._offset = 0.0  # the database's clock less ours
+        self._offset = 0.0  # the database's clock less ours, from the quickest request
+        self._quickest = math.inf  # that request's round trip (seconds), slowly forgotten
         self._news: list[_News] = []
         self._limited = 0  # 429s this worker saw: one since a slot was taken asks again
         self._successes = PerSecond()
@@ -92,12 +94,22 @@ class SharedRateLimiter:
             grant, mine = await self._take(held)
             if grant.stop_kind is not None:
                 raise _stop_error(grant.stop_kind, grant.stop_reason or grant.stop_kind)
-            if held == mine or grant.wait <= self.SOON:
-                return
-            in_time = await sleep_to_slot(self._clock, grant.wait, margin=WINDOW_SKEW / 2)
-            if in_time and grant.wait <= self.RECHECK_AFTER and limited == self._limited:
+            # On our clock: the request itself may have taken a while under load.
+            wait = grant.slot - self._offset - self._clock.time()
+            if held == mine or wait <= self.SOON:
+                if self._in_second_of(grant.slot):
+                    return
+                held = None  # the request took it past the slot's second: another
+                continue
+            in_time = await sleep_to_slot(self._clock, wait, margin=WINDOW_SKEW / 2)
+            if in_time and wait <= self.RECHECK_AFTER and limited == self._limited:
                 return
             held = mine if in_time else None
+
+    def _in_second_of(self, slot: float) -> bool:
+        """Whether a call sent now still lands in the slot's second of the provider's clock
+        (a busy database or loop can hand out a slot that is past when it arrives)."""
+        return math.floor(self._clock.time() + self._offset + WINDOW_SKEW / 2) <= math.floor(slot)
 
     async def _take(self, held: _Held | None) -> tuple[SlotGrant, _Held]:
         """One request to the budget: this worker's news in, ``held`` kept if no pause came
@@ -121,8 +133,15 @@ class SharedRateLimiter:
             self._learned = None if learned is None else float(learned)
             return SlotDecision(schedule.dumps(), schedule.policy.budget, slot)
 
+        sent = self._clock.time()
         grant = await self._store.budgets.take_slot(self._key_id, decide)
-        self._offset = grant.now - self._clock.time()
+        answered = self._clock.time()
+        # The clocks' difference, as well as one request can tell it: its round trip's
+        # middle against the database's now; the quickest request tells it best.
+        self._quickest *= 1.01
+        if answered - sent <= self._quickest:
+            self._quickest = answered - sent
+            self._offset = grant.now - (sent + answered) / 2
         self._rate = grant.rate
         return grant, (mine[0] if mine else _Held(grant.slot, -1))
 
