@@ -143,7 +143,3 @@ class SlotGrant:
     rate: float | None
     stop_kind: str | None = None
     stop_reason: str | None = None
-
-    @property
-    def wait(self) -> float:
-        return self.slot - self.now
