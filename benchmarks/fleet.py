@@ -9,22 +9,15 @@ the benchmark makes a database of its own there and drops it after."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
-import sqlalchemy as sa
-
-from benchmarks.common import Emulator, bulkfetch, finish, start, table
+from benchmarks.common import Emulator, bulkfetch, finish, scratch_database, start, table
 from benchmarks.unknown_limit import _whole_run
 from bulkfetch.samples import postcodes, write_postcode_file
 
@@ -33,29 +26,9 @@ WORKERS = 4
 SERVER = os.environ.get("BULKFETCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@contextmanager
-def database() -> Iterator[str]:
-    """A database of the benchmark's own on the server, dropped after."""
-    name = f"bulkfetch_bench_{secrets.token_hex(4)}"
-    admin = sa.make_url(SERVER).set(drivername="postgresql")
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def _fleet(emulator: Emulator, workdir: Path, rows: int) -> None:
     source = write_postcode_file(workdir / "in.csv", rows, seed=8)
-    with database() as url:
+    with scratch_database(SERVER, "bulkfetch_bench") as url:
         bulkfetch(
             "enrich", source, "--column", "postcode", "--out", workdir / "out.csv",
             "--db", url, "--base-url", emulator.url, "--no-work",

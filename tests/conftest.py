@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import urllib.request
@@ -14,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import asyncpg
 import pytest
-import sqlalchemy as sa
+from benchmarks.common import scratch_database
 
 KEY = "sk-test-5e3c1f0a9b"
 PLATFORM_KEY = "pk_test_9f8e7d6c5b"
@@ -126,18 +123,5 @@ def postgres_url() -> Iterator[str]:
     base = os.environ.get(POSTGRES_VARIABLE)
     if not base:
         pytest.skip(f"{POSTGRES_VARIABLE} is not set: the PostgreSQL tests need a server")
-    name = f"bulkfetch_test_{secrets.token_hex(4)}"
-    admin = sa.make_url(base).set(drivername="postgresql")
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(base, "bulkfetch_test") as url:
+        yield url
