@@ -19,6 +19,7 @@ from bulkfetch.errors import UsageError
 __all__ = [
     "AREA_TYPES",
     "CATALOGUE",
+    "NO_SEGMENT",
     "Dataset",
     "DatasetChoice",
     "choose",
@@ -91,6 +92,9 @@ CATALOGUE: tuple[Dataset, ...] = (
 
 _BY_NAME = {name: d for d in CATALOGUE for name in (d.path, d.short)}
 _RESERVED = frozenset({"location", "api_key"})  # what a lookup sends of its own
+# A dataset outside the catalogue whose path has no /postcode/ segment: an option of its
+# lookups, never sent (a catalogue dataset's path says so itself).
+NO_SEGMENT = "postcode_segment"
 _PATH = re.compile(r"^[a-z0-9-]+/[a-z0-9-]+$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -102,13 +106,12 @@ def find(path: str) -> Dataset | None:
 
 @dataclass(frozen=True, slots=True)
 class DatasetChoice:
-    """A dataset as a run asks for it: its path, the options sent with it, the short name
-    its columns carry, and whether its path has the ``/postcode/`` segment."""
+    """A dataset as a run asks for it: its path, the short name its columns carry, and its
+    options (all sent but :data:`NO_SEGMENT`, which says its path has no ``/postcode/``)."""
 
     path: str
     short: str
     options: Mapping[str, str]
-    postcode_segment: bool = True
 
     @property
     def area_type(self) -> str | None:
@@ -165,7 +168,7 @@ def choose(
             )
     if "month" in given and not _MONTH.match(given["month"]):
         raise UsageError(f"month is YYYY-MM; got {given['month']!r}")
-    return DatasetChoice(known.path, known.short, given, known.postcode_segment)
+    return DatasetChoice(known.path, known.short, given)
 
 
 def _outside(path: str, given: dict[str, str], area_type: str | None) -> DatasetChoice:
@@ -178,7 +181,8 @@ def _outside(path: str, given: dict[str, str], area_type: str | None) -> Dataset
             f"no dataset {path!r}: give one of {names}, or a path '<category>/<method>'"
             " ('bulkfetch datasets' lists them)"
         )
-    segment = given.pop("postcode_segment", "yes").lower() not in {"no", "false", "0"}
+    if given.pop(NO_SEGMENT, "yes").lower() in {"no", "false", "0"}:
+        given[NO_SEGMENT] = "no"
     chosen = given.get("area_type") or area_type or "oa"
     if chosen.lower() == "none":
         given.pop("area_type", None)
@@ -186,4 +190,4 @@ def _outside(path: str, given: dict[str, str], area_type: str | None) -> Dataset
         raise UsageError(f"area_type must be one of {', '.join(AREA_TYPES)}; got {chosen!r}")
     else:
         given["area_type"] = chosen
-    return DatasetChoice(path, path.rsplit("/", 1)[1], given, segment)
+    return DatasetChoice(path, path.rsplit("/", 1)[1], given)

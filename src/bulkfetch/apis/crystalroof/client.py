@@ -15,7 +15,13 @@ import aiohttp
 
 from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
-from bulkfetch.apis.crystalroof.catalogue import AREA_TYPES, DatasetChoice, choose, find
+from bulkfetch.apis.crystalroof.catalogue import (
+    AREA_TYPES,
+    NO_SEGMENT,
+    DatasetChoice,
+    choose,
+    find,
+)
 from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
@@ -38,9 +44,6 @@ __all__ = ["AREA_TYPES", "DEFAULT_BASE_URL", "NAME", "OCCUPATION", "CrystalRoof"
 NAME = "crystalroof"
 DEFAULT_BASE_URL = "https://crystalroof.co.uk"
 OCCUPATION = "work-and-travel/occupation"
-# A lookup's parameter (never sent) for a dataset outside the catalogue whose path has no
-# /postcode/ segment; catalogue datasets say so themselves.
-_NO_SEGMENT = "postcode_segment"
 
 R = TypeVar("R")
 
@@ -172,13 +175,13 @@ class CrystalRoof(HttpClient):
     def _path(self, lookup: Lookup) -> str:
         location = parse_location(lookup.param("location")).path_segment
         known = find(lookup.endpoint)
-        segment = known.postcode_segment if known else _NO_SEGMENT not in dict(lookup.params)
+        segment = known.postcode_segment if known else NO_SEGMENT not in dict(lookup.params)
         middle = "postcode/" if segment else ""
         return f"/customer-api/{lookup.endpoint}/{middle}v1/{location}"
 
     async def _send(self, lookup: Lookup) -> Answer:
         path = self._path(lookup)
-        query = {k: v for k, v in lookup.params if k not in {"location", _NO_SEGMENT}}
+        query = {k: v for k, v in lookup.params if k not in {"location", NO_SEGMENT}}
         return await request(
             self._client(),
             "GET",
@@ -231,8 +234,6 @@ class DatasetOperation(Generic[R]):
     @property
     def template(self) -> Mapping[str, str]:
         options = {k: v for k, v in self.choice.options.items() if k != "area_type"}
-        if not self.choice.postcode_segment and find(self.choice.path) is None:
-            options[_NO_SEGMENT] = "no"
         return {
             "endpoint": self.choice.path,
             "area_type": self.choice.area_type or "",
@@ -249,8 +250,6 @@ class DatasetOperation(Generic[R]):
 
 def _lookup_of(client: CrystalRoof, choice: DatasetChoice, location: str) -> Lookup:
     values = {"location": parse_location(location).value, **choice.options}
-    if not choice.postcode_segment and find(choice.path) is None:
-        values[_NO_SEGMENT] = "no"
     return Lookup.of(NAME, client.origin, choice.path, values)
 
 
