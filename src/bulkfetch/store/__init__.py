@@ -1,7 +1,8 @@
 """The job store: the only package that speaks SQL.
 
-SQLAlchemy Core, on a SQLite file (WAL) by default or on PostgreSQL. :class:`Store` is a
-thin facade over one repository a concern, all on one connection:
+SQLAlchemy Core, on a SQLite file (WAL, synced at every commit, readable by its owner
+alone, marked with bulkfetch's ``application_id``) by default or on PostgreSQL.
+:class:`Store` is a thin facade over one repository a concern, all on one connection:
 
 - ``store.runs``: runs made or found by their key, readied, stopped, counted;
 - ``store.queue``: rows and their jobs enqueued, jobs claimed under leases, outcomes stored;
@@ -78,7 +79,10 @@ class Store:
         """Open (creating if needed) the store at a path or SQLAlchemy URL.
 
         ``exclusive``: hold the store's lock, as a run must; ``bulkfetch status`` reads
-        without it, beside a run in progress.
+        without it, beside a run in progress. A path that is a folder or in a folder that
+        does not exist, or an existing file that is not a store (another program's
+        database, say), is a :class:`~bulkfetch.errors.UsageError`, and the file is left
+        as it was.
         """
         try:
             database = await open_database(os.fspath(target), exclusive=exclusive)
