@@ -1,5 +1,6 @@
 """Delimited text (CSV, TSV, semicolons...): streamed one row at a time, never the whole
-file, every byte hashed on the way."""
+file, every byte hashed on the way; no line read further than ``MAX_LINE_CHARS`` and no
+field longer than the csv module's own limit, so that a hostile file costs little memory."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from typing import IO
 
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import CHUNK, Hashing, file_hash, open_binary
-from bulkfetch.io.sources import Row
+from bulkfetch.io.sources import MAX_LINE_CHARS, LineTooLong, Row, bounded_lines
 
 __all__ = ["CsvSource", "DelimitedSource"]
 
-# Fields as long as a whole file's worth of text can occur in legitimate quoted input.
-csv.field_size_limit(2**31 - 1)
 _DELIMITERS = (",", ";", "\t", "|")
+# How the csv module says a field passed csv.field_size_limit() (it raises csv.Error).
+_FIELD_TOO_LONG = "field larger than field limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,11 @@ class DelimitedSource:
             return self.delimiter
         with self._open() as handle:
             try:
-                first = handle.readline()
+                first = handle.readline(MAX_LINE_CHARS + 1)
             except UnicodeDecodeError as exc:
-                raise UsageError(self._unreadable(exc)) from None
+                raise UsageError(self._unreadable(exc, 0)) from None
+        if len(first) > MAX_LINE_CHARS:
+            raise UsageError(self._too_long(LineTooLong(), 0))
         counts = {d: first.count(d) for d in _DELIMITERS}
         best = max(_DELIMITERS, key=lambda d: counts[d])
         return best if counts[best] else ","
@@ -55,11 +58,11 @@ class DelimitedSource:
     def header(self) -> list[str]:
         with self._open() as handle:
             try:
-                return next(csv.reader(handle, delimiter=self.dialect()))
+                return next(csv.reader(bounded_lines(handle), delimiter=self.dialect()))
             except StopIteration:
                 raise UsageError(f"{self.path} is empty: a CSV file needs a header row") from None
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise UsageError(self._unreadable(exc)) from None
+            except (UnicodeDecodeError, csv.Error, LineTooLong) as exc:
+                raise UsageError(self._unreadable(exc, 0)) from None
 
     def rows(self, *, on_end: Callable[[str], None] | None = None) -> Iterator[Row]:
         """``(row number, fields)`` for every data row, as wide as the header.
@@ -73,17 +76,19 @@ class DelimitedSource:
         width, delimiter = len(self.header()), self.dialect()
         hashing = Hashing(open_binary(self.path))
         with self._text(io.BufferedReader(hashing, CHUNK)) as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
+            reader = csv.reader(bounded_lines(handle), delimiter=delimiter)
             next(reader, None)
+            row_no = 0  # the data row being read, from 0
             try:
-                for row_no, fields in enumerate(reader):
+                for fields in reader:
                     if len(fields) < width:
                         fields.extend([""] * (width - len(fields)))
                     elif len(fields) > width:
                         fields[width - 1 :] = [delimiter.join(fields[width - 1 :])]
                     yield row_no, fields
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise UsageError(self._unreadable(exc)) from None
+                    row_no += 1
+            except (UnicodeDecodeError, csv.Error, LineTooLong) as exc:
+                raise UsageError(self._unreadable(exc, row_no + 1)) from None
             if on_end is not None:
                 on_end(hashing.sha256.hexdigest())
 
@@ -108,16 +113,36 @@ class DelimitedSource:
     def _open(self) -> IO[str]:
         return self._text(open_binary(self.path))
 
-    def _unreadable(self, exc: Exception) -> str:
+    def _unreadable(self, exc: Exception, row: int) -> str:
+        """What stopped the reading of data row ``row`` (from 1; 0 for the header)."""
         if isinstance(exc, UnicodeDecodeError):
             return self._undecodable(exc)
+        if isinstance(exc, LineTooLong) or _FIELD_TOO_LONG in str(exc):
+            return self._too_long(exc, row)
         return f"cannot read {self.path} as delimited text: {exc}"
+
+    def _too_long(self, exc: Exception, row: int) -> str:
+        where = f"data row {row:,}" if row > 0 else "the header"
+        if isinstance(exc, LineTooLong):
+            return (
+                f"cannot read {self.path}: {where} has a line of more than "
+                f"{MAX_LINE_CHARS:,} characters, which no lookup needs: is it delimited text, "
+                "a row a line? Shorten or remove that line"
+            )
+        return (
+            f"cannot read {self.path}: {where} has a field of more than "
+            f"{csv.field_size_limit():,} characters (the most the csv module reads), which "
+            "no lookup needs. A quote that is never closed makes one field of the rest of "
+            f"the file: check the quotes in {where}, and shorten or remove what is that long"
+        )
 
     def _undecodable(self, exc: UnicodeDecodeError) -> str:
         """Where the first bytes the encoding cannot read are, and what to do about them."""
         offset, row = _first_undecodable(self.path, self.encoding)
         if offset is None:
             where = ""
+        elif row is None:
+            where = f"at byte {offset:,}"
         else:
             where = f"in data row {row:,}" if row > 0 else "in the header"
             where += f" (byte {offset:,})"
@@ -130,10 +155,11 @@ class DelimitedSource:
         )
 
 
-def _first_undecodable(path: Path, encoding: str) -> tuple[int | None, int]:
+def _first_undecodable(path: Path, encoding: str) -> tuple[int | None, int | None]:
     """The byte offset of the first bytes ``encoding`` cannot read, and the data row (from
-    1) they are in; ``(None, 0)`` if none is found. Two passes over the file, in flat memory:
-    only when reading it failed."""
+    1) they are in (None if the text before them cannot be read as CSV to tell); ``(None,
+    0)`` if none is found. Two passes over the file, in flat memory: only when reading it
+    failed."""
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     found = None
@@ -160,7 +186,10 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int | None, int]:
         prefix = io.TextIOWrapper(
             io.BufferedReader(_Limited(handle, found)), encoding=encoding, newline=""
         )
-        rows = sum(1 for _ in csv.reader(_ending_with(prefix, "?")))
+        try:
+            rows = sum(1 for _ in csv.reader(_ending_with(bounded_lines(prefix), "?")))
+        except (csv.Error, LineTooLong):  # a field too long just before the bytes
+            return found, None
     return found, rows - 1
 
 

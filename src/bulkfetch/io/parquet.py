@@ -20,7 +20,7 @@ from bulkfetch.io.records import (
     distinct_names,
     output_names,
 )
-from bulkfetch.io.sources import Row, text
+from bulkfetch.io.sources import MAX_CELL_CHARS, ZIP_BOMB_FLOOR, ZIP_BOMB_RATIO, Row, text
 
 __all__ = ["ColumnTypes", "ParquetSink", "ParquetSource"]
 
@@ -43,6 +43,7 @@ class ParquetSource:
     def rows(self, *, on_end: Callable[[str], None] | None = None) -> Iterator[Row]:
         row_no = 0
         for batch in self._file().iter_batches(batch_size=_BATCH):
+            self._check_cells(batch, row_no)
             columns = [column.to_pylist() for column in batch.columns]
             for values in zip(*columns, strict=True):
                 yield row_no, [text(value) for value in values]
@@ -56,13 +57,59 @@ class ParquetSource:
     def identity(self) -> dict[str, object]:
         return {"path": str(self.path.resolve()), "format": "parquet"}
 
+    def _check_cells(self, batch: Any, first_row: int) -> None:
+        """A usage error for a text cell longer than ``MAX_CELL_CHARS``, found in Arrow's
+        own buffers before any cell of the batch becomes a Python str."""
+        pa = _pyarrow()
+        import pyarrow.compute as pc
+
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            kind = column.type
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                lengths, unit = pc.utf8_length(column), "characters"
+            elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+                lengths, unit = pc.binary_length(column), "bytes"
+            else:
+                continue
+            longest = pc.max(lengths).as_py()
+            if longest is not None and longest > MAX_CELL_CHARS:
+                at = pc.index(pc.greater(lengths, MAX_CELL_CHARS), True).as_py()
+                raise UsageError(
+                    f"{self.path} data row {first_row + at + 1:,} has a cell ({name!r}) of "
+                    f"{longest:,} {unit}, more than the {MAX_CELL_CHARS:,} read: no lookup "
+                    "needs it. Shorten or remove it"
+                )
+
     def _file(self) -> Any:
         parquet = _pyarrow().parquet
         open_binary(self.path).close()  # a missing or unreadable file, said plainly
         try:
-            return parquet.ParquetFile(self.path)
+            file = parquet.ParquetFile(self.path)
         except Exception as exc:  # pyarrow's ArrowInvalid and kin
             raise UsageError(f"cannot read {self.path} as Parquet: {exc}") from None
+        self._check_packing(file)
+        return file
+
+    def _check_packing(self, file: Any) -> None:
+        """Refuse a column chunk that unpacks out of all proportion, as a zip bomb does:
+        pyarrow unpacks a page whole, and holds a value three times over as it reads it (a
+        200 MB cell packed into 7 KB took 700 MB). Its pages are already encoded (values
+        as a dictionary, runs of one counted), so that real data packs a few times, no more.
+        A declared packed size is believed no further than the file's size."""
+        meta, on_disk = file.metadata, self.path.stat().st_size
+        for group in range(meta.num_row_groups):
+            chunks = meta.row_group(group)
+            for column in range(chunks.num_columns):
+                chunk = chunks.column(column)
+                size = chunk.total_uncompressed_size
+                packed = max(1, min(chunk.total_compressed_size, on_disk))
+                if size > ZIP_BOMB_FLOOR and size > ZIP_BOMB_RATIO * packed:
+                    raise UsageError(
+                        f"{self.path} is refused: its column {chunk.path_in_schema!r} (row "
+                        f"group {group + 1}) unpacks to {size:,} bytes from {packed:,}, as a "
+                        "zip bomb does; no real data packs that much once encoded. Write the "
+                        "file again, or as CSV"
+                    )
 
 
 class ColumnTypes:
@@ -75,7 +122,11 @@ class ColumnTypes:
         self.types: dict[str, str] = {}
 
     def add(self, body: str) -> None:
-        for line in self._answers.output_rows(body):
+        try:
+            lines = self._answers.output_rows(body)
+        except Exception:  # its rows are written failed, with no values to type
+            return
+        for line in lines:
             for column, value in line.items():
                 if value is not None:
                     self.types[column] = _wider(self.types.get(column), _kind(value))

@@ -6,15 +6,71 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import anyio.lowlevel
 
 from bulkfetch.errors import MissingColumnError, UsageError
 
-__all__ = ["Picker", "Row", "Source", "column_index", "each_row", "picker", "text"]
+__all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_COLUMNS",
+    "MAX_LINE_CHARS",
+    "XLSX_MAX_CELL_CHARS",
+    "XLSX_MAX_SHARED_STRINGS_BYTES",
+    "XLSX_READ_BUDGET",
+    "ZIP_BOMB_FLOOR",
+    "ZIP_BOMB_RATIO",
+    "LineTooLong",
+    "Picker",
+    "Row",
+    "Source",
+    "bounded_lines",
+    "column_index",
+    "each_row",
+    "picker",
+    "text",
+]
 
 _CHECKPOINT_ROWS = 2000  # rows read between two chances for other tasks to run
+
+# -- What one input file may ask of memory ------------------------------------------------
+# An input comes from whoever made the file; each bound below is far above anything a lookup
+# needs and keeps a hostile file's cost to a few hundred MB at most, refused with a usage
+# error that says where. (A delimited file's cells are bounded by the csv module's own
+# ``csv.field_size_limit()``, 131,072 characters unless the embedding program changed it:
+# it is process-wide, so it is not ours to raise.)
+
+# One physical line of delimited text or JSON Lines, in characters. Reading stops here, so a
+# line with no end (100 MB without a newline) costs this much, not the whole file.
+MAX_LINE_CHARS = 1 << 20
+# Columns a JSON Lines file's objects may name between them (each is a column of every row):
+# Excel's own limit, 16,384, far past any table lookups are made from.
+MAX_COLUMNS = 16_384
+# One Parquet cell of text: a lookup is a postcode or a name, not a megabyte.
+MAX_CELL_CHARS = 1 << 20
+# Excel's own limit on a cell's text: a longer one was not written by Excel, nor read by it.
+XLSX_MAX_CELL_CHARS = 32_767
+# A part of a workbook's zip, or a column chunk of a Parquet file, whose uncompressed size
+# is over the floor and over the ratio times its compressed size is a zip bomb: the text of
+# real spreadsheets packs 5 to 10 times (a sheet of 1,000,000 postcodes: 6.6 times), and
+# Parquet's pages, encoded already, a few times; the floor spares small, repetitive parts.
+ZIP_BOMB_FLOOR = 16 << 20
+ZIP_BOMB_RATIO = 100
+# openpyxl streams a sheet's rows but reads some parts whole. Its shared strings: each a
+# Python str in a list, beside every <si> element parsed (cleared, not freed), some 160
+# bytes a string besides its text, so that their size says little (1,000,000 distinct
+# postcodes are 24 MB of XML and take 155 MB; 5,000,000 empty strings, 25 MB, take 460
+# MB). Its styles and the like: a tree, then objects (1,000,000 empty cell formats, 5 MB
+# packed into 9 KB, take 650 MB). What openpyxl will hold of them is counted first, in a
+# streaming parse (``xlsx._Tally``), and refused over this budget: with the 90 MB the
+# command takes besides (openpyxl loaded), and a sheet's rows as they stream, the process
+# stays under 500 MB.
+XLSX_READ_BUDGET = 360 << 20
+# Shared strings declared larger than this are refused unread: a real table holds a string
+# every 20 to 60 bytes of XML, so at this size it is at or past the budget already (and
+# counting it takes seconds). 2.7 times 1,000,000 postcodes' 24 MB.
+XLSX_MAX_SHARED_STRINGS_BYTES = 64 << 20
 
 
 Row = tuple[int, list[str]]  # (row number from 0, the row's fields as text)
@@ -92,6 +148,20 @@ def column_index(header: Sequence[str], column: str) -> int:
             "rename one in the file"
         )
     return header.index(column)
+
+
+class LineTooLong(Exception):
+    """A physical line longer than :data:`MAX_LINE_CHARS`: it was not read to its end."""
+
+
+def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of a text file, each read no further than ``limit`` characters: a longer
+    one raises :class:`LineTooLong` (its source names where), in memory of that size."""
+    readline, most = handle.readline, limit + 1  # bound once: this runs for every line
+    while line := readline(most):
+        if len(line) > limit:
+            raise LineTooLong
+        yield line
 
 
 async def each_row(rows: Iterator[Row] | AsyncIterator[Row]) -> AsyncIterator[Row]:
