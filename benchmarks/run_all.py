@@ -11,7 +11,9 @@ from pathlib import Path
 
 from benchmarks import (
     batching,
+    durability,
     fleet,
+    hostile_memory,
     latency,
     overhead,
     rate_fidelity,
@@ -30,6 +32,8 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("6. Labor-market batching", batching.measure),
     ("7. The fast extra", speedups.measure),
     ("8. A fleet with no rate", fleet.measure),
+    ("9. Hostile inputs and memory", hostile_memory.measure),
+    ("10. Durability", durability.measure),
 ]
 
 

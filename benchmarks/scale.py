@@ -27,7 +27,12 @@ def _wait_first_call(emulator: Emulator, timeout: float = 600) -> float:
 
 
 def _reset(emulator: Emulator) -> None:
-    request = urllib.request.Request(f"{emulator.url}/_emulator/reset", data=b"{}", method="POST")
+    request = urllib.request.Request(
+        f"{emulator.url}/_emulator/reset",
+        data=b"{}",
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         json.loads(response.read())
 

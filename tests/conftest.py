@@ -1,4 +1,5 @@
-"""Shared fixtures: the real emulator in a subprocess, and the real CLI."""
+"""Shared fixtures: the real emulator in a subprocess, a hostile server on a thread, and the
+real CLI (in a subprocess, or in this process)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from benchmarks.common import scratch_database
+
+from bulkfetch.cli import main
+from tests.hostile import Hostile, serving
 
 KEY = "sk-test-5e3c1f0a9b"
 PLATFORM_KEY = "pk_test_9f8e7d6c5b"
@@ -106,6 +110,48 @@ def run_cli(
         env=cli_env(**(env or {})),
         check=False,
     )
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command run in this process did: its exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Ran]
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The real command line, ``bulkfetch.cli.main(argv)``, in this process, with the test
+    keys in its environment (``run(*args, VARIABLE=value)`` sets more)."""
+    for name, value in cli_env().items():
+        if name in (*_KEY_VARIABLES, "PYTHONUNBUFFERED"):
+            monkeypatch.setenv(name, value)
+
+    def run(*args: str | Path, **env: str) -> Ran:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capfd.readouterr()
+        try:
+            main([str(arg) for arg in args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capfd.readouterr()
+        return Ran(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    """A server that misbehaves as the test says (see :mod:`tests.hostile`)."""
+    with serving() as server:
+        yield server
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------

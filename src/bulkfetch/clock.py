@@ -7,7 +7,7 @@ from typing import Protocol
 
 import anyio
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Clock", "SystemClock", "wait_for"]
 
 
 class Clock(Protocol):
@@ -35,3 +35,16 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))
+
+
+async def wait_for(event: anyio.Event, seconds: float, clock: Clock) -> None:
+    """Wait for ``event``, or ``seconds`` on ``clock``, whichever comes first."""
+    async with anyio.create_task_group() as tg:
+
+        async def timer() -> None:
+            await clock.sleep(seconds)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(timer)
+        await event.wait()
+        tg.cancel_scope.cancel()

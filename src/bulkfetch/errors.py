@@ -21,16 +21,21 @@
         └── StopRunError           nothing more may be sent with this key
             ├── QuotaExhaustedError    402, or 403 meaning quota exceeded
             ├── AuthenticationError    401, or 403 for any other reason
+            ├── RedirectError          sent elsewhere: another origin, or round in circles
             └── UnreachableError       no connection opened for longer than the retries last
 
 Each error says what it means for the job and the run through :attr:`disposition`, and
 carries its context (status, endpoint, lookup). No message ever holds an API key: endpoints
-are paths without their query string.
+are paths without their query string, and a server's text reaches a message with the
+client's secrets taken out (:mod:`bulkfetch.untrusted`); an :class:`ApiError`'s message is
+one line, its control characters escaped, whatever the server sent.
 """
 
 from __future__ import annotations
 
 import enum
+
+from bulkfetch.untrusted import message as one_line
 
 __all__ = [
     "ApiError",
@@ -45,6 +50,7 @@ __all__ = [
     "NotFoundError",
     "QuotaExhaustedError",
     "RateLimitedError",
+    "RedirectError",
     "RejectedError",
     "RetryableError",
     "ServerError",
@@ -117,6 +123,7 @@ class ApiError(BulkfetchError):
         endpoint: str | None = None,
         lookup: str | None = None,
     ) -> None:
+        message = one_line(message)
         self.message = message
         self.status = status
         self.endpoint = endpoint
@@ -124,9 +131,15 @@ class ApiError(BulkfetchError):
         super().__init__(message)
 
     @property
+    def billed(self) -> bool:
+        """Whether the provider billed the request though its answer cannot be used (a
+        success whose body cannot be read)."""
+        return False
+
+    @property
     def maybe_billed(self) -> bool:
-        """Whether the provider may have billed the request though no usable answer came
-        back (it was sent, and its answer lost or unreadable)."""
+        """Whether the provider may have billed the request though no answer came back (it
+        was sent, and its answer lost)."""
         return False
 
     def __str__(self) -> str:
@@ -177,11 +190,13 @@ class ConnectError(TransportError):
 
 
 class BadResponseError(RetryableError):
-    """An answer whose body cannot be read (truncated, not JSON, wrong shape)."""
+    """An answer whose body cannot be read (not JSON, nested too deep, the wrong shape, too
+    large, or an adapter that failed to read it). A success that cannot be read was paid
+    for: it counts as billed, and its retry may bill it again."""
 
     @property
-    def maybe_billed(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300  # a success, unreadable
+    def billed(self) -> bool:
+        return self.status is None or 200 <= self.status < 300  # a success, unreadable
 
 
 class NotFoundError(ApiError):
@@ -213,6 +228,12 @@ class AuthenticationError(StopRunError):
 class CapReachedError(BulkfetchError):
     """The run has spent the billable units its cap allows (``max_calls``): it stops before
     the call that would pass it. A higher cap carries on."""
+
+
+class RedirectError(StopRunError):
+    """The API answered with a redirect bulkfetch does not follow: to another origin (the
+    key would go with it, and the other host's answers are not the API's), or round in
+    circles. The message names where it pointed (scheme, host, port), never the URL."""
 
 
 class UnreachableError(StopRunError):

@@ -137,4 +137,5 @@ class StopKind:
     AUTH = "auth"
     UNREACHABLE = "unreachable"  # no connection to the API opened for too long
     CAP = "cap"  # the run spent the billable units its cap allows
+    REDIRECTED = "redirected"  # the API redirected to another origin (or in circles)
     INTERRUPTED = "interrupted"

@@ -18,9 +18,19 @@ Ts = TypeVarTuple("Ts")
 
 _UVLOOP = importlib.util.find_spec("uvloop") is not None
 
-loads: Callable[[str], Any] = json.loads  # JSON text as Python values
+_loads: Callable[[str], Any] = json.loads
 with contextlib.suppress(ImportError):  # without the fast extra: the standard library's
-    from orjson import loads  # strict JSON (no NaN), several times faster
+    from orjson import loads as _loads  # strict JSON (no NaN), several times faster
+
+
+def loads(text: str) -> Any:
+    """JSON text as Python values; a ``ValueError`` for text that is not JSON, or is nested
+    too deep to read (the standard library's decoder would raise RecursionError, orjson
+    refuses past 1,024 levels)."""
+    try:
+        return _loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
 
 
 def run(func: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:

@@ -1,8 +1,9 @@
 """What calls cost: billed units as the provider bills them, and what went with them.
 
 A unit is one lookup the API answered about itself (ok, or not found): CrystalRoof bills a
-call, the Labor Market API a code, and one request may carry 25 codes. A refusal (the
-input invalid, 429, a server error, a stop) is not billed. An answer lost after its request
+call, the Labor Market API a code, and one request may carry 25 codes. A success whose
+body cannot be read was paid for all the same: billed. A refusal (the input invalid, 429, a
+server error, a stop) is not billed. An answer lost after its request
 was sent (timed out, cut off, the connection closed) may have been billed: its retry may
 bill it again, so it counts as possibly billed twice, as do the lookups a process had in
 flight when it died.

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from bulkfetch import (
 from bulkfetch.apis.crystalroof import parse_location
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.samples import postcodes
-from tests.conftest import KEY, PLATFORM_KEY, Emulator, StartEmulator
+from tests.conftest import KEY, PLATFORM_KEY, Emulator, StartEmulator, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +165,75 @@ async def test_labor_market_codes_stream_as_their_own_results(
         assert (item.result.region_type, item.result.region) == ("state", "6")
         assert [o.soc_code for o in item.result.occupations] == [item.input[:7]]
     assert emulator.ledger()["by_path"]["/v1/labor-market-intelligence/by-soc"] == 3
+
+
+LEFT_WITH_BREAK = """
+import asyncio, sys
+from bulkfetch import CrystalRoof, fetch_many
+from bulkfetch.samples import postcodes
+
+async def main(url: str, db: str, leave: int, close: bool) -> None:
+    values = list(postcodes(400, seed=25))
+    api = CrystalRoof("KEY", base_url=url)
+    seen = 0
+    async for item in fetch_many(api.occupation, values, db=db, run="left"):
+        seen += 1
+        if seen == leave:
+            break
+    if close:
+        await api.close()
+    print(seen)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "close"))
+"""
+
+
+def program(
+    script: Path, emulator: Emulator, db: Path, leave: int, close: str = "close"
+) -> subprocess.CompletedProcess[str]:
+    """The script run to its end: it leaves its loop after ``leave`` items (0: never); when
+    it closes its client, any warning is an error."""
+    args = [script, emulator.url, db, leave, close]
+    strict = ["-W", "error"] if close == "close" else []
+    command = [sys.executable, *strict, *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_loop_left_by_break_lands_its_calls_when_the_client_closes(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """break with no aclosing, then the client and asyncio.run end: the calls in flight are
+    stored, nothing stays in flight, and the resume reports nothing possibly billed twice."""
+    emulator = start_emulator("--latency", "0.05,0.2", "--not-found-rate", "0")
+    script, db = tmp_path / "left.py", tmp_path / "s.db"
+    script.write_text(LEFT_WITH_BREAK.replace('"KEY"', repr(KEY)))
+
+    left = program(script, emulator, db, 50)
+    assert (left.returncode, left.stdout.strip(), left.stderr) == (0, "50", "")
+    (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
+    assert "in_flight" not in run["lookups"]
+    assert run["stop"] == {"kind": "interrupted", "reason": "the caller stopped iterating"}
+    finished = program(script, emulator, db, 0)  # never left: to the end
+    assert (finished.returncode, finished.stdout.strip()) == (0, "400"), finished.stderr
+    (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
+    assert run["spent"]["maybe_billed_twice"] == 0
+    assert emulator.ledger()["billed_twice"] == 0
+    assert emulator.ledger()["billed_total"] == run["spent"]["units"]
+
+
+def test_a_loop_left_by_break_with_no_close_warns_what_it_abandons(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """break, the client never closed, asyncio.run ends: the calls in flight cannot land;
+    a warning names the fix and the run says what was abandoned, leased lookups put back."""
+    emulator = start_emulator("--latency", "0.1,0.3", "--not-found-rate", "0")
+    script, db = tmp_path / "left.py", tmp_path / "s.db"
+    script.write_text(LEFT_WITH_BREAK.replace('"KEY"', repr(KEY)))
+    left = program(script, emulator, db, 20, close="keep")
+    assert left.returncode == 0, left.stderr
+    assert "RuntimeWarning: fetch_many was left before its end" in left.stderr
+    assert "contextlib.aclosing(fetch_many(...))" in left.stderr
+    (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
+    abandoned = run["lookups"].get("in_flight", 0)
+    assert abandoned <= 16
+    assert run["stop"]["reason"].startswith(f"stopped at once with {abandoned} calls in flight")

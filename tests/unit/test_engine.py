@@ -15,7 +15,6 @@ import pytest
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import (
-    ApiError,
     ConnectError,
     QuotaExhaustedError,
     RateLimitedError,
@@ -27,7 +26,7 @@ from bulkfetch.store import RowEntry, RunSpec, Store
 from tests.unit.clock import AutojumpClock
 
 # What the fake API does with a lookup on its nth call (from 1): answer, or raise.
-Script = Callable[[str, int], ApiError | None]
+Script = Callable[[str, int], Exception | None]
 
 
 class FakeAdapter:
@@ -104,7 +103,7 @@ async def test_failures_that_pass_are_retried_after_a_backoff(tmp_path: Path) ->
     """A 500 twice, then an answer: done after three calls; one that never passes ends
     failed after max_attempts; the backoff is waited on the clock, never in real time."""
 
-    def script(value: str, nth: int) -> ApiError | None:
+    def script(value: str, nth: int) -> Exception | None:
         if (value == "flaky" and nth <= 2) or value == "broken":
             return ServerError("down", status=500)
         return None
@@ -121,7 +120,7 @@ async def test_a_429_spends_no_attempt(tmp_path: Path) -> None:
     """A lookup refused 429 more often than it has attempts, then answered: done, not
     failed; a 500 as often still spends them all."""
 
-    def script(value: str, nth: int) -> ApiError | None:
+    def script(value: str, nth: int) -> Exception | None:
         if nth <= 6:
             if value == "limited":
                 return RateLimitedError("slow down", status=429, retry_after=0.5)
@@ -141,7 +140,7 @@ async def test_a_spent_package_stops_the_run_and_puts_back_what_was_not_answered
     values = [f"v{i:02d}" for i in range(40)]
     answered: list[str] = []
 
-    def script(value: str, _nth: int) -> ApiError | None:
+    def script(value: str, _nth: int) -> Exception | None:
         if len(answered) >= 4:
             return QuotaExhaustedError("package used up", status=402)
         answered.append(value)
@@ -169,3 +168,25 @@ async def test_no_connection_for_longer_than_the_retries_stops_unreachable(tmp_p
     # one at a time, each at its pause and the next slot.
     gaps = [b - a for a, b in itertools.pairwise(adapter.sent)]
     assert gaps == pytest.approx([0.5, 1.0, 2.0, 4.0], abs=0.1)
+
+
+@pytest.mark.parametrize("raised", [KeyError("data"), RecursionError(), AttributeError("get")])
+async def test_an_adapter_that_raises_anything_fails_its_lookup_not_the_run(
+    tmp_path: Path, raised: Exception
+) -> None:
+    """An adapter that cannot read an answer (any exception): that lookup is billed for each
+    attempt (the answer was paid for), then failed with the exception's kind; the run goes on."""
+
+    def script(value: str, _nth: int) -> Exception | None:
+        return raised if value == "odd" else None
+
+    states, adapter, stop, _ = await run(tmp_path, ["odd", "fine"], script, max_attempts=3)
+    assert states == {"odd": JobState.FAILED, "fine": JobState.DONE}
+    assert adapter.calls == Counter({"odd": 3, "fine": 1})
+    assert stop.kind is None
+    async with await Store.open(tmp_path / "s.db") as store:
+        counts = await store.runs.counts(1)
+        errors = {row.error async for row in store.results.rows(1)}
+    assert counts is not None
+    assert counts.spend.units == 3 + 1
+    assert f"the answer could not be read ({type(raised).__name__})" in str(errors)

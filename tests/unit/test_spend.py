@@ -55,14 +55,14 @@ def test_an_answered_batch_bills_each_lookup_but_the_refused() -> None:
         (RateLimitedError("slow down", status=429), 0, 0, 1),
         (ServerError("oops", status=500), 0, 0, 0),
         (TransportError("timed out"), 0, 3, 0),
-        (BadResponseError("cut", status=200), 0, 3, 0),
+        (BadResponseError("not JSON", status=200), 3, 0, 0),
         (BadResponseError("html", status=502), 0, 0, 0),
     ],
 )
 def test_a_failed_request_bills_what_the_provider_would(
     error: Exception, units: int, maybe: int, limited: int
 ) -> None:
-    """404 billed a lookup; refusals not; a sent request whose answer was lost, maybe."""
+    """404 and an unreadable success billed; refusals not; an answer lost, maybe."""
     assert isinstance(error, Exception)
     outcomes = failed(JOBS, error, now=0.0, settings=EngineSettings(), rng=random.Random(1))  # type: ignore[arg-type]
     spend = spend_of(outcomes)

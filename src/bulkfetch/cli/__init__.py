@@ -4,11 +4,13 @@ all. Exit codes are decided here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["main"]
 
 
-def main() -> None:
-    """The ``bulkfetch`` console script."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``bulkfetch`` console script (``argv``: its arguments; the process's if None)."""
     from bulkfetch.cli.app import main as run
 
-    run()
+    run(argv)

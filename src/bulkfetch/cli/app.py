@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from rich.console import Console
 
-from bulkfetch.cli import emulate, status, work
+from bulkfetch.cli import emulate, status, terminal, work
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
 from bulkfetch.plugins import plugins
@@ -42,29 +42,38 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = terminal.console()
     try:
         args = _parser().parse_args(argv)
         code = args.handler(args, err)
     except BulkfetchError as exc:
         code = _report_error(exc, err)
+    except BrokenPipeError:
+        code = _broken_pipe()
     except BaseExceptionGroup as group:
         # Task groups wrap what their tasks raise; ours raise one error at a time.
         first = _first_error(group)
         if first is None:
             raise
-        code = _report_error(first, err)
-    except BrokenPipeError:
-        # The reader of our output went away (`bulkfetch status | head -1`): end quietly,
-        # as a program killed by SIGPIPE would, and let no later flush complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = ExitCode.BROKEN_PIPE
+        code = _broken_pipe() if isinstance(first, BrokenPipeError) else _report_error(first, err)
+    stderr = terminal.stderr_of(err)
+    if stderr is not None and stderr.gone:
+        code = ExitCode.BROKEN_PIPE  # the reader of our messages went away: as SIGPIPE would
     sys.exit(code)
 
 
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | None:
+def _broken_pipe() -> int:
+    """The reader of our output went away (`bulkfetch status | head -1`): end quietly, as a
+    program killed by SIGPIPE would, and let no later flush complain."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return ExitCode.BROKEN_PIPE
+
+
+def _first_error(
+    group: BaseExceptionGroup[BaseException],
+) -> BulkfetchError | BrokenPipeError | None:
     for exc in group.exceptions:
-        if isinstance(exc, BulkfetchError):
+        if isinstance(exc, BulkfetchError | BrokenPipeError):
             return exc
         if isinstance(exc, BaseExceptionGroup):
             found = _first_error(exc)
@@ -75,7 +84,7 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BulkfetchError | N
 
 def _report_error(exc: BulkfetchError, err: Console) -> int:
     if isinstance(exc, StoreError) and not isinstance(exc, StoreBusyError):
-        err.print(f"bulkfetch: store error: {exc}", markup=False)
+        terminal.say(err, f"bulkfetch: store error: {exc}")
         return ExitCode.STORE
-    err.print(f"bulkfetch: error: {exc}", markup=False)
+    terminal.say(err, f"bulkfetch: error: {exc}")
     return ExitCode.USAGE

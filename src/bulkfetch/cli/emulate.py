@@ -11,11 +11,11 @@ import anyio
 from rich.console import Console
 
 from bulkfetch.cli.exits import ExitCode
-from bulkfetch.cli.options import fraction, positive_int
+from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.plugins import plugins
 
-__all__ = ["add"]
+__all__ = ["add", "burst", "latency"]
 
 # The APIs' own emulator options: what each plugin makes of the parsed arguments.
 _API_OPTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = []
@@ -24,28 +24,56 @@ _API_OPTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = []
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     emulate = commands.add_parser("emulate", help="run the local API emulator")
     emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int, default=8710, help="0 picks a free port")
+    emulate.add_argument("--port", type=port, default=8710, help="0 picks a free port")
     emulate.add_argument("--keys", help="comma-separated valid keys (default: any key)")
     emulate.add_argument("--rate-limit", type=positive_int, help="calls per key per second")
-    emulate.add_argument("--quota", type=int, help="billed calls per key, then refused")
+    emulate.add_argument("--quota", type=count, help="billed calls per key, then refused")
     emulate.add_argument("--not-found-rate", type=fraction, default=0.03)
     for fault in ("fail", "drop", "slow", "truncate", "throttle"):
         emulate.add_argument(f"--{fault}-rate", type=fraction, default=0.0)
-    emulate.add_argument("--slow-seconds", type=float, default=30.0)
+    emulate.add_argument("--slow-seconds", type=seconds, default=30.0)
     emulate.add_argument(
-        "--burst-429", default="0,0", help="EVERY,SECONDS: all calls 429 for SECONDS of EVERY"
+        "--burst-429",
+        type=burst,
+        default=(0.0, 0.0),
+        help="EVERY,SECONDS: all calls 429 for SECONDS of EVERY",
     )
-    emulate.add_argument("--latency", default="0,0", help="MIN,MAX seconds added to answers")
-    emulate.add_argument("--seed", type=int, default=0)
+    emulate.add_argument(
+        "--latency",
+        type=latency,
+        default=(0.0, 0.0),
+        help="MIN[,MAX] seconds added to answers",
+    )
+    emulate.add_argument("--seed", type=count, default=0)
     for found in plugins().values():
         if found.emulator_options is not None:
             _API_OPTIONS.append(found.emulator_options(emulate))
     emulate.set_defaults(handler=_emulate)
 
 
+def latency(text: str) -> tuple[float, float]:
+    """``MIN,MAX`` seconds (``MIN`` alone: both), ``MIN`` no more than ``MAX``."""
+    low, comma, high = text.partition(",")
+    least = seconds(low)
+    most = seconds(high) if comma else least
+    if least > most:
+        raise argparse.ArgumentTypeError(f"MIN is more than MAX: {text!r}")
+    return least, most
+
+
+def burst(text: str) -> tuple[float, float]:
+    """``EVERY,SECONDS``: a burst of ``SECONDS`` in every ``EVERY`` (0,0: none), no longer
+    than ``EVERY``."""
+    every, comma, length = text.partition(",")
+    if not comma:
+        raise argparse.ArgumentTypeError(f"not EVERY,SECONDS: {text!r}")
+    period, part = seconds(every), seconds(length)
+    if part > period:
+        raise argparse.ArgumentTypeError(f"SECONDS is more than EVERY: {text!r}")
+    return period, part
+
+
 def _emulate(args: argparse.Namespace, err: Console) -> int:
-    low, _, high = args.latency.partition(",")
-    every, _, burst = args.burst_429.partition(",")
     api_options: dict[str, Any] = {}
     for collect in _API_OPTIONS:
         api_options.update(collect(args))
@@ -60,10 +88,10 @@ def _emulate(args: argparse.Namespace, err: Console) -> int:
         slow_seconds=args.slow_seconds,
         truncate_rate=args.truncate_rate,
         throttle_rate=args.throttle_rate,
-        burst_every=float(every or 0),
-        burst_seconds=float(burst or 0),
-        latency_min=float(low or 0),
-        latency_max=float(high or low or 0),
+        burst_every=args.burst_429[0],
+        burst_seconds=args.burst_429[1],
+        latency_min=args.latency[0],
+        latency_max=args.latency[1],
         seed=args.seed,
         options=api_options,
     )

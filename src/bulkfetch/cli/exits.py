@@ -18,6 +18,7 @@ class ExitCode:
     STORE = 5
     UNREACHABLE = 6
     CAP = 7  # the run's cap on billed units (--max-calls) is reached
+    REDIRECTED = 8  # the API redirected to another origin, which is not followed
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
@@ -27,6 +28,7 @@ _STOP_EXIT = {
     StopKind.AUTH: ExitCode.AUTH,
     StopKind.UNREACHABLE: ExitCode.UNREACHABLE,
     StopKind.CAP: ExitCode.CAP,
+    StopKind.REDIRECTED: ExitCode.REDIRECTED,
 }
 
 

@@ -4,10 +4,13 @@ needs (``parents=[source(), output(), calls()]``) and adds its own."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from bulkfetch.engine import EngineSettings
+from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.io.formats import INPUT_FORMATS
 from bulkfetch.io.sinks import FORMATS
 
@@ -15,28 +18,105 @@ __all__ = [
     "api",
     "bulk",
     "calls",
+    "concurrency",
+    "count",
     "duration",
     "file_run",
     "fraction",
     "output",
+    "port",
     "positive_float",
     "positive_int",
+    "rate",
+    "seconds",
+    "size",
     "source",
 ]
 
+# Numbers from the command line are checked finite first: inf is "above 0", and nan, false
+# to every comparison, is never "0 or below", so a range check alone lets both through (a
+# rate of inf overflowed the pacer; a timeout of nan never ends). Whole numbers are kept to
+# a size that works.
+_STORED = 2**63 - 1  # the store's integers (SQLite's, PostgreSQL's BIGINT) go no higher
+_MOST_CONCURRENCY = 10_000  # a task and a connection each: beyond, memory, not the API, ends it
+# Slower than a call in 11 days is no pace; far slower, a plan's "rows / rate" is inf.
+_LEAST_RATE = 1e-6
+
+
+def _whole(text: str, least: int, most: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}; got {text!r}")
+    if value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}; got {text!r}")
+    return value
+
+
+def _real(text: str, wanted: str, fits: Callable[[float], bool]) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and fits(value)):
+        raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
+    return value
+
 
 def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    """A whole number from 1 to what the store can hold."""
+    return _whole(text, 1, _STORED)
+
+
+def count(text: str) -> int:
+    """A whole number from 0 to what the store can hold."""
+    return _whole(text, 0, _STORED)
+
+
+def concurrency(text: str) -> int:
+    """Requests in flight at once: from 1 to 10,000."""
+    return _whole(text, 1, _MOST_CONCURRENCY)
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 for any free one."""
+    return _whole(text, 0, 65535)
 
 
 def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+    """A finite number above 0."""
+    return _real(text, "a finite number above 0", lambda value: value > 0)
+
+
+def rate(text: str) -> float:
+    """Calls a second: a finite number, a call in 11 days (0.000001) or faster."""
+    return _real(text, f"a finite number of at least {_LEAST_RATE:g}", lambda v: v >= _LEAST_RATE)
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds, 0 or more."""
+    return _real(text, "a finite number, 0 or more", lambda value: value >= 0)
+
+
+def fraction(text: str) -> float:
+    """A finite number from 0 to 1."""
+    return _real(text, "a number from 0 to 1", lambda value: 0 <= value <= 1)
+
+
+_BYTES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+
+def size(text: str) -> int:
+    """Bytes, from ``10MB``, ``512kB``, ``1MiB``, ``2G`` (or plain bytes): at least 1 kB."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?)?b?\s*", text.lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (10MB, 512kB, 1MiB, or bytes)")
+    value = float(found.group(1)) * _BYTES[found.group(2) or ""]
+    if not 1000 <= value <= _STORED:
+        raise argparse.ArgumentTypeError(f"must be from 1kB to 9EB; got {text!r}")
+    return int(value)
 
 
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -49,13 +129,9 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"not a duration: {text!r} (a number and a unit: 45s, 90m, 12h, 30d, 2w)"
         )
-    return float(found.group(1)) * _SECONDS[found.group(2) or "s"]
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    value = float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+    if not math.isfinite(value):  # digits enough to pass a float's range
+        raise argparse.ArgumentTypeError(f"not a duration a store can hold: {text!r}")
     return value
 
 
@@ -104,6 +180,15 @@ def output() -> argparse.ArgumentParser:
         choices=FORMATS,
         help="default: what the output's name says (.tsv, .jsonl, .parquet), else CSV",
     )
+    options.add_argument(
+        "--raw-values",
+        action="store_true",
+        help="CSV and TSV: write the API's values, column names and errors as it gave them."
+        " By default one that begins like a spreadsheet formula (= + - @, tab, CR, LF, NUL)"
+        " and is not a plain number gets a ' before it, so that a spreadsheet shows it rather"
+        " than runs it; your input's cells are never changed. JSON Lines and Parquet always"
+        " hold what the API gave",
+    )
     return options
 
 
@@ -117,10 +202,10 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
             default="bulkfetch.db",
             help="the job store: a SQLite file, or postgresql://user@host/database to share it",
         )
+    options.add_argument("--rate", type=rate, help="calls a second for the key (default: none)")
     options.add_argument(
-        "--rate", type=positive_float, help="calls a second for the key (default: none)"
+        "--concurrency", type=concurrency, default=16, help="requests in flight at once"
     )
-    options.add_argument("--concurrency", type=positive_int, default=16)
     options.add_argument(
         "--max-attempts", type=positive_int, default=5, help="tries a lookup gets in one run"
     )
@@ -148,10 +233,22 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
 
 
 def api() -> argparse.ArgumentParser:
-    """Where an API is and how patiently it is waited for."""
+    """Where an API is, how patiently it is waited for, and how much of it is read."""
     options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--base-url", default=None, help="the API's base URL")
+    options.add_argument(
+        "--base-url",
+        default=None,
+        help="the API's base URL (a user:password@ in it is sent as basic auth, never stored)",
+    )
     options.add_argument("--timeout", type=positive_float, default=30.0, help="seconds a call")
+    options.add_argument(
+        "--max-answer-size",
+        dest="max_answer_bytes",
+        type=size,
+        default=MAX_ANSWER_BYTES,
+        help="an answer longer than this is cut off and its lookup fails, saying so (10MB,"
+        " 512kB, 1MiB, or bytes; default 10MB)",
+    )
     return options
 
 

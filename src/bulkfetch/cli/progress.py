@@ -21,6 +21,7 @@ from rich.progress import (
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.jobs import Outcome, OutcomeKind
 from bulkfetch.spend import Spend
+from bulkfetch.untrusted import printable
 
 __all__ = ["ProgressBar"]
 
@@ -78,9 +79,13 @@ class ProgressBar:
     ) -> None:
         self._progress.stop()
 
+    @property
+    def console(self) -> Console:
+        return self._console
+
     def notice(self, text: str) -> None:
         self.shown.add(text)
-        self._progress.console.print(text, markup=False, highlight=False)
+        self._progress.console.print(printable(text), markup=False, highlight=False)
 
     def start(self, total_rows: int, settled_rows: int) -> None:
         self._started = self._clock.monotonic()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,10 +16,13 @@ from rich.console import Console
 from bulkfetch import speedups
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
+from bulkfetch.cli.terminal import say, stderr_of
 from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import StopKind
 from bulkfetch.run import RunOptions, RunReport
+from bulkfetch.run.run import abandoned
+from bulkfetch.untrusted import printable
 
 __all__ = ["Job", "bulk_options", "run_bulk_command", "supervised"]
 
@@ -38,6 +40,7 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
     return RunOptions(
         db=args.db,
         output_format=args.output_format,
+        raw_values=args.raw_values,
         input_format=args.input_format,
         delimiter=args.delimiter,
         sheet=args.sheet,
@@ -65,13 +68,13 @@ def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace
     with ProgressBar(err, every=args.progress_every, enabled=not args.plan) as bar:
         report = speedups.run(supervised, job, bar)
     if report is None:
-        err.print("bulkfetch: stopped at once; run the same command again to carry on")
+        say(err, "bulkfetch: stopped at once; run the same command again to carry on")
         return ExitCode.INTERRUPTED
     if report.plan is not None:
         if args.json:
             print(json.dumps(report.plan.as_json()))
         else:
-            print("\n".join(report.plan.describe()))
+            print("\n".join(printable(line) for line in report.plan.describe()))
         return ExitCode.OK
     _print_summary(report, err, bar.shown)
     return exit_code(report)
@@ -79,56 +82,58 @@ def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace
 
 async def supervised(job: Job[R], bar: ProgressBar) -> R | None:
     """The job's report, or None when a second signal cut it short. Off a terminal, the
-    bar prints a line of progress every few seconds meanwhile."""
+    bar prints a line of progress every few seconds meanwhile. If the reader of standard
+    error goes away, the job stops as on a first signal."""
     stop = StopRequest()
+    stderr = stderr_of(bar.console)
+    if stderr is not None:
+        stderr.when_gone(lambda: stop.request(StopKind.INTERRUPTED, "standard error was closed"))
     report = None
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+        tg.start_soon(_watch_signals, stop, tg.cancel_scope, bar)
         tg.start_soon(bar.heartbeat)
         report = await job(stop, bar)
         tg.cancel_scope.cancel()
     return report
 
 
-async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope) -> None:
-    """First Ctrl-C or SIGTERM: stop sending, let calls in flight land. Second: stop now."""
+async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope, bar: ProgressBar) -> None:
+    """First Ctrl-C or SIGTERM: stop sending, let calls in flight land. Second: stop now,
+    saying what that abandons."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
+            name = signal.Signals(signum).name
             if stop.requested:
+                bar.notice(f"bulkfetch: {name} again: {abandoned(stop.unstored_calls)}")
                 scope.cancel()
                 return
-            name = signal.Signals(signum).name
             stop.request(StopKind.INTERRUPTED, f"interrupted by {name}")
-            print(
-                f"bulkfetch: {name}: finishing the calls in flight (again to quit at once)",
-                file=sys.stderr,
-                flush=True,
-            )
+            bar.notice(f"bulkfetch: {name}: finishing the calls in flight (again to quit at once)")
 
 
 def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
     if report.enqueued_only:
-        err.print(
+        say(
+            err,
             f"run {report.run_id}: {report.rows} rows enqueued. Start workers with 'bulkfetch "
             f"work --db URL'; write the output with 'bulkfetch export --db URL --run "
             f"{report.run_id} --out FILE'.",
-            markup=False,
         )
         return
     parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))
-    err.print(f"{report.rows} rows: {parts or 'none'}; output {report.output}", markup=False)
-    err.print(f"spent now: {report.spent.describe()}", markup=False)
+    say(err, f"{report.rows} rows: {parts or 'none'}; output {report.output}")
+    say(err, f"spent now: {report.spent.describe()}")
     if report.run_spent is not None:
         cap = f" (cap: {report.max_calls})" if report.max_calls is not None else ""
-        err.print(f"run {report.run_id} so far: {report.run_spent.describe()}{cap}", markup=False)
+        say(err, f"run {report.run_id} so far: {report.run_spent.describe()}{cap}")
     for notice in report.notices:
         if notice not in shown:
-            err.print(f"note: {notice}", markup=False)
+            say(err, f"note: {notice}")
     if report.stop_kind is not None:
         advice = _STOP_ADVICE.get(report.stop_kind, _STOPPED)
-        err.print(advice.format(reason=report.stop_reason, cap=report.max_calls), markup=False)
+        say(err, advice.format(reason=report.stop_reason, cap=report.max_calls))
     elif exit_code(report) == ExitCode.FAILED:
-        err.print("some lookups failed after retries; run the same command again to retry them.")
+        say(err, "some lookups failed after retries; run the same command again to retry them.")
 
 
 # What the summary says of each stop, and what to do about it.
@@ -139,6 +144,8 @@ _STOP_ADVICE = {
     " same command again to carry on.",
     StopKind.UNREACHABLE: "stopped: {reason}. Nothing was billed for those lookups; check the"
     " address (--base-url) and the network, then run the same command again.",
+    StopKind.REDIRECTED: "stopped: {reason}. Nothing was taken from those answers; give the"
+    " API's own address (--base-url), then run the same command again.",
     StopKind.CAP: "stopped: the run's cap of {cap} billed lookups is reached. Run the same"
     " command with a higher --max-calls to carry on (nothing is billed twice).",
 }

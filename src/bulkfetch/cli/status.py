@@ -20,6 +20,7 @@ from bulkfetch.io.sinks import STDOUT, output_format
 from bulkfetch.jobs import RowStatus
 from bulkfetch.run import export_run
 from bulkfetch.store import RunCounts, Store
+from bulkfetch.untrusted import printable
 
 __all__ = ["add"]
 
@@ -29,7 +30,9 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "export", parents=[options.output()], help="write a run's output from the store"
     )
     export.add_argument("--db", required=True, help="the job store")
-    export.add_argument("--run", required=True, type=int, help="the run id ('status' shows it)")
+    export.add_argument(
+        "--run", required=True, type=options.positive_int, help="the run id ('status' shows it)"
+    )
     export.set_defaults(handler=_export)
 
     status = commands.add_parser(
@@ -49,7 +52,9 @@ def _export(args: argparse.Namespace, err: Console) -> int:
 
     async def write() -> dict[str, int]:
         async with await Store.open(args.db, exclusive=False) as store:
-            return await export_run(store, args.run, args.out, output_format=output)
+            return await export_run(
+                store, args.run, args.out, output_format=output, raw_values=args.raw_values
+            )
 
     statuses = speedups.run(write)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
@@ -92,26 +97,31 @@ async def _print_status(args: argparse.Namespace) -> int:
 
 def _print_run(counts: RunCounts) -> None:
     when = _when(counts.updated_at)
-    print(f"run {counts.run_id}: {counts.description} (last worked on {when})")
+    _line(f"run {counts.run_id}: {counts.description} (last worked on {when})")
     options = _options(counts)
     if options:
-        print(f"  options: {', '.join(f'{k}={v}' for k, v in sorted(options.items()))}")
+        _line(f"  options: {', '.join(f'{k}={v}' for k, v in sorted(options.items()))}")
     if counts.input and counts.input.get("path"):
-        print(f"  input: {counts.input['path']}")
-    print(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
+        _line(f"  input: {counts.input['path']}")
+    _line(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.jobs_by_state.items()))
-    print(f"  lookups: {states or 'none'}")
+    _line(f"  lookups: {states or 'none'}")
     spend = counts.spend
-    print(f"  billed: {spend.units} lookups in {spend.requests} requests", end="")
-    print(f"{f' (cap: {counts.max_units})' if counts.max_units is not None else ''}")
-    print(f"  from the store (not billed): {spend.from_store}")
-    print(f"  answered 429: {spend.rate_limited}; retried: {spend.retries}")
-    print(f"  connection failures (not calls, not billed): {spend.connect_failures}")
-    print(f"  possibly billed twice (answers lost, crashes): {spend.maybe_billed_twice}")
+    cap = f" (cap: {counts.max_units})" if counts.max_units is not None else ""
+    _line(f"  billed: {spend.units} lookups in {spend.requests} requests{cap}")
+    _line(f"  from the store (not billed): {spend.from_store}")
+    _line(f"  answered 429: {spend.rate_limited}; retried: {spend.retries}")
+    _line(f"  connection failures (not calls, not billed): {spend.connect_failures}")
+    _line(f"  possibly billed twice (answers lost, crashes): {spend.maybe_billed_twice}")
     stopped = (
         f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"
     )
-    print(f"  last stopped: {stopped}")
+    _line(f"  last stopped: {stopped}")
+
+
+def _line(text: str) -> None:
+    """A line of the listing: names and reasons came from files and servers."""
+    print(printable(text))
 
 
 def _as_json(counts: RunCounts) -> dict[str, Any]:

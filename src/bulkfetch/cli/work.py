@@ -12,6 +12,7 @@ from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import supervised
+from bulkfetch.cli.terminal import say
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import StopKind
@@ -57,16 +58,16 @@ def _work(args: argparse.Namespace, err: Console) -> int:
     with ProgressBar(err, every=args.progress_every) as bar:
         report = speedups.run(supervised, job, bar)
     if report is None:
-        err.print("bulkfetch: stopped at once")
+        say(err, "bulkfetch: stopped at once")
         return ExitCode.INTERRUPTED
     runs = ", ".join(map(str, report.runs)) or "none"
-    err.print(f"worked runs: {runs}; spent: {report.spent.describe()}", markup=False)
+    say(err, f"worked runs: {runs}; spent: {report.spent.describe()}")
     if report.stop_kind == StopKind.CAP:
-        err.print(
+        say(
+            err,
             "stopped: a run's cap on billed lookups is reached; start the workers with a higher"
             " --max-calls to carry on (nothing is billed twice).",
-            markup=False,
         )
     elif report.stop_kind is not None:
-        err.print(f"stopped: {report.stop_reason}; start the workers again to carry on.")
+        say(err, f"stopped: {report.stop_reason}; start the workers again to carry on.")
     return exit_code(report)

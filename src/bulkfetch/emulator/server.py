@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import yarl
 from aiohttp import web
 
 from bulkfetch.plugins import plugins
@@ -236,9 +237,42 @@ async def _config(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def build_app(config: EmulatorConfig) -> web.Application:
-    """The emulator as an aiohttp application, every installed API's routes mounted."""
-    app = web.Application()
+CONTROL = "/_emulator/"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _control_guard(hosts: frozenset[str]) -> Any:
+    """The control endpoints answer only requests to the emulator by a loopback name (or
+    the address it was told to listen on), and take only JSON: a web page open in the
+    user's browser can send neither (a form cannot send JSON; another site's address in
+    the Host header, as DNS rebinding leaves it, is refused)."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(CONTROL):
+            try:
+                named = yarl.URL(f"http://{request.host}").host
+            except ValueError:
+                named = None
+            if named not in hosts:
+                return web.json_response(
+                    {"error": "the emulator's controls answer on a loopback address only"},
+                    status=403,
+                )
+            if request.method == "POST" and request.content_type != "application/json":
+                return web.json_response(
+                    {"error": "the emulator's controls take JSON (application/json)"},
+                    status=415,
+                )
+        return await handler(request)
+
+    return guard
+
+
+def build_app(config: EmulatorConfig, *, host: str = "127.0.0.1") -> web.Application:
+    """The emulator as an aiohttp application, every installed API's routes mounted;
+    ``host``: the address it listens on, which its controls answer to besides loopback."""
+    app = web.Application(middlewares=[_control_guard(LOOPBACK | {host.strip("[]")})])
     app[GATE] = Gate(config)
     app.router.add_get("/_emulator/ledger", _ledger)
     app.router.add_post("/_emulator/config", _config)
@@ -257,7 +291,7 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the emulator until cancelled; ``on_ready`` receives its base URL."""
-    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(config, host=host), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

@@ -1,9 +1,11 @@
 """What a call's answer, or its failure, means for the jobs it carried: pure functions of
 the answer, the jobs and the time, with no pacing, store or stop in them.
 
-Each lookup the API answered about itself (ok, not found) is one billed unit; a refusal (a
-400 about the input, 429, 5xx, a stop) is not billed; a request sent whose answer was lost
-may have been (see :mod:`bulkfetch.spend`)."""
+Each lookup the API answered about itself (ok, not found) is one billed unit, and so is
+each of a success that could not be read (it was paid for); a refusal (a 400 about the
+input, 429, 5xx, a stop) is not billed; a request sent whose answer was lost may have been
+(see :mod:`bulkfetch.spend`). A lookup's own error, as the adapter read it from the answer,
+is kept as one line (:func:`bulkfetch.untrusted.message`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from bulkfetch.adapter import Reply, ResultKind
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.errors import ApiError, Disposition, RateLimitedError, StopRunError
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
+from bulkfetch.untrusted import message
 
 __all__ = ["answered", "failed", "released"]
 
@@ -33,7 +36,7 @@ def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
             status=result.status,
             body=result.body,
             columns=result.columns,
-            error=result.error,
+            error=None if result.error is None else message(result.error),
             called=index == 0,
             settles=job.rows,
             billed=result.kind is not ResultKind.INVALID,
@@ -84,6 +87,7 @@ def failed(
             called=i == 0,
             # Out of attempts: the store marks it failed, which settles its rows for this run.
             settles=0 if limited or job.attempts + 1 < settings.max_attempts else job.rows,
+            billed=exc.billed,
             maybe_billed=exc.maybe_billed,
         )
         for i, job in enumerate(jobs)

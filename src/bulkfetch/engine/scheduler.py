@@ -23,19 +23,26 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from bulkfetch.adapter import Adapter, Reply
-from bulkfetch.clock import Clock, SystemClock
+from bulkfetch.adapter import Adapter
+from bulkfetch.clock import Clock, SystemClock, wait_for
 from bulkfetch.engine.classify import answered, failed, released
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.engine.settings import EngineSettings
-from bulkfetch.engine.stop import StopRequest, stop_kind
-from bulkfetch.errors import ApiError, ConnectError, RateLimitedError, RejectedError, StopRunError
+from bulkfetch.engine.stop import StopRequest, StopWaits, stop_kind
+from bulkfetch.errors import (
+    ApiError,
+    BadResponseError,
+    ConnectError,
+    RateLimitedError,
+    RejectedError,
+    StopRunError,
+)
 from bulkfetch.jobs import Job, Outcome, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.store import Store
@@ -54,10 +61,17 @@ class _Batch:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A batch's outcomes, and whether its worker holds a send for it."""
+    """A batch's outcomes, whether its worker holds a send for it, and how many calls it
+    made (a refused batch is split and sent again)."""
 
     outcomes: list[Outcome]
     sent: bool
+    calls: int = 0
+
+
+@dataclass(slots=True)
+class _Tally:
+    calls: int = 0  # requests one batch has sent
 
 
 async def run_jobs(
@@ -113,9 +127,13 @@ class _Engine:
         # Unique among workers: a host and process id, and a random part (pids repeat).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.sends = anyio.Semaphore(settings.concurrency)
+        # The jobs this engine holds leases on, and those of them whose call is out: if it is
+        # stopped at once, the rest go back to the queue, and only those stay in flight.
+        self.leased: dict[int, Job] = {}
+        self.sent: set[int] = set()
         self.outstanding = 0
         self.progressed = anyio.Event()
-        self.stoppable: set[anyio.CancelScope] = set()
+        self.waits = StopWaits(self.stop)
         self.reach = Reachability(
             attempts=settings.max_attempts,
             backoff_base=settings.backoff_base,
@@ -124,13 +142,24 @@ class _Engine:
         )
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except anyio.get_cancelled_exc_class():
+            # Stopped at once: what was leased but never sent goes back as it was, at no
+            # cost; the calls out are abandoned (a resume counts them possibly billed twice).
+            unsent = [job for job_id, job in self.leased.items() if job_id not in self.sent]
+            with anyio.CancelScope(shield=True):
+                await self._store(released(unsent, called=False))
+            raise
+
+    async def _run(self) -> None:
         batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](
             self.settings.concurrency
         )
         # Unbounded, but never holding more than the batches leased.
         out_send, out_recv = anyio.create_memory_object_stream[_Done](float("inf"))
         async with anyio.create_task_group() as watching:
-            watching.start_soon(self._cancel_waits_on_stop)
+            watching.start_soon(self.waits.watch)
             watching.start_soon(self._keep_leases)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer, out_recv)
@@ -159,7 +188,7 @@ class _Engine:
                 chunk = self._chunk()
                 while self.outstanding > chunk:
                     self.progressed = anyio.Event()
-                    if not await self._unless_stopped(self.progressed.wait):
+                    if not await self.waits.unless_stopped(self.progressed.wait):
                         return
                 self.progressed = anyio.Event()
                 size = self.adapter.batch_size
@@ -171,6 +200,7 @@ class _Engine:
                     lease_seconds=self.settings.lease_seconds,
                 )
                 jobs = claim.jobs
+                self.leased.update((job.id, job) for job in jobs)
                 chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
                 self.outstanding += len(chunks)
                 for batch in chunks:
@@ -183,21 +213,9 @@ class _Engine:
                     if self.outstanding == 0:
                         self.stop.request(StopKind.CAP, "the run's cap on billed units is reached")
                         return
-                    await self._unless_stopped(self.progressed.wait)
+                    await self.waits.unless_stopped(self.progressed.wait)
                 elif not await self._wait_for_work():
                     break
-
-    async def _unless_stopped(self, wait: Callable[[], Awaitable[object]]) -> bool:
-        """Await ``wait()``, abandoning it if a stop is requested; True if it finished."""
-        if self.stop.requested:
-            return False
-        with anyio.CancelScope() as scope:
-            self.stoppable.add(scope)
-            try:
-                await wait()
-            finally:
-                self.stoppable.discard(scope)
-        return not scope.cancelled_caught
 
     async def _keep_leases(self) -> None:
         """Renew this worker's leases while it lives; on a shared store, put back the jobs
@@ -209,25 +227,6 @@ class _Engine:
             await self.store.queue.renew_leases(self.owner, now + lease)
             if self.store.shared:
                 await self.store.queue.reclaim_expired(now)
-
-    async def _cancel_waits_on_stop(self) -> None:
-        """One watcher for every wait that a stop cuts short."""
-        await self.stop.event.wait()
-        for scope in list(self.stoppable):
-            scope.cancel()
-
-    async def _acquire(self, semaphore: anyio.Semaphore) -> bool:
-        """Take one of ``semaphore``; False (holding none) if a stop comes first."""
-        if self.stop.requested:
-            return False
-        if semaphore.value > 0:  # the common case, without a task to watch for a stop
-            semaphore.acquire_nowait()
-            return True
-        acquired = await self._unless_stopped(semaphore.acquire)
-        if acquired and self.stop.requested:
-            semaphore.release()
-            return False
-        return acquired
 
     IDLE_POLL = 0.2  # seconds
     SHARED_POLL = 1.0  # seconds between looks at a shared store with nothing to claim
@@ -247,20 +246,9 @@ class _Engine:
                 delay = min(delay, self.SHARED_POLL)
         else:
             delay = self.settings.backoff_cap
-        await self._unless_stopped(lambda: self._until(self.progressed, max(0.0, delay)))
+        progressed = self.progressed
+        await self.waits.unless_stopped(lambda: wait_for(progressed, max(0.0, delay), self.clock))
         return True
-
-    async def _until(self, event: anyio.Event, seconds: float) -> None:
-        """Wait for ``event``, or ``seconds`` on the engine's clock, whichever comes first."""
-        async with anyio.create_task_group() as tg:
-
-            async def timer() -> None:
-                await self.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(timer)
-            await event.wait()
-            tg.cancel_scope.cancel()
 
     # -- workers ------------------------------------------------------------------------
 
@@ -271,8 +259,10 @@ class _Engine:
     ) -> None:
         async with batches, outcomes:
             async for batch in batches:
-                if await self._acquire(self.sends):
-                    await outcomes.send(_Done(await self._call_or_classify(batch.jobs), sent=True))
+                if await self.waits.acquire(self.sends):
+                    tally = _Tally()
+                    done = await self._call_or_classify(batch.jobs, tally)
+                    await outcomes.send(_Done(done, sent=True, calls=tally.calls))
                 else:
                     await outcomes.send(_Done(released(batch.jobs, called=False), sent=False))
 
@@ -295,16 +285,20 @@ class _Engine:
             if probe[0] or not self.reach.paused:
                 return True
             # Paused: wait; then a fresh slot, so that the waiters do not go out at once.
-            if not await self._unless_stopped(admit):
+            if not await self.waits.unless_stopped(admit):
                 return False
         return False
 
-    async def _call(self, jobs: list[Job]) -> list[Outcome]:
+    async def _call(self, jobs: list[Job], tally: _Tally) -> list[Outcome]:
         if not await self._send_slot():
             return released(jobs, called=False)
         sent_at, sent_mono = self.clock.time(), self.clock.monotonic()
+        tally.calls += 1
+        self.stop.unstored_calls += 1
+        self.sent.update(job.id for job in jobs)
         try:
             reply = await self.adapter.fetch([job.lookup for job in jobs])
+            outcomes = answered(jobs, reply)
         except ConnectError as exc:
             # Nobody was reached: no call, no attempt; the API may be down for everyone.
             self.reach.failed(exc, sent_mono)
@@ -318,13 +312,25 @@ class _Engine:
         except ApiError:
             self.reach.connected()
             raise
-        self.reach.connected()
-        return self._answered(jobs, reply, sent_at)
+        except Exception as exc:
+            # An adapter that cannot read an answer (a body nested too deep, of the wrong
+            # shape, a reply that does not fit its lookups) fails these lookups, not the
+            # run. Only the exception's kind is kept: its text may quote the server's.
+            self.reach.connected()
+            unreadable = BadResponseError(
+                f"the answer could not be read ({exc.__class__.__name__})"
+            )
+        else:
+            self.reach.connected()
+            self.limiter.on_success(sent_at)
+            self.limiter.on_headers(reply.remaining, reply.reset_in)
+            return outcomes
+        raise unreadable  # outside the handler: nothing of the adapter's rides along
 
-    async def _call_or_classify(self, jobs: list[Job]) -> list[Outcome]:
+    async def _call_or_classify(self, jobs: list[Job], tally: _Tally) -> list[Outcome]:
         """:meth:`_call`, with a failed call's error turned into the jobs' outcomes."""
         try:
-            return await self._call(jobs)
+            return await self._call(jobs, tally)
         except RejectedError as exc:
             if len(jobs) == 1:
                 return self._failed(jobs, exc)
@@ -332,8 +338,8 @@ class _Engine:
             # stand alone, so that only they end invalid.
             half = (len(jobs) + 1) // 2
             return [
-                *await self._call_or_classify(jobs[:half]),
-                *await self._call_or_classify(jobs[half:]),
+                *await self._call_or_classify(jobs[:half], tally),
+                *await self._call_or_classify(jobs[half:], tally),
             ]
         except StopRunError as exc:
             failed = self._failed(jobs, exc)
@@ -341,11 +347,6 @@ class _Engine:
             return failed
         except ApiError as exc:
             return self._failed(jobs, exc)
-
-    def _answered(self, jobs: list[Job], reply: Reply, sent_at: float) -> list[Outcome]:
-        self.limiter.on_success(sent_at)
-        self.limiter.on_headers(reply.remaining, reply.reset_in)
-        return answered(jobs, reply)
 
     def _failed(self, jobs: list[Job], exc: ApiError) -> list[Outcome]:
         if isinstance(exc, StopRunError):
@@ -365,15 +366,23 @@ class _Engine:
                         break
                 flat = [outcome for group in groups for outcome in group.outcomes]
                 with anyio.CancelScope(shield=True):
-                    await self.store.queue.apply(
-                        self.run_id,
-                        flat,
-                        now=self.clock.time(),
-                        max_attempts=self.settings.max_attempts,
-                        owner=self.owner,
-                    )
+                    await self._store(flat)
                 self.outstanding -= len(groups)
+                self.stop.unstored_calls -= sum(group.calls for group in groups)
                 for _ in range(sum(group.sent for group in groups)):
                     self.sends.release()
                 self.progressed.set()
                 self.on_outcomes(sum(o.settles for o in flat), flat)
+
+    async def _store(self, outcomes: list[Outcome]) -> None:
+        """Commit outcomes; their jobs are no longer this engine's."""
+        await self.store.queue.apply(
+            self.run_id,
+            outcomes,
+            now=self.clock.time(),
+            max_attempts=self.settings.max_attempts,
+            owner=self.owner,
+        )
+        for outcome in outcomes:
+            self.leased.pop(outcome.job_id, None)
+            self.sent.discard(outcome.job_id)

@@ -16,6 +16,7 @@ class Rendered:
 
     lines: Sequence[Sequence[Any]] = ()  # value cells, a line each (none: one blank line)
     document: Mapping[str, Any] | None = None  # JSON Lines: the nested answer
+    quoted: bool = False  # CSV and TSV: its lines quoted whole (see bulkfetch.io.cells)
 
 
 @dataclass(frozen=True, slots=True)

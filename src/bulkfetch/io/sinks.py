@@ -1,6 +1,8 @@
 """Where a run's output goes: CSV (or TSV) with flat columns, JSON Lines with the nested
 answer, or Parquet (the ``parquet`` extra); a file written whole or not at all, or standard
-output. The format follows the output's name unless given."""
+output. The format follows the output's name unless given. CSV and TSV read back as written,
+whatever the cells hold, and what came from the API cannot run in a spreadsheet there (see
+:mod:`bulkfetch.io.cells`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import IO, Any, Literal, Protocol
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
+from bulkfetch.io.cells import hides_formula, neutral
 from bulkfetch.io.files import atomic_file, atomic_text_file
 from bulkfetch.io.records import (
     OutputRecord,
@@ -72,10 +75,12 @@ def open_sink(
     *,
     row_column: bool,
     types: Mapping[str, str] | None = None,
+    raw_values: bool = False,
 ) -> Iterator[Sink]:
     """A sink writing to ``out`` (``-``: standard output) in ``output`` format: input columns,
     then ``columns`` (the answers' value and fixed columns). ``types``: each value column's
-    type for Parquet (see :class:`bulkfetch.io.parquet.ColumnTypes`)."""
+    type for Parquet (see :class:`bulkfetch.io.parquet.ColumnTypes`). ``raw_values``: CSV and
+    TSV cells from the API as they are, formulas and all."""
     if output == "parquet":
         if out == STDOUT:
             raise UsageError("Parquet cannot be written to standard output: give --out a file")
@@ -92,7 +97,14 @@ def open_sink(
             yield JsonlSink(handle, header)
         else:
             delimiter = "\t" if output == "tsv" else ","
-            yield CsvSink(handle, header, columns, row_column=row_column, delimiter=delimiter)
+            yield CsvSink(
+                handle,
+                header,
+                columns,
+                row_column=row_column,
+                delimiter=delimiter,
+                raw_values=raw_values,
+            )
 
 
 @contextmanager
@@ -109,9 +121,32 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _safe_cell(value: Any) -> Any:
+    return "" if value is None else neutral(value)
+
+
+class _Rows:
+    r"""Where a CSV writer ending its rows with ``\r\n`` writes them, ended with ``\n``.
+
+    Python's csv quotes a field for its line breaks only when they are characters of its
+    line terminator: with ``\n`` alone, a field holding a lone ``\r`` went unquoted, and
+    readers split the row there. With ``\r\n``, a field holding either is quoted.
+    CPython's writerow builds the whole row, terminator included, and hands it to one
+    ``write()`` call (``Modules/_csv.c``, ``csv_writerow``), so a row's terminator is its
+    text's end."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    def write(self, row: str) -> int:
+        return self._handle.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
+
+
 class CsvSink:
     """Input columns, ``row`` (when an answer may fill several lines), ``status``,
-    ``error``, the value columns, then the fixed columns (named by :func:`output_names`)."""
+    ``error``, the value columns, then the fixed columns (named by :func:`output_names`).
+    What came from the API (values, their columns' names, errors) is neutralised unless
+    ``raw_values`` (see :mod:`bulkfetch.io.cells`); input cells are written as read."""
 
     def __init__(
         self,
@@ -121,27 +156,42 @@ class CsvSink:
         *,
         row_column: bool,
         delimiter: str = ",",
+        raw_values: bool = False,
     ) -> None:
-        self._writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        rows = _Rows(handle)
+        self._writer = csv.writer(rows, delimiter=delimiter, lineterminator="\r\n")
+        self._quoted = csv.writer(
+            rows, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL
+        )
+        self._raw = raw_values
+        self._cell = _cell if raw_values else _safe_cell
         self._columns = list(columns)
         self._blank = [""] * len(self._columns)
         self._row_column = row_column
-        added = added_columns(self._columns, row_column=row_column)
-        self._writer.writerow([*header, *output_names(header, added)])
+        added = [self._cell(name) for name in added_columns(self._columns, row_column=row_column)]
+        names = output_names(header, added)
+        # Readers take a file's first U+FEFF for a byte-order mark and drop it, unless quoted.
+        bom = bool(header) and header[0].startswith("\ufeff")
+        quoted = bom or self._hides(names)
+        (self._quoted if quoted else self._writer).writerow([*header, *names])
 
     def render(self, answers: Answers, body: str) -> Rendered:
-        return Rendered(
-            lines=[
-                [_cell(line.get(column)) for column in self._columns]
-                for line in answers.output_rows(body)
-            ]
-        )
+        lines = [
+            [self._cell(line.get(column)) for column in self._columns]
+            for line in answers.output_rows(body)
+        ]
+        return Rendered(lines=lines, quoted=any(self._hides(cells) for cells in lines))
 
     def write(self, record: OutputRecord) -> None:
         row = [record.row_no + 1] if self._row_column else []
-        error = record.error or ""
+        error = self._cell(record.error)
+        quoted = record.answer.quoted or self._hides([error])
+        writer = self._quoted if quoted else self._writer
         for cells in record.answer.lines or [self._blank]:
-            self._writer.writerow([*record.fields, *row, record.status, error, *cells])
+            writer.writerow([*record.fields, *row, record.status, error, *cells])
+
+    def _hides(self, cells: Sequence[Any]) -> bool:
+        return not self._raw and any(hides_formula(cell) for cell in cells)
 
 
 class JsonlSink:

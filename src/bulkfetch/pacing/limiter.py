@@ -40,8 +40,6 @@ class RateLimiter:
     ) -> None:
         """``rate=None``: no limit is known. The policy starts small and grows until a 429
         says where the limit is (see :class:`~bulkfetch.pacing.policy.PacingPolicy`)."""
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be positive")
         self._clock = clock or SystemClock()
         self._schedule = Schedule(rate, min_rate=min_rate, probe_seconds=probe_seconds)
         self.rate_limited = 0
@@ -49,8 +47,6 @@ class RateLimiter:
     def configure(self, rate: float) -> None:
         """Set the rate the user gave (calls a second) as the ceiling from now on; what was
         learnt from 429s still holds under it."""
-        if rate <= 0:
-            raise ValueError("rate must be positive")
         self._schedule.policy.configure(rate)
 
     @property

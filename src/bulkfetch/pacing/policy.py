@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PacingPolicy"]
+__all__ = ["PacingPolicy", "checked_rate"]
 
 
 @dataclass(slots=True)
@@ -62,8 +62,8 @@ class PacingPolicy:
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
     ) -> None:
-        self.ceiling = ceiling
-        self.budget: float = ceiling if ceiling is not None else self.START
+        self.ceiling = None if ceiling is None else checked_rate(ceiling)
+        self.budget: float = self.ceiling if self.ceiling is not None else self.START
         self._min_rate = min_rate
         self._probe_seconds = probe_seconds
         self._seconds: dict[int, _Second] = {}
@@ -79,7 +79,7 @@ class PacingPolicy:
 
     def configure(self, rate: float) -> None:
         """The user's rate (calls a second) is the ceiling from now on."""
-        self.ceiling = rate
+        self.ceiling = rate = checked_rate(rate)
         self.slow_start = False
         self.budget = min(self.budget, rate) if self._learned is not None else rate
 
@@ -195,3 +195,11 @@ class PacingPolicy:
         policy._paused_second = state["paused_second"]
         policy._grown = state["grown"]
         return policy
+
+
+def checked_rate(rate: float) -> float:
+    """A rate the user gave (calls a second): positive and finite, else a ValueError (no
+    limit at all is ``None``, not infinity)."""
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"a rate is a positive number of calls a second; got {rate!r}")
+    return float(rate)

@@ -18,8 +18,14 @@ import math
 from dataclasses import dataclass
 
 from bulkfetch.clock import Clock, SystemClock
-from bulkfetch.errors import AuthenticationError, QuotaExhaustedError
+from bulkfetch.errors import (
+    AuthenticationError,
+    QuotaExhaustedError,
+    RedirectError,
+    StopRunError,
+)
 from bulkfetch.jobs import StopKind
+from bulkfetch.pacing.policy import checked_rate
 from bulkfetch.pacing.schedule import Schedule
 from bulkfetch.pacing.window import WINDOW_SKEW, PerSecond, sleep_to_slot
 from bulkfetch.store import BudgetState, SlotDecision, SlotGrant, Store
@@ -69,7 +75,7 @@ class SharedRateLimiter:
         cls, store: Store, key_id: str, rate: float | None, *, clock: Clock | None = None
     ) -> SharedRateLimiter:
         """Join the key's budget; ``rate`` (calls a second), if given, becomes its ceiling."""
-        await store.budgets.open(key_id, rate)
+        await store.budgets.open(key_id, None if rate is None else checked_rate(rate))
         return cls(store, key_id, clock=clock)
 
     @property
@@ -177,8 +183,10 @@ def _teach(schedule: Schedule, news: list[_News], now: float) -> None:
             schedule.success(item.at, now)
 
 
-def _stop_error(kind: str, reason: str) -> QuotaExhaustedError | AuthenticationError:
+def _stop_error(kind: str, reason: str) -> StopRunError:
     """The stop another worker recorded, as the error this worker would have met."""
     if kind == StopKind.QUOTA:
         return QuotaExhaustedError(f"another worker found the package used up: {reason}")
+    if kind == StopKind.REDIRECTED:
+        return RedirectError(f"another worker was redirected: {reason}")
     return AuthenticationError(f"another worker found the key refused: {reason}")

@@ -33,6 +33,8 @@ class RunOptions(TypedDict, total=False):
 
     db: str | Path  # the store; default bulkfetch.db
     output_format: OutputFormat | None  # default: what the output's name says (CSV)
+    raw_values: bool  # CSV and TSV: the API's values as given, even a formula (default False:
+    # a value a spreadsheet would run gets a leading "'"; see bulkfetch.io.cells)
     input_format: str | None  # csv, tsv, jsonl, xlsx, parquet; default: what its name says
     delimiter: str | None  # delimited text's; default: found from its header line
     sheet: str | None  # an .xlsx input's sheet; default: the first
@@ -172,14 +174,17 @@ async def _run(
             max_age=options.get("max_age"),
         )
         done.append(run)
+    raw = options.get("raw_values", False)
     if len(runs) == 1:
-        return await first.report(await first.write(out, output), out, rate)
+        return await first.report(await first.write(out, output, raw_values=raw), out, rate)
     for run in runs.values():
         run.check_writable()
     merged = [Part(name, run.id, run.client) for name, run in runs.items()]
     # Rows the first run stopped before enqueueing are written pending, from the input.
     rest = None if first.enqueue_complete else source.rows()
-    statuses = await write_merged(store, merged, out, output, rest=rest, rest_from=first.rows)
+    statuses = await write_merged(
+        store, merged, out, output, rest=rest, rest_from=first.rows, raw_values=raw
+    )
     if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):
         for run in runs.values():
             await store.runs.complete(run.id)

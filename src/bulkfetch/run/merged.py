@@ -18,10 +18,11 @@ import anyio.lowlevel
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
-from bulkfetch.io.records import OutputRecord
+from bulkfetch.io.records import OutputRecord, Rendered
 from bulkfetch.io.sinks import OutputFormat, open_sink
 from bulkfetch.io.sources import Row, each_row
 from bulkfetch.jobs import RowStatus
+from bulkfetch.run.output import render_kept
 from bulkfetch.store import OutputRow, Store
 
 __all__ = ["Part", "write_merged"]
@@ -86,10 +87,12 @@ async def write_merged(
     *,
     rest: Iterator[Row] | AsyncIterator[Row] | None = None,
     rest_from: int = 0,
+    raw_values: bool = False,
 ) -> dict[str, int]:
     """Write the parts' rows side by side, in input order (and the rows of ``rest`` from
     ``rest_from`` on, pending: the input's rows the first part had not enqueued when it
-    stopped); the count of each row status."""
+    stopped); the count of each row status. A row a part's kept answer cannot be written
+    for is failed. ``raw_values``: CSV and TSV cells from the API as they are."""
     details = [await store.runs.detail(part.run_id) for part in parts]
     header = details[0].header if details[0] is not None else None
     if header is None:
@@ -111,11 +114,15 @@ async def write_merged(
             seen.add(body)
         types = seen.types
     statuses: dict[str, int] = {}
-    with open_sink(out, output_format, header, columns, row_column=False, types=types) as sink:
+    with open_sink(
+        out, output_format, header, columns, row_column=False, types=types, raw_values=raw_values
+    ) as sink:
         async for row_no, fields, body, status, error in _rows(store, parts, not_yet):
+            answer = render_kept(sink, merged, body)
+            if isinstance(answer, str):
+                status, error, answer = RowStatus.FAILED, answer, Rendered()
             statuses[status.value] = statuses.get(status.value, 0) + 1
-            record = OutputRecord(row_no, fields, status.value, sink.render(merged, body), error)
-            sink.write(record)
+            sink.write(OutputRecord(row_no, fields, status.value, answer, error))
             if row_no % 5000 == 0:
                 await anyio.lowlevel.checkpoint()
         if rest is not None:

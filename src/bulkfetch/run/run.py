@@ -16,7 +16,7 @@ from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.io.sources import Picker, Source, picker
-from bulkfetch.jobs import JobState, Outcome, RowStatus
+from bulkfetch.jobs import JobState, Outcome, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.shared import SharedRateLimiter
@@ -28,7 +28,7 @@ from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
 
-__all__ = ["Run", "pacer_for"]
+__all__ = ["Run", "abandoned", "pacer_for"]
 
 
 class Run:
@@ -183,32 +183,51 @@ class Run:
             self.progress.advance(await self.store.queue.settled_rows(self.id) - settled_here, ())
 
         if not self.stop.requested:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(count_earlier_rows)
-                await run_jobs(
-                    self.store,
-                    self.id,
-                    self.client,
-                    pacer,
-                    settings=settings,
-                    stop=self.stop,
-                    clock=self.clock,
-                    on_outcomes=on_outcomes,
-                )
-                tg.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(count_earlier_rows)
+                    await run_jobs(
+                        self.store,
+                        self.id,
+                        self.client,
+                        pacer,
+                        settings=settings,
+                        stop=self.stop,
+                        clock=self.clock,
+                        on_outcomes=on_outcomes,
+                    )
+                    tg.cancel_scope.cancel()
+            except anyio.get_cancelled_exc_class():
+                # Stopped at once (a second Ctrl-C, a cancelled task): the calls in flight are
+                # abandoned, and the run says so, for status and the next resume to tell.
+                with anyio.CancelScope(shield=True):
+                    await self.store.runs.record_stop(
+                        self.id, StopKind.INTERRUPTED, abandoned(self.stop.unstored_calls)
+                    )
+                raise
             self.learned = pacer.learned
         if self.stop.kind is not None:
             await self.store.runs.record_stop(self.id, self.stop.kind, self.stop.reason or "")
 
-    async def write(self, out: Path, output_format: OutputFormat = "csv") -> dict[str, int]:
+    async def write(
+        self, out: Path, output_format: OutputFormat = "csv", *, raw_values: bool = False
+    ) -> dict[str, int]:
         """Write the output from the store; the count of each row status (see
-        :meth:`check_writable` for what is refused first)."""
+        :meth:`check_writable` for what is refused first). ``raw_values``: CSV and TSV cells
+        from the API as they are (see :mod:`bulkfetch.io.cells`)."""
         self.check_writable()
         source = self.source
         # Rows the run stopped before enqueueing are written pending, from the input.
         rest = source.rows() if not self.enqueue_complete and source is not None else None
         statuses = await write_output(
-            self.store, self.id, self.client, out, output_format, rest=rest, rest_from=self.rows
+            self.store,
+            self.id,
+            self.client,
+            out,
+            output_format,
+            rest=rest,
+            rest_from=self.rows,
+            raw_values=raw_values,
         )
         if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
             await self.store.runs.complete(self.id)
@@ -299,6 +318,14 @@ async def pacer_for(store: Store, adapter: Adapter, rate: float | None, clock: C
             own.configure(rate)
         return own
     return RateLimiter(rate, clock=clock)
+
+
+def abandoned(calls: int) -> str:
+    """What stopping at once did, in words: a run's stop reason, and what the user hears."""
+    return (
+        f"stopped at once with {calls} calls in flight, abandoned: the API may have billed"
+        " them, and the next run sends them again (counted as possibly billed twice)"
+    )
 
 
 LOST_ANSWERS = (

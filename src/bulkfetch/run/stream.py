@@ -13,16 +13,19 @@ call. A stop ends the iteration with its error after the rows that settled: a sp
 :class:`~bulkfetch.errors.QuotaExhaustedError`, a refused key
 :class:`~bulkfetch.errors.AuthenticationError`, an API that cannot be reached
 :class:`~bulkfetch.errors.UnreachableError`, the run's cap on billed units reached
-:class:`~bulkfetch.errors.CapReachedError`. Leaving the loop (``break``, a cancelled task)
+:class:`~bulkfetch.errors.CapReachedError`, a redirect to another origin
+:class:`~bulkfetch.errors.RedirectError`. Leaving the loop (``break``, a cancelled task)
 lets the calls in flight land and be stored, as Ctrl-C does; that happens when the
 generator is closed (at once with ``contextlib.aclosing``, else when Python collects it),
-and a second ``fetch_many`` on the same store waits for it.
+or when the client is closed, whichever comes first: the client waits for the runs it
+started before its connections close. A second ``fetch_many`` on the same store waits for
+it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,7 @@ from bulkfetch.errors import (
     BulkfetchError,
     CapReachedError,
     QuotaExhaustedError,
+    RedirectError,
     UnreachableError,
 )
 from bulkfetch.io.iterable import COLUMN, IterableSource
@@ -55,6 +59,7 @@ _STOPS: dict[str, type[BulkfetchError]] = {
     StopKind.AUTH: AuthenticationError,
     StopKind.UNREACHABLE: UnreachableError,
     StopKind.CAP: CapReachedError,
+    StopKind.REDIRECTED: RedirectError,
 }
 # One bulk call at a time on a store of this process (a SQLite store has one user): the
 # next waits for the one before to finish landing its calls.
@@ -107,52 +112,112 @@ async def fetch_many(
     stop = stop or StopRequest()
     settings = EngineSettings(concurrency=concurrency, max_attempts=max_attempts)
     lock = _STORES.setdefault(str(db), asyncio.Lock())
-    async with lock:
+    await lock.acquire()
+    try:
         store = await Store.open(db)
-        try:
-            begun = await Run.begin(
-                store,
-                operation,
-                IterableSource(inputs),
-                column=COLUMN,
-                name=run,
-                clock=clock,
-                progress=progress,
-                stop=stop,
-            )
-            await begun.set_cap(max_calls)
-            pacer = await pacer_for(store, begun.client, rate, clock)
-            done = anyio.Event()
+    except BaseException:
+        lock.release()
+        raise
+    landing = _Landing(store, lock, stop)
+    try:
+        begun = await Run.begin(
+            store,
+            operation,
+            IterableSource(inputs),
+            column=COLUMN,
+            name=run,
+            clock=clock,
+            progress=progress,
+            stop=stop,
+        )
+        await begun.set_cap(max_calls)
+        pacer = await pacer_for(store, begun.client, rate, clock)
+        done = anyio.Event()
 
-            async def work() -> None:
-                try:
-                    await begun.work(pacer, settings=settings, refresh=refresh, max_age=max_age)
-                finally:
-                    done.set()
-
-            working = asyncio.create_task(work())
+        async def work() -> None:
             try:
-                async for row in begun.follow(done):
-                    yield _item(row, operation)
-                await working
+                await begun.work(pacer, settings=settings, refresh=refresh, max_age=max_age)
             finally:
-                if not working.done():  # the caller left: land the calls in flight
-                    stop.request(StopKind.INTERRUPTED, "the caller stopped iterating")
-                with anyio.CancelScope(shield=True):
-                    with contextlib.suppress(Exception):
-                        await working
-        finally:
-            with anyio.CancelScope(shield=True):
-                await store.close()
+                done.set()
+
+        landing.start(asyncio.create_task(work()), begun.client)
+        async for row in begun.follow(done):
+            yield _item(row, operation)
+        await landing.finished()
+    finally:
+        await landing.land()
     if stop.kind in _STOPS:
         raise _STOPS[stop.kind](stop.reason or stop.kind)
+
+
+class _Landing:
+    """The end of a ``fetch_many``'s run, which works in a task of its own while its caller
+    iterates: stop it if it is still working, let its calls in flight land and be stored,
+    close its store, free the store for the next ``fetch_many``. Once, by whichever comes
+    first: the run's end, the caller leaving the loop, or the client closing (a caller that
+    left with ``break`` and no ``aclosing`` is closed only when Python collects it, which
+    may be after the client's session is gone)."""
+
+    def __init__(self, store: Store, lock: asyncio.Lock, stop: StopRequest) -> None:
+        self._store = store
+        self._lock = lock
+        self._stop = stop
+        self._task: asyncio.Task[None] | None = None
+        self._unregister: Callable[[], None] = lambda: None
+        self._landed: asyncio.Future[None] | None = None
+
+    def start(self, task: asyncio.Task[None], client: object) -> None:
+        self._task = task
+        working = getattr(client, "working", None)  # an HttpClient waits for it to land
+        if working is not None:
+            self._unregister = working(self.land)
+
+    async def finished(self) -> None:
+        """Wait for the run to end by itself; raise what it raised."""
+        if self._task is not None:
+            await self._task
+
+    async def land(self) -> None:
+        if self._landed is None:
+            self._landed = asyncio.ensure_future(self._land())
+        await asyncio.shield(self._landed)
+
+    async def _land(self) -> None:
+        task = self._task
+        with anyio.CancelScope(shield=True):
+            if task is not None:
+                if not task.done():  # the caller left: land the calls in flight
+                    self._stop.request(StopKind.INTERRUPTED, "the caller stopped iterating")
+                await asyncio.wait([task])
+            await self._store.close()
+        self._lock.release()
+        self._unregister()
+        if task is not None and task.cancelled():
+            warnings.warn(
+                "fetch_many was left before its end and its event loop stopped before its"
+                " calls in flight were stored: they are sent again (and may be billed again)"
+                " by the next run. Close it as you leave it: async with"
+                " contextlib.aclosing(fetch_many(...)) as items: ..., and close the client"
+                " (async with CrystalRoof(...) as api) before the loop ends",
+                RuntimeWarning,
+                stacklevel=1,
+            )
 
 
 def _item(row: OutputRow, operation: Operation[R]) -> Item[R]:
     value = row.fields[0] if row.fields else ""
     status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
     result = None
-    if row.body is not None and status in (RowStatus.OK, RowStatus.NOT_FOUND):
-        result = operation.result(row.body, operation.lookup(value))
     error = None if status is RowStatus.OK else row.error
+    if row.body is not None and status in (RowStatus.OK, RowStatus.NOT_FOUND):
+        try:
+            result = operation.result(row.body, operation.lookup(value))
+        except Exception as exc:  # an adapter that cannot read back what it kept
+            status, error = RowStatus.FAILED, _unreadable(exc)
     return Item(row.row_no, value, status, result, error)
+
+
+def _unreadable(exc: Exception) -> str:
+    return (
+        f"the kept answer cannot be read ({exc.__class__.__name__}); refresh=True fetches it again"
+    )

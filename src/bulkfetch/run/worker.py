@@ -92,9 +92,15 @@ async def work(
 
 
 async def export_run(
-    store: Store, run_id: int, out: Path, *, output_format: OutputFormat = "csv"
+    store: Store,
+    run_id: int,
+    out: Path,
+    *,
+    output_format: OutputFormat = "csv",
+    raw_values: bool = False,
 ) -> dict[str, int]:
     """Write run ``run_id``'s output from the store alone (its rows and their answers), on
-    any host, with or without its input file. The count of each row status."""
+    any host, with or without its input file. The count of each row status. ``raw_values``:
+    CSV and TSV cells from the API as they are (see :mod:`bulkfetch.io.cells`)."""
     run = await Run.attach(store, run_id, None)
-    return await run.write(out, output_format)
+    return await run.write(out, output_format, raw_values=raw_values)

@@ -25,7 +25,9 @@ class Access:
         # Fingerprints whose job ids are known (jobs are never deleted): repeated lookups
         # cost the enqueue no statement.
         self.known_jobs: OrderedDict[str, int] = OrderedDict()
-        self.answered = False  # whether this process stored the outcome of a call
+        # Whether this process leased jobs for calls or stored a call's outcome: a store it
+        # made is then kept, whatever ends the run.
+        self.answered = False
 
     @property
     def shared(self) -> bool:

@@ -94,6 +94,9 @@ class Queue:
             return Claim(jobs_, capped=len(due) < len(found))
 
         result: Claim = await self._access.write(statements)
+        # Leased for calls, which may go out before their outcomes are stored (a process
+        # stopped at once leaves them in flight): the store is kept, to say so on resume.
+        self._access.answered = self._access.answered or bool(result.jobs)
         return result
 
     async def answered(self, fingerprints: Sequence[str], since: float | None) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from bulkfetch.emulator.server import GATE, EmulatorConfig, build_app
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, run
 from tests.conftest import KEY, Emulator, StartEmulator, cli_env, run_cli
@@ -70,3 +73,26 @@ def test_the_emulator_listens_on_loopback_only(start_emulator: StartEmulator) ->
         if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
     ]
     assert listening == [f"0100007F:{port:04X}"]
+
+
+async def control(host: str, content_type: str) -> tuple[int, int]:
+    """A POST to the emulator's config by Host ``host``, as ``content_type``: its status,
+    and the quota the emulator has after it."""
+    app = build_app(EmulatorConfig())
+    async with TestClient(TestServer(app)) as client:
+        answer = await client.post(
+            "/_emulator/config",
+            data=json.dumps({"quota": 7}),
+            headers={"Host": host, "Content-Type": content_type},
+        )
+        return answer.status, app[GATE].config.quota or 0
+
+
+async def test_the_emulators_controls_take_json_from_a_loopback_host_only() -> None:
+    """A form post, or a request by another site's name (DNS rebinding), changes nothing."""
+    assert await control("127.0.0.1:8710", "application/json") == (200, 7)
+    assert await control("localhost", "application/json") == (200, 7)
+    assert await control("127.0.0.1:8710", "text/plain") == (415, 0)
+    assert await control("127.0.0.1:8710", "application/x-www-form-urlencoded") == (415, 0)
+    assert await control("evil.example:8710", "application/json") == (403, 0)
+    assert await control("[::1", "application/json") == (403, 0)

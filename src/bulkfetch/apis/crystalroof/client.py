@@ -35,7 +35,14 @@ from bulkfetch.errors import (
     RejectedError,
     ServerError,
 )
-from bulkfetch.http import Answer, HttpClient, key_fingerprint, rate_headers, request, retry_after
+from bulkfetch.http import (
+    MAX_ANSWER_BYTES,
+    Answer,
+    HttpClient,
+    key_fingerprint,
+    rate_headers,
+    retry_after,
+)
 from bulkfetch.io.flatten import flatten
 from bulkfetch.jobs import Lookup
 
@@ -72,11 +79,18 @@ class CrystalRoof(HttpClient):
         timeout: float = 30.0,
         rate: float | None = None,
         max_attempts: int = 5,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         if not api_key:
             raise InvalidInputError("CrystalRoof needs an API key (CRYSTALROOF_API_KEY)")
         super().__init__(
-            base_url, session=session, timeout=timeout, rate=rate, max_attempts=max_attempts
+            base_url,
+            session=session,
+            timeout=timeout,
+            rate=rate,
+            max_attempts=max_attempts,
+            secrets=(api_key,),
+            max_answer_bytes=max_answer_bytes,
         )
         self._api_key = api_key
 
@@ -88,7 +102,12 @@ class CrystalRoof(HttpClient):
         return key_fingerprint(self._api_key)
 
     def spec(self) -> dict[str, Any]:
-        return {"api": NAME, "base_url": self._base_url, "timeout": self.timeout}
+        return {
+            "api": NAME,
+            "base_url": self._base_url,
+            "timeout": self.timeout,
+            "max_answer_bytes": self.max_answer_bytes,
+        }
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -182,13 +201,7 @@ class CrystalRoof(HttpClient):
     async def _send(self, lookup: Lookup) -> Answer:
         path = self._path(lookup)
         query = {k: v for k, v in lookup.params if k not in {"location", NO_SEGMENT}}
-        return await request(
-            self._client(),
-            "GET",
-            self._base_url + path,
-            endpoint=path,
-            params={**query, "api_key": self._api_key},
-        )
+        return await self.send("GET", path, params={**query, "api_key": self._api_key})
 
     def _read(self, lookup: Lookup, answer: Answer) -> dict[str, Any]:
         """The parsed body of a 200, or the typed error the answer means."""
@@ -283,9 +296,11 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 
 def _error_for(answer: Answer, endpoint: str, location: str) -> ApiError:
     try:
-        message = str(speedups.loads(answer.text)["error"])
-    except (ValueError, KeyError, TypeError):
-        message = f"unexpected answer (HTTP {answer.status})"
+        said = speedups.loads(answer.text)
+    except ValueError:
+        said = None
+    error = said.get("error") if isinstance(said, dict) else None
+    message = error if isinstance(error, str) else f"unexpected answer (HTTP {answer.status})"
     context: dict[str, Any] = {"status": answer.status, "endpoint": endpoint, "lookup": location}
     if answer.status == 429:
         return RateLimitedError(message, retry_after=retry_after(answer.headers), **context)

@@ -78,7 +78,9 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
 
     async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
         base_url = args.base_url or DEFAULT_BASE_URL
-        async with CrystalRoof(key, base_url=base_url, timeout=args.timeout) as api:
+        async with CrystalRoof(
+            key, base_url=base_url, timeout=args.timeout, max_answer_bytes=args.max_answer_bytes
+        ) as api:
             return await enrich(
                 api,
                 args.input,

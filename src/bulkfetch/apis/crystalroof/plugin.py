@@ -8,6 +8,7 @@ from typing import Any
 
 from bulkfetch.apis.crystalroof import command, emulator
 from bulkfetch.apis.crystalroof.client import NAME, CrystalRoof
+from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.plugins import ApiPlugin, key_from
 
 __all__ = ["plugin"]
@@ -15,7 +16,12 @@ __all__ = ["plugin"]
 
 def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> CrystalRoof:
     key = key_from(environ, command.KEY_VARIABLE) or ""
-    return CrystalRoof(key, base_url=spec["base_url"], timeout=float(spec.get("timeout") or 30))
+    return CrystalRoof(
+        key,
+        base_url=spec["base_url"],
+        timeout=float(spec.get("timeout") or 30),
+        max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
+    )
 
 
 plugin = ApiPlugin(

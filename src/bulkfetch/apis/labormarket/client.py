@@ -44,7 +44,14 @@ from bulkfetch.errors import (
     RejectedError,
     ServerError,
 )
-from bulkfetch.http import Answer, HttpClient, key_fingerprint, rate_headers, request, retry_after
+from bulkfetch.http import (
+    MAX_ANSWER_BYTES,
+    Answer,
+    HttpClient,
+    key_fingerprint,
+    rate_headers,
+    retry_after,
+)
 from bulkfetch.jobs import Lookup
 
 __all__ = ["CodesOperation", "LaborMarket"]
@@ -72,6 +79,7 @@ class LaborMarket(HttpClient):
         timeout: float = 30.0,
         rate: float | None = None,
         max_attempts: int = 5,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         wire: WireNames | None = None,
     ) -> None:
         if environment not in BASE_URLS:
@@ -92,6 +100,8 @@ class LaborMarket(HttpClient):
             timeout=timeout,
             rate=rate,
             max_attempts=max_attempts,
+            secrets=(platform_key, customer_key),
+            max_answer_bytes=max_answer_bytes,
         )
         self._platform_key = platform_key
         self._customer_key = customer_key
@@ -115,6 +125,7 @@ class LaborMarket(HttpClient):
             "base_url": self._base_url,
             "environment": self.environment,
             "timeout": self.timeout,
+            "max_answer_bytes": self.max_answer_bytes,
             "by": self._by,
             "wire": wire,
         }
@@ -188,15 +199,8 @@ class LaborMarket(HttpClient):
         path = f"{PATH}/regions"
 
         async def ask() -> Any:
-            answer = await request(
-                self._client(),
-                "GET",
-                self._base_url + path,
-                endpoint=path,
-                params={"type": type} if type else None,
-                headers=self._headers(),
-            )
-            return self._read(answer)
+            params = {"type": type} if type else None
+            return self._read(await self.send("GET", path, params=params, headers=self._headers()))
 
         data = await self._caller.call(f"regions|{type}", ask)
         try:
@@ -299,14 +303,8 @@ class LaborMarket(HttpClient):
             body["includeSkills"] = True
         if options["msaFallback"]:
             body[self.wire.msa_fallback_field] = True
-        path = f"{PATH}/{first.endpoint}"
-        return await request(
-            self._client(),
-            "POST",
-            self._base_url + path,
-            endpoint=path,
-            headers=self._headers(),
-            json=body,
+        return await self.send(
+            "POST", f"{PATH}/{first.endpoint}", headers=self._headers(), json=body
         )
 
     def _read(self, answer: Answer) -> Any:

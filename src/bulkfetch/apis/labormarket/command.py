@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bulkfetch import speedups
 from bulkfetch.apis.labormarket.bulk import labor_market
@@ -23,8 +24,10 @@ from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.run import RunReport
 from bulkfetch.store import Store
+from bulkfetch.untrusted import printable
 
 __all__ = ["CUSTOMER_KEY", "PLATFORM_KEY", "add_commands", "client_from"]
 
@@ -91,6 +94,7 @@ def client_from(
     base_url: str | None,
     timeout: float,
     wire: WireNames,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> LaborMarket:
     """A client with the keys of ``environ``."""
     platform_key = environ.get(PLATFORM_KEY)
@@ -102,6 +106,7 @@ def client_from(
         environment="production" if environment == "production" else "test",
         base_url=base_url,
         timeout=timeout,
+        max_answer_bytes=max_answer_bytes,
         wire=wire,
     )
 
@@ -113,6 +118,7 @@ def _client(args: argparse.Namespace) -> LaborMarket:
         environment=args.environment,
         base_url=args.base_url,
         timeout=args.timeout,
+        max_answer_bytes=args.max_answer_bytes,
         wire=dataclasses.replace(WireNames(), **overrides),
     )
 
@@ -149,6 +155,6 @@ def _regions(args: argparse.Namespace, err: Console) -> int:
 
     table = Table("type", "code", "label")
     for row in speedups.run(fetch):
-        table.add_row(*row)
+        table.add_row(*(Text(printable(cell)) for cell in row))  # the API's text, not markup
     Console(highlight=False).print(table)
     return ExitCode.OK

@@ -10,6 +10,7 @@ from typing import Any
 from bulkfetch.apis.labormarket import command, emulator
 from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.wire import NAME, WireNames
+from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.plugins import ApiPlugin, key_from
 
 __all__ = ["plugin"]
@@ -26,6 +27,7 @@ def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Labo
         environment=spec.get("environment", "test"),
         base_url=spec["base_url"],
         timeout=float(spec.get("timeout") or 30.0),
+        max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
         wire=WireNames(**wire),
     )
     client.operation(f"by_{spec.get('by', 'soc')}", {})  # the kind of code its runs send

@@ -15,7 +15,7 @@ from bulkfetch.errors import (
     RateLimitedError,
     ServerError,
 )
-from bulkfetch.http import HttpClient, key_fingerprint, request, retry_after
+from bulkfetch.http import HttpClient, key_fingerprint, retry_after
 
 NAME = "echo"
 
@@ -37,7 +37,7 @@ class Echo(HttpClient):
     notices: tuple[str, ...] = ()
 
     def __init__(self, key: str, *, base_url: str, timeout: float = 30.0) -> None:
-        super().__init__(base_url, session=None, timeout=timeout)
+        super().__init__(base_url, session=None, timeout=timeout, secrets=(key,))
         self._key = key
 
     @property
@@ -66,9 +66,7 @@ class Echo(HttpClient):
     async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
         (lookup,) = lookups
         path = f"/echo/v1/{lookup.param('word')}"
-        answer = await request(
-            self._client(), "GET", self.origin + path, endpoint=path, params={"key": self._key}
-        )
+        answer = await self.send("GET", path, params={"key": self._key})
         context: dict[str, Any] = {"status": answer.status, "endpoint": path}
         if answer.status == 200:
             body = json.loads(answer.text)["data"]
