@@ -34,6 +34,8 @@ class Behaviour:
     location: str = ""  # for mode "redirect": where to (none: the URL asked)
     size: int = 0  # bytes, for "huge"
     redirect_status: int = 302
+    body: bytes = b""  # for "raw": the body, with status and content_type
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -97,6 +99,9 @@ class Hostile:
                     await response.write(chunk)
             except ConnectionError:
                 return response
+        if mode == "raw":  # these bytes, under this content type
+            headers = {"Content-Type": behaviour.content_type}
+            return web.Response(status=behaviour.status, body=behaviour.body, headers=headers)
         if mode == "values":  # well formed, with text that breaks terminals and sheets
             return web.json_response(_values(lmi, body))
         return web.json_response(_values(lmi, body, plain=True))

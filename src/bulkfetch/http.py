@@ -236,9 +236,13 @@ class HttpClient:
         try:
             text = (body or b"").decode(charset, "strict" if success else "replace")
         except (UnicodeDecodeError, LookupError):
-            raise BadResponseError(
-                f"the answer is not {_shown_charset(charset)} text", status=status, endpoint=path
-            ) from None
+            if success:
+                raise BadResponseError(
+                    f"the answer is not {_shown_charset(charset)} text",
+                    status=status,
+                    endpoint=path,
+                ) from None
+            text = (body or b"").decode("utf-8", "replace")  # a charset of no name: a message
         text = self._secrets.redact(text, data=success)
         return Answer(path, status, response.headers, text)
 

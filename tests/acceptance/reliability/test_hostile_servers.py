@@ -232,3 +232,29 @@ def test_a_file_names_control_characters_reach_no_terminal(cli: Cli, tmp_path: P
     assert ran.code == 2
     assert "in\\x1b[2J\\x07.csv" in ran.err
     assert not {"\x1b", "\x07"} & set(ran.err)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "code", "said"),
+    [
+        (402, b'{"error": "no more calls"}', "application/json; charset=bogus", 3, "no more"),
+        (200, b'{"data": {"a": "\xff\xfe"}}', "application/json", 1, "not utf-8 text"),
+        (200, b'{"data": {"a": 1}}', "application/json; charset=bogus", 1, "not bogus text"),
+    ],
+)
+def test_an_answers_bytes_and_charset_are_read_as_they_mean(
+    status: int,
+    body: bytes,
+    content_type: str,
+    code: int,
+    said: str,
+    cli: Cli,
+    hostile: Hostile,
+    tmp_path: Path,
+) -> None:
+    """An error under an unknown charset still means its status (a 402 stops the run); a
+    success that is not the text it says it is fails its lookups, saying so."""
+    hostile.behave("raw", status=status, body=body, content_type=content_type)
+    ran = cli(*command("crystalroof", tmp_path, hostile.url))
+    assert ran.code == code, ran.err
+    assert said in ran.err + (tmp_path / "out.csv").read_text()
