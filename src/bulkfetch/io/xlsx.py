@@ -10,6 +10,7 @@ cell longer than Excel's own limit is refused where it is read."""
 
 from __future__ import annotations
 
+import functools
 import pyexpat
 import zipfile
 from collections.abc import Callable, Iterator
@@ -84,7 +85,8 @@ class XlsxSource:
     def _cells(self) -> Iterator[tuple[Any, ...]]:
         openpyxl = _openpyxl()
         open_binary(self.path).close()  # a missing or unreadable file, said plainly
-        _check_archive(self.path)
+        stat = self.path.stat()
+        _checked_archive(self.path, stat.st_size, stat.st_mtime_ns)
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a file that is not .xlsx
@@ -122,6 +124,13 @@ _READ_WHOLE = (
     "docProps/core.xml",
     "docProps/custom.xml",
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _checked_archive(path: Path, size: int, mtime_ns: int) -> None:
+    """:func:`_check_archive`, once for a file as it is (a run reads its header and its
+    rows, each through openpyxl, and counting a million shared strings takes seconds)."""
+    _check_archive(path)
 
 
 def _check_archive(path: Path) -> None:
