@@ -9,20 +9,16 @@ import json
 import os
 import platform
 import resource
-import secrets
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
-import sqlalchemy as sa
 from aiolimiter import AsyncLimiter
 
 from bulkfetch.apis.crystalroof.locations import parse_location
@@ -30,26 +26,6 @@ from bulkfetch.samples import write_postcode_file
 
 KEY = "bench-key"
 OCCUPATION = "/customer-api/work-and-travel/occupation/postcode/v1/"
-
-
-@contextmanager
-def scratch_database(server: str, prefix: str) -> Iterator[str]:
-    """A fresh database of its own on the PostgreSQL ``server`` (a URL), dropped after."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = sa.make_url(server).set(drivername="postgresql")
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def machine() -> str:

@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Emulator, bulkfetch, finish, scratch_database, start, table
+from tests.postgres import scratch_database
+
+from benchmarks.common import Emulator, bulkfetch, finish, start, table
 from benchmarks.unknown_limit import _whole_run
 from bulkfetch.samples import postcodes, write_postcode_file
 

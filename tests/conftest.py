@@ -1,23 +1,31 @@
-"""Shared fixtures: the real emulator in a subprocess, a hostile server on a thread, and the
-real CLI (in a subprocess, or in this process)."""
+"""Shared fixtures: the real emulator and a hostile server, each served from a thread of
+the tests' own process, and the real CLI, in this process (``run_cli``, ``cli``) or in a
+process of its own (``bulkfetch_command``, where a kill, a signal or a second process is
+the point)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from benchmarks.common import scratch_database
 
-from bulkfetch.cli import main
+from bulkfetch.cli import emulate, main
+from bulkfetch.cli.app import _parser
+from bulkfetch.emulator import build_app
 from tests.hostile import Hostile, serving
+from tests.postgres import scratch_database
+from tests.serving import on_a_thread
 
 KEY = "sk-test-5e3c1f0a9b"
 PLATFORM_KEY = "pk_test_9f8e7d6c5b"
@@ -26,10 +34,11 @@ CUSTOMER_KEY = "ck_live_1a2b3c4d"
 
 @dataclass
 class Emulator:
-    """A running ``bulkfetch emulate`` process."""
+    """A running emulator: ``bulkfetch emulate``'s application, with its options, served
+    from a thread of this process."""
 
     url: str
-    process: subprocess.Popen[str]
+    stop: Callable[[], None]  # it stops answering (its port is free again)
 
     def ledger(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_emulator/ledger", timeout=10) as response:
@@ -52,28 +61,19 @@ class StartEmulator(Protocol):
 
 @pytest.fixture
 def start_emulator() -> Iterator[StartEmulator]:
-    """Start emulators with the given CLI options; each is stopped after the test."""
-    started: list[Emulator] = []
+    """Start emulators with ``bulkfetch emulate``'s options; each is stopped after the
+    test (or when the test stops it)."""
+    with contextlib.ExitStack() as started:
 
-    def start(*options: str) -> Emulator:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bulkfetch", "emulate", "--port", "0", *options],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("emulator listening on "), line
-        emulator = Emulator(line.split()[-1], process)
-        started.append(emulator)
-        return emulator
+        def start(*options: str) -> Emulator:
+            args = _parser().parse_args(["emulate", "--port", "0", *options])
+            app = build_app(emulate.config_of(args), host=args.host)
+            serving = contextlib.ExitStack()
+            url = serving.enter_context(on_a_thread(app, port=args.port))
+            started.callback(serving.close)
+            return Emulator(url, serving.close)
 
-    yield start
-    for emulator in started:
-        emulator.process.terminate()
-        emulator.process.wait(timeout=10)
-        if emulator.process.stdout is not None:
-            emulator.process.stdout.close()
+        yield start
 
 
 @pytest.fixture
@@ -99,17 +99,56 @@ def bulkfetch_command(*args: str | Path) -> list[str]:
 
 
 def run_cli(
-    *args: str | Path, timeout: float = 120, env: Mapping[str, str] | None = None
+    *args: str | Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI to completion, capturing its output."""
+    """Run the CLI to completion in this process (``main(argv)``, with the environment a
+    process of its own would get), capturing what it prints: an exception it would end on
+    is its traceback on stderr and exit 1, as in a process."""
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(cli_env(**(env or {})))
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _exit_code(args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def run_process(
+    *args: str | Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI run to its end in a process of its own, as a user runs it."""
     return subprocess.run(
         bulkfetch_command(*args),
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=300,
         env=cli_env(**(env or {})),
         check=False,
     )
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+# An invariant proven on a few hundred rows in this process (the fast tier), and on ten
+# thousand in a process of its own (the full tier).
+SIZES = [
+    pytest.param(400, run_cli, id="400-in-this-process"),
+    pytest.param(10_000, run_process, id="10000-in-a-process", marks=pytest.mark.slow),
+]
+
+
+def _exit_code(args: Sequence[str | Path]) -> int:
+    try:
+        main([str(arg) for arg in args])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
 
 
 @dataclass(frozen=True)
@@ -136,11 +175,7 @@ def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> C
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         capfd.readouterr()
-        try:
-            main([str(arg) for arg in args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
+        code = _exit_code(args)
         out, err = capfd.readouterr()
         return Ran(code, out, err)
 

@@ -7,15 +7,15 @@ records every request it got."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.serving import on_a_thread
 
 CRYSTALROOF = "/customer-api/"
 LABOR_MARKET = "/v1/labor-market-intelligence/"
@@ -126,30 +126,6 @@ def serving() -> Iterator[Hostile]:
     hostile = Hostile()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", hostile.handle)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-
-    async def start() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        hostile.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        ready.set()
-
-    thread = threading.Thread(target=_run, args=(loop, start()), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the hostile server did not start"
-    try:
+    with on_a_thread(app) as url:
+        hostile.url = url
         yield hostile
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def _run(loop: asyncio.AbstractEventLoop, start: Any) -> None:
-    asyncio.set_event_loop(loop)
-    loop.run_until_complete(start)
-    loop.run_forever()

@@ -7,7 +7,6 @@ import json
 import math
 import signal
 import subprocess
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import enrich_command
 from tests.acceptance.test_enrich import enrich, read_csv
 from tests.acceptance.test_labor_market import BY_SOC, lmi, soc_file
-from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
-
-pytestmark = pytest.mark.slow
+from tests.conftest import SIZES, Emulator, Runner, StartEmulator, cli_env, run_cli
+from tests.waiting import wait_until
 
 
 def plan_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -37,26 +35,30 @@ def spent(db: Path) -> dict[str, int]:
     return figures
 
 
-def test_the_plan_announces_exactly_what_the_run_bills(emulator: Emulator, tmp_path: Path) -> None:
-    """--plan --json on 10,000 rows with repeats and malformed ones: no call, no store; the
-    units it announces are those the emulator bills when the run follows; then 0."""
+@pytest.mark.parametrize(("size", "runner"), SIZES)
+def test_the_plan_announces_exactly_what_the_run_bills(
+    emulator: Emulator, tmp_path: Path, size: int, runner: Runner
+) -> None:
+    """--plan --json on rows with repeats and malformed ones: no call, no store; the units
+    it announces are those the emulator bills when the run follows; then 0."""
     source = write_postcode_file(
-        tmp_path / "in.csv", 10_000, seed=7, repeat_rate=0.10, malformed_rate=0.02
+        tmp_path / "in.csv", size, seed=7, repeat_rate=0.10, malformed_rate=0.02
     )
     out, db = tmp_path / "out.csv", tmp_path / "s.db"
-    plan = plan_of(enrich(emulator, source, out, db, "--plan", "--json", "--rate", "50"))
+    planned = enrich(emulator, source, out, db, "--plan", "--json", "--rate", "50", runner=runner)
+    plan = plan_of(planned)
     assert emulator.ledger()["requests"] == 0
     assert not db.exists()
     assert not out.exists()
-    assert plan["rows"] == 10_000
-    assert plan["invalid"] > 100
-    assert plan["lookups"] == plan["units"] == plan["requests"] < 10_000 - plan["invalid"]
+    assert plan["rows"] == size
+    assert plan["invalid"] > size // 100
+    assert plan["lookups"] == plan["units"] == plan["requests"] < size - plan["invalid"]
     assert plan["seconds"] == pytest.approx(plan["requests"] / 50)
 
-    ran = enrich(emulator, source, out, db)
+    ran = enrich(emulator, source, out, db, "--rate", "5000", runner=runner)
     assert ran.returncode == 0, ran.stderr
     assert emulator.ledger()["billed_total"] == plan["units"]
-    after = plan_of(enrich(emulator, source, out, db, "--plan", "--json"))
+    after = plan_of(enrich(emulator, source, out, db, "--plan", "--json", runner=runner))
     assert (after["units"], after["requests"], after["answered"]) == (0, 0, plan["lookups"])
 
 
@@ -91,7 +93,8 @@ def test_a_cap_stops_before_the_call_that_would_pass_it(emulator: Emulator, tmp_
     distinct = plan_of(enrich(emulator, source, out, db, "--plan", "--json"))["units"]
     assert distinct == 500
 
-    capped = enrich(emulator, source, out, db, "--max-calls", "137", "--concurrency", "16")
+    fast = ("--concurrency", "16", "--rate", "5000")  # no slow start: the cap is the point
+    capped = enrich(emulator, source, out, db, "--max-calls", "137", *fast)
     assert capped.returncode == 7, capped.stderr
     assert "cap of 137 billed lookups is reached" in capped.stderr
     assert emulator.ledger()["billed_total"] <= 137
@@ -99,7 +102,7 @@ def test_a_cap_stops_before_the_call_that_would_pass_it(emulator: Emulator, tmp_
     assert "failed" not in statuses
     assert "pending" in statuses
 
-    again = enrich(emulator, source, out, db, "--max-calls", "1000", "--concurrency", "16")
+    again = enrich(emulator, source, out, db, "--max-calls", "1000", *fast)
     assert again.returncode == 0, again.stderr
     ledger = emulator.ledger()
     assert ledger["billed_total"] == len(ledger["billed"]) == distinct
@@ -107,6 +110,7 @@ def test_a_cap_stops_before_the_call_that_would_pass_it(emulator: Emulator, tmp_
     assert spent(db)["units"] == distinct
 
 
+@pytest.mark.slow
 def test_status_figures_are_the_ledger_s(start_emulator: StartEmulator, tmp_path: Path) -> None:
     """429s and faults (500s, dropped and cut-off answers): status --json equals the
     ledger; after a kill -9 and a resume, the ledger lies within what status says."""
@@ -128,8 +132,7 @@ def test_status_figures_are_the_ledger_s(start_emulator: StartEmulator, tmp_path
 
     command = enrich_command(emulator, source, out, db, "--rate", "60")
     killed = subprocess.Popen(command, env=cli_env(), stderr=subprocess.DEVNULL)
-    while emulator.ledger()["billed_total"] < 500:
-        time.sleep(0.05)
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 500, what="500 calls billed")
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=30)
     resumed = run_cli(*command[3:])
@@ -143,6 +146,7 @@ def test_status_figures_are_the_ledger_s(start_emulator: StartEmulator, tmp_path
     assert ledger["billed_twice"] <= figures["maybe_billed_twice"]
 
 
+@pytest.mark.slow
 def test_timed_out_calls_are_counted_as_possibly_billed_twice(
     start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
@@ -160,6 +164,7 @@ def test_timed_out_calls_are_counted_as_possibly_billed_twice(
     assert "--concurrency" in result.stderr
 
 
+@pytest.mark.slow
 def test_progress_lines_when_nobody_watches(emulator: Emulator, tmp_path: Path) -> None:
     """Output piped, no terminal: a progress line at a steady pace, each a single line."""
     source = write_postcode_file(tmp_path / "in.csv", 300, seed=19, malformed_rate=0.0)

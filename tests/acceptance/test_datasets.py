@@ -15,12 +15,11 @@ from bulkfetch.samples import postcodes, write_postcode_file
 from tests.acceptance.test_enrich import distinct_valid, enrich, read_csv
 from tests.conftest import Emulator, run_cli
 
-pytestmark = pytest.mark.slow
-
 THREE = ("--dataset", "occupation:area_type=lsoa", "--dataset", "income", "--dataset",
          "flood-risk")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_three_datasets_one_row_each_then_a_fourth_bills_only_its_own(
     emulator: Emulator, tmp_path: Path
 ) -> None:

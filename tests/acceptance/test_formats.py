@@ -17,21 +17,25 @@ from bulkfetch.io.flatten import flatten
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import Emulator, bulkfetch_command, cli_env, run_cli
 
-pytestmark = pytest.mark.slow
+
+def arguments(emulator: Emulator, source: Path | str, out: Path | str, db: Path) -> list[str]:
+    return [
+        "enrich", str(source), "--column", "postcode", "--out", str(out), "--db", str(db),
+        "--base-url", emulator.url, "--rate", "5000",  # no slow start: formats are the point
+    ]  # fmt: skip
 
 
 def enrich(
-    emulator: Emulator,
-    source: Path | str,
-    out: Path | str,
-    db: Path,
-    *extra: str,
-    stdin: bytes = b"",
+    emulator: Emulator, source: Path | str, out: Path | str, db: Path
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(*arguments(emulator, source, out, db))
+
+
+def piped(
+    emulator: Emulator, out: Path | str, db: Path, stdin: bytes
 ) -> subprocess.CompletedProcess[bytes]:
-    command = bulkfetch_command(
-        "enrich", source, "--column", "postcode", "--out", out, "--db", db,
-        "--base-url", emulator.url, *extra,
-    )  # fmt: skip
+    """The input on standard input, to a process of its own."""
+    command = bulkfetch_command(*arguments(emulator, "-", out, db))
     return subprocess.run(
         command, input=stdin, capture_output=True, env=cli_env(), timeout=120, check=False
     )
@@ -94,16 +98,17 @@ def test_each_input_format_gives_the_csv_paths_output(
     assert emulator.ledger()["requests"] == calls
 
 
+@pytest.mark.slow
 def test_standard_input_and_standard_output(
     emulator: Emulator, tmp_path: Path, reference: bytes
 ) -> None:
     """``-`` in and ``-`` out: the same bytes; the same content piped again is the same
     run, which the store already finished."""
-    piped = (tmp_path / "in.csv").read_bytes()
-    done = enrich(emulator, "-", "-", tmp_path / "s.db", stdin=piped)
+    content = (tmp_path / "in.csv").read_bytes()
+    done = piped(emulator, "-", tmp_path / "s.db", content)
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference
-    again = enrich(emulator, "-", tmp_path / "again.csv", tmp_path / "s.db", stdin=piped)
+    again = piped(emulator, tmp_path / "again.csv", tmp_path / "s.db", content)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again.csv").read_bytes() == reference
     assert run_cli("status", "--db", tmp_path / "s.db").stdout.startswith("run 2: ")
@@ -136,6 +141,7 @@ def test_parquet_and_json_lines_outputs_hold_what_the_csv_holds(
         assert {k: str(v) for k, v in values.items()} == {k: want[k] for k in values}
 
 
+@pytest.mark.slow
 def test_export_writes_the_same_bytes_anywhere_without_the_input(
     emulator: Emulator, tmp_path: Path, reference: bytes
 ) -> None:

@@ -3,6 +3,7 @@ emulator, and every exception it names imports from bulkfetch."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -62,8 +63,13 @@ def test_the_library_examples_run_as_written(
         items = printed[2:]
         assert [line.split()[0] for line in items] == ["0", "1", "2", "3", "4", "5"]
         assert [" invalid " in line for line in items] == [False, False, True, True, False, False]
-    elif index == 1:
-        assert "'ok'" in printed[0]
+    elif index == 1:  # the file's statuses, its calls, and whether it is complete
+        statuses, calls, complete = printed[0].rsplit(" ", 2)
+        counted = ast.literal_eval(statuses)
+        assert sum(counted.values()) == 20
+        assert set(counted) <= {"ok", "not_found"}
+        assert counted["ok"] > 0
+        assert (int(calls), complete) == (20, "True")
     else:
         assert printed[-1].startswith("{")
         assert "'ok': 2" in printed[-1]

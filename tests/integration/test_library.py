@@ -11,6 +11,7 @@ from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
 from bulkfetch.apis.crystalroof.emulator import OCCUPATION_GROUPS
 from bulkfetch.engine import StopRequest
 from bulkfetch.jobs import StopKind
+from bulkfetch.run.enqueue import CHUNK
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import KEY, Emulator, StartEmulator
 
@@ -90,19 +91,22 @@ async def test_a_stop_while_reading_the_input_still_writes_every_row(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     """Stopped mid-enqueue: one output row per input row (pending), no call; then resumed."""
-    source = write_postcode_file(tmp_path / "in.csv", 3000, seed=12)
+    rows = CHUNK + 200  # more than one chunk of the enqueue: it stops after the first
+    source = write_postcode_file(tmp_path / "in.csv", rows, seed=12, repeat_rate=0.9)
     out, db = tmp_path / "o.csv", tmp_path / "s.db"
     stop = StopRequest()
     stop.request(StopKind.INTERRUPTED, "stopped by the test")
     async with CrystalRoof(KEY, base_url=emulator.url) as api:
         stopped = await enrich(api, source, column="postcode", out=out, db=db, stop=stop)
         assert stopped.stop_kind == StopKind.INTERRUPTED
-        assert stopped.statuses == {"pending": 3000}
+        assert stopped.statuses == {"pending": rows}
         assert emulator.ledger()["requests"] == 0
-        assert len(out.read_text(encoding="utf-8").splitlines()) == 3001
+        assert len(out.read_text(encoding="utf-8").splitlines()) == rows + 1
 
-        resumed = await enrich(api, source, column="postcode", out=out, db=db, concurrency=64)
+        resumed = await enrich(
+            api, source, column="postcode", out=out, db=db, concurrency=64, rate=5000
+        )
     assert resumed.complete
-    assert resumed.rows == 3000
-    assert sum(resumed.statuses.values()) == 3000
+    assert resumed.rows == rows
+    assert sum(resumed.statuses.values()) == rows
     assert emulator.ledger()["billed_twice"] == 0

@@ -83,7 +83,7 @@ async def test_a_dead_workers_leases_run_out_and_its_jobs_come_back(postgres_url
 
 async def test_workers_share_one_budget_within_the_providers_seconds(postgres_url: str) -> None:
     """Two workers on one key at 10/s: together never more than 10 sends in a second of the
-    clock, none at a second's edge."""
+    clock (where in its seconds they go: the pacing's unit tests, on a clock of their own)."""
     async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
         workers = [
             await SharedRateLimiter.join(a, "key-1", 10.0),
@@ -102,7 +102,6 @@ async def test_workers_share_one_budget_within_the_providers_seconds(postgres_ur
     per_second = Counter(math.floor(at) for at in sent)
     assert len(sent) == 24
     assert max(per_second.values()) <= 10
-    assert all(0.02 < at % 1 < 0.98 for at in sent)
 
 
 async def test_what_one_worker_learns_paces_them_all(postgres_url: str) -> None:

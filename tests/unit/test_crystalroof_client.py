@@ -160,7 +160,8 @@ async def test_a_single_call_waits_out_a_429(api: CrystalRoof) -> None:
 
 
 async def test_unreadable_and_cut_answers_are_retryable(api: CrystalRoof) -> None:
-    """A body that is not JSON, or a broken connection, never escapes as aiohttp's error."""
+    """A body that is not JSON, or a broken connection, never escapes as aiohttp's error,
+    and is tried again: with three attempts, two such answers, then the body."""
     with aioresponses() as mocked:
         mocked.get(URL, response_class=MockedResponse, status=200, body="<html>oops")
         with pytest.raises(BadResponseError):
@@ -169,6 +170,14 @@ async def test_unreadable_and_cut_answers_are_retryable(api: CrystalRoof) -> Non
         with pytest.raises(TransportError) as raised:
             await api.occupation("W6 0WW")
     assert SECRET not in str(raised.value)
+    async with CrystalRoof(SECRET, base_url=BASE, max_attempts=3) as patient:
+        with aioresponses() as mocked:
+            mocked.get(URL, response_class=MockedResponse, status=200, body="<html>oops")
+            mocked.get(URL, exception=aiohttp.ServerDisconnectedError())
+            mocked.get(URL, response_class=MockedResponse, payload=BODY)
+            result = await patient.occupation("W6 0WW")
+            assert sum(len(calls) for calls in mocked.requests.values()) == 3
+    assert result.residents["Total"] == 98
 
 
 async def test_bulk_fetch_turns_404_into_a_not_found_result(api: CrystalRoof) -> None:

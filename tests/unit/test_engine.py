@@ -42,12 +42,14 @@ class FakeAdapter:
         self.script = script
         self.calls: Counter[str] = Counter()
         self.sent: list[float] = []
+        self.sent_by: dict[str, list[float]] = {}
 
     async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
         (lookup,) = lookups
         value = lookup.param("value")
         self.calls[value] += 1
         self.sent.append(self.clock.time())
+        self.sent_by.setdefault(value, []).append(self.clock.time())
         await self.clock.sleep(0.02)
         error = self.script(value, self.calls[value])
         if error is not None:
@@ -101,7 +103,8 @@ async def test_every_lookup_is_called_once_and_ends_done(tmp_path: Path) -> None
 
 async def test_failures_that_pass_are_retried_after_a_backoff(tmp_path: Path) -> None:
     """A 500 twice, then an answer: done after three calls; one that never passes ends
-    failed after max_attempts; the backoff is waited on the clock, never in real time."""
+    failed after max_attempts; each backoff (full jitter up to 8, 16, 32 s) waited on the
+    clock, never in real time."""
 
     def script(value: str, nth: int) -> Exception | None:
         if (value == "flaky" and nth <= 2) or value == "broken":
@@ -113,7 +116,11 @@ async def test_failures_that_pass_are_retried_after_a_backoff(tmp_path: Path) ->
     )
     assert states == {"flaky": JobState.DONE, "broken": JobState.FAILED, "fine": JobState.DONE}
     assert adapter.calls == Counter({"flaky": 3, "broken": 4, "fine": 1})
-    assert clock.now > 1000.0 + 1.0  # backoffs of up to 8, 16, 32 s passed on the clock
+    gaps = [b - a for a, b in itertools.pairwise(adapter.sent_by["broken"])]
+    # Each: its answer (20 ms), its backoff, then its send slot (within the next second).
+    for gap, ceiling in zip(gaps, (8.0, 16.0, 32.0), strict=True):
+        assert 0.02 <= gap <= 0.02 + ceiling + 1.0
+    assert clock.now - 1000.0 >= sum(gaps) > 1.0
 
 
 async def test_a_429_spends_no_attempt(tmp_path: Path) -> None:

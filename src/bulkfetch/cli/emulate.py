@@ -15,10 +15,7 @@ from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
 from bulkfetch.emulator import EmulatorConfig, serve
 from bulkfetch.plugins import plugins
 
-__all__ = ["add", "burst", "latency"]
-
-# The APIs' own emulator options: what each plugin makes of the parsed arguments.
-_API_OPTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = []
+__all__ = ["add", "burst", "config_of", "latency"]
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,10 +42,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="MIN[,MAX] seconds added to answers",
     )
     emulate.add_argument("--seed", type=count, default=0)
-    for found in plugins().values():
-        if found.emulator_options is not None:
-            _API_OPTIONS.append(found.emulator_options(emulate))
-    emulate.set_defaults(handler=_emulate)
+    # The APIs' own options: what each plugin makes of the parsed arguments.
+    collectors = [
+        found.emulator_options(emulate)
+        for found in plugins().values()
+        if found.emulator_options is not None
+    ]
+    emulate.set_defaults(handler=_emulate, api_options=collectors)
 
 
 def latency(text: str) -> tuple[float, float]:
@@ -73,11 +73,13 @@ def burst(text: str) -> tuple[float, float]:
     return period, part
 
 
-def _emulate(args: argparse.Namespace, err: Console) -> int:
+def config_of(args: argparse.Namespace) -> EmulatorConfig:
+    """The emulator's settings, from ``bulkfetch emulate``'s parsed arguments."""
     api_options: dict[str, Any] = {}
-    for collect in _API_OPTIONS:
+    collect: Callable[[argparse.Namespace], dict[str, Any]]
+    for collect in args.api_options:
         api_options.update(collect(args))
-    config = EmulatorConfig(
+    return EmulatorConfig(
         keys=frozenset(args.keys.split(",")) if args.keys else None,
         rate_limit=args.rate_limit,
         quota=args.quota,
@@ -95,6 +97,10 @@ def _emulate(args: argparse.Namespace, err: Console) -> int:
         seed=args.seed,
         options=api_options,
     )
+
+
+def _emulate(args: argparse.Namespace, err: Console) -> int:
+    config = config_of(args)
 
     def ready(url: str) -> None:
         print(f"emulator listening on {url}", flush=True)

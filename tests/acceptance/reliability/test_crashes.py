@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, reference, run
-from tests.conftest import StartEmulator, cli_env, run_cli
+from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -39,7 +40,8 @@ def test_ten_kills_then_the_output_of_an_uninterrupted_run(
         process = subprocess.Popen(
             command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.4, 2.2))
+        # Killed at a seeded point of its progress, not of the clock's.
+        wait_until(_billed(emulator, rng.randint(40, 400)), what="calls billed")
         process.kill()
         process.wait(timeout=30)
         billed_at_kill.append(emulator.ledger()["billed_total"])
@@ -58,3 +60,9 @@ def test_ten_kills_then_the_output_of_an_uninterrupted_run(
         start_emulator(), source, tmp_path / "ref", "--concurrency", str(CONCURRENCY)
     )
     assert_no_secret(tmp_path, final.stdout, final.stderr, status)
+
+
+def _billed(emulator: Emulator, more: int) -> Callable[[], bool]:
+    """Whether ``more`` calls than now have been billed."""
+    target = emulator.ledger()["billed_total"] + more
+    return lambda: bool(emulator.ledger()["billed_total"] >= target)

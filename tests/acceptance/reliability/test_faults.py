@@ -48,7 +48,6 @@ def test_every_fault_at_once(start_emulator: StartEmulator, tmp_path: Path) -> N
             "--rate",
             "300",
         ),
-        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert_clean_exit(result)

@@ -10,7 +10,7 @@ import pytest
 from tests.acceptance.reliability.helpers import assert_clean_exit, enrich_command, run
 from tests.conftest import Emulator
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.reliability]
 
 
 @pytest.mark.parametrize(

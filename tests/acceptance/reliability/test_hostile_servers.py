@@ -95,7 +95,9 @@ async def single_call(api: str, url: str) -> Any:
     if api == "crystalroof":
         async with CrystalRoof(KEY, base_url=url, max_attempts=2) as roof:
             return await roof.occupation("W6 0WW")
-    async with LaborMarket(PLATFORM_KEY, customer_key=CUSTOMER_KEY, base_url=url) as market:
+    async with LaborMarket(
+        PLATFORM_KEY, customer_key=CUSTOMER_KEY, base_url=url, max_attempts=2
+    ) as market:
         return await market.by_soc(["15-1252"])
 
 

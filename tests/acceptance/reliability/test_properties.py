@@ -19,6 +19,7 @@ from bulkfetch.errors import RejectedError
 from bulkfetch.jobs import JobState, Lookup
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.store import RowEntry, RunSpec, Store
+from tests.unit.clock import AutojumpClock
 
 pytestmark = pytest.mark.reliability
 
@@ -125,9 +126,18 @@ async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState],
                 run.id, [RowEntry(i, lk) for i, lk in enumerate(lookups)], now=1.0
             )
             adapter = BatchAdapter(bad)
-            await run_jobs(
-                store, run.id, adapter, RateLimiter(None), settings=EngineSettings(concurrency=3)
-            )
+            clock = AutojumpClock()  # the pacing's seconds pass at once, in order
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(clock.drive)
+                await run_jobs(
+                    store,
+                    run.id,
+                    adapter,
+                    RateLimiter(None, clock=clock),
+                    settings=EngineSettings(concurrency=3),
+                    clock=clock,
+                )
+                tg.cancel_scope.cancel()
             states = {
                 lookups[row.row_no].param("code"): row.state
                 async for row in store.results.rows(run.id)

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkfetch.emulator.server import GATE, EmulatorConfig, build_app
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, run
-from tests.conftest import KEY, Emulator, StartEmulator, cli_env, run_cli
+from tests.conftest import KEY, Emulator, StartEmulator, bulkfetch_command, cli_env, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.reliability]
 
 
 def test_no_key_on_the_progress_display_or_anywhere_under_failures(
@@ -46,6 +46,7 @@ def test_no_key_on_the_progress_display_or_anywhere_under_failures(
     )
 
 
+@pytest.mark.slow
 def test_files_are_never_world_writable(emulator: Emulator, tmp_path: Path) -> None:
     """Even under umask 000, the store, its lock, its journal and the output are not
     writable by others."""
@@ -62,17 +63,24 @@ def test_files_are_never_world_writable(emulator: Emulator, tmp_path: Path) -> N
         assert not path.stat().st_mode & stat.S_IWOTH, path
 
 
-def test_the_emulator_listens_on_loopback_only(start_emulator: StartEmulator) -> None:
-    """By default it binds 127.0.0.1, as the kernel's socket table shows."""
-    emulator = start_emulator()
-    assert emulator.url.startswith("http://127.0.0.1:")
-    port = int(emulator.url.rsplit(":", 1)[1])
-    listening = [
-        line.split()[1]
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
-    ]
-    assert listening == [f"0100007F:{port:04X}"]
+@pytest.mark.slow
+def test_the_emulator_listens_on_loopback_only() -> None:
+    """``bulkfetch emulate`` binds 127.0.0.1 by default, as the kernel's socket table shows."""
+    command = bulkfetch_command("emulate", "--port", "0")
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().split()[-1]
+            assert url.startswith("http://127.0.0.1:")
+            port = int(url.rsplit(":", 1)[1])
+            listening = [
+                line.split()[1]
+                for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
+            ]
+            assert listening == [f"0100007F:{port:04X}"]
+        finally:
+            process.terminate()
 
 
 async def control(host: str, content_type: str) -> tuple[int, int]:

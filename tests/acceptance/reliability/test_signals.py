@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import enrich_command, reference, run
 from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -22,13 +21,6 @@ CONCURRENCY = "8"
 
 def command(emulator: Emulator, source: Path, out: Path, db: Path) -> list[str]:
     return enrich_command(emulator, source, out, db, "--rate", "300", "--concurrency", CONCURRENCY)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def started(emulator: Emulator, source: Path, out: Path, db: Path) -> subprocess.Popen[str]:

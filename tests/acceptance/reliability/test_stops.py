@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tests.acceptance.reliability.helpers import (
     run,
 )
 from tests.conftest import KEY, StartEmulator, cli_env, run_cli
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -61,10 +61,7 @@ def test_key_refused_mid_run(
     process = subprocess.Popen(
         command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 60
-    while emulator.ledger()["billed_total"] < 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 200, what="200 calls billed")
     emulator.configure(key_status={KEY: status})
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == exit_code, stderr

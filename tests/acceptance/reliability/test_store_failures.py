@@ -5,7 +5,6 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ from tests.acceptance.reliability.helpers import (
     run,
 )
 from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.reliability]
 
 
 def _disk_of(size: int) -> None:
@@ -29,6 +29,7 @@ def _disk_of(size: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
 
+@pytest.mark.slow
 def test_disk_full_mid_run_then_resume(start_emulator: StartEmulator, tmp_path: Path) -> None:
     """The store cannot grow mid-run: a clear error and exit 5; with room again the store
     opens, the same command completes, and the output is what a smooth run writes."""
@@ -55,6 +56,7 @@ def test_disk_full_mid_run_then_resume(start_emulator: StartEmulator, tmp_path: 
     assert_no_secret(tmp_path, full.stderr, resumed.stderr)
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_store(start_emulator: StartEmulator, tmp_path: Path) -> None:
     """The second is refused at once with a clear message; the first finishes untouched."""
     emulator = start_emulator()
@@ -64,10 +66,7 @@ def test_two_processes_on_one_store(start_emulator: StartEmulator, tmp_path: Pat
     first = subprocess.Popen(
         command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 30
-    while emulator.ledger()["billed_total"] < 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 20, what="20 calls billed")
     second = run(enrich_command(emulator, source, tmp_path / "other.csv", db))
     assert second.returncode == 2
     assert "another bulkfetch process is working on" in second.stderr

@@ -13,7 +13,7 @@ from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_clean_exit, enrich_command, run
 from tests.conftest import Emulator
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [pytest.mark.reliability]
 
 
 def test_another_programs_database_is_refused_before_any_call(

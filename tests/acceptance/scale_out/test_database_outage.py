@@ -25,7 +25,8 @@ from tests.acceptance.scale_out.test_workers import (
     finish,
     start_workers,  # noqa: F401 (a fixture, on this module's postgres_url)
 )
-from tests.conftest import StartEmulator
+from tests.conftest import Emulator, StartEmulator
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -83,16 +84,34 @@ def postgres_url(own_postgres: tuple[str, Control]) -> str:
     return own_postgres[0]
 
 
-def _outage(pg_ctl: Control, how: str) -> None:
-    if how == "stopped for 20 s":
+def _outage(pg_ctl: Control, how: str, emulator: Emulator) -> None:
+    if how == "stopped for a while":
         pg_ctl("-m", "fast", "stop")
-        time.sleep(20)  # the outage itself: what the workers must ride out
+        # The outage lasts until the workers have sent nothing for 10 s: they must wait for
+        # the store they cannot write, and ride it out.
+        quiet = _Quiet(emulator, seconds=10)
+        wait_until(quiet, timeout=60, what="the workers to stop sending")
         pg_ctl("start")
     else:
         pg_ctl("-m", how.split()[-1], "restart")
 
 
-@pytest.mark.parametrize("how", ["restart -m fast", "restart -m immediate", "stopped for 20 s"])
+class _Quiet:
+    """True once the emulator has answered no request for ``seconds``."""
+
+    def __init__(self, emulator: Emulator, *, seconds: float) -> None:
+        self._emulator = emulator
+        self._seconds = seconds
+        self._last = (-1, 0.0)  # requests, and when that count was first seen
+
+    def __call__(self) -> bool:
+        requests, now = self._emulator.ledger()["requests"], time.monotonic()
+        if requests != self._last[0]:
+            self._last = (requests, now)
+        return now - self._last[1] >= self._seconds
+
+
+@pytest.mark.parametrize("how", ["restart -m fast", "restart -m immediate", "stopped for a while"])
 def test_workers_outlive_their_database(
     own_postgres: tuple[str, Control],
     start_emulator: StartEmulator,
@@ -108,9 +127,8 @@ def test_workers_outlive_their_database(
     emulator = start_emulator("--rate-limit", str(LIMIT))
     enqueue(emulator, source, url)
     workers = start_workers(WORKERS, "logs", "--lease", "10")
-    while emulator.ledger()["billed_total"] < 200:
-        time.sleep(0.1)
-    _outage(pg_ctl, how)
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 200, what="200 calls billed")
+    _outage(pg_ctl, how, emulator)
     codes = finish(workers, timeout=150)
     said = [path.read_text() for path in sorted((tmp_path / "logs").iterdir())]
     assert codes == [0] * WORKERS, said

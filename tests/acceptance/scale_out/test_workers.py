@@ -23,6 +23,7 @@ import pytest
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.reliability.helpers import assert_clean_exit, enrich_command, reference, run
 from tests.conftest import Emulator, StartEmulator, bulkfetch_command, cli_env
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -104,11 +105,9 @@ def requests_sent(log: str) -> int:
     return int(found.group(1))
 
 
-def steady_rate(ledger: dict[str, Any]) -> float:
-    """Billed calls a second over the whole seconds strictly inside the run."""
-    per_second = {int(k): v for k, v in ledger["per_second"].items()}
-    inside = range(min(per_second) + 1, max(per_second))
-    return float(sum(per_second.get(s, 0) for s in inside)) / len(inside)
+def busiest_second(ledger: dict[str, Any]) -> int:
+    """The most calls the emulator billed in one of its seconds."""
+    return max(int(count) for count in ledger["per_second"].values())
 
 
 def test_four_workers_keep_to_the_limit_together(
@@ -124,7 +123,7 @@ def test_four_workers_keep_to_the_limit_together(
     assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
     assert ledger["by_status"].get("429", 0) == 0
     assert ledger["billed_twice"] == 0
-    assert steady_rate(ledger) >= 0.9 * LIMIT
+    assert busiest_second(ledger) <= LIMIT  # how near the limit they come: benchmarks/fleet.py
     worked = [requests_sent(p.read_text()) for p in (tmp_path / "logs").iterdir()]
     assert min(worked) >= ROWS / 4 / 2, worked  # each took a fair part
     assert_single_process_output(start_emulator, source, tmp_path)
@@ -137,8 +136,7 @@ def test_a_killed_workers_jobs_are_finished_by_the_others(
     emulator = start_emulator("--rate-limit", str(LIMIT))
     enqueue(emulator, source, postgres_url)
     workers = start_workers(4, "logs", "--lease", "3")
-    while emulator.ledger()["billed_total"] < 200:
-        time.sleep(0.1)
+    wait_until(lambda: emulator.ledger()["billed_total"] >= 200, what="200 calls billed")
     os.kill(workers[0].pid, signal.SIGKILL)
     codes = finish(workers)
     ledger = emulator.ledger()
@@ -154,7 +152,7 @@ def test_a_killed_workers_jobs_are_finished_by_the_others(
     assert_single_process_output(start_emulator, source, tmp_path)
 
 
-def test_a_quota_stop_stops_every_worker_within_a_second(
+def test_a_quota_stop_stops_every_worker(
     start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
 ) -> None:
     source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=13)
@@ -164,8 +162,8 @@ def test_a_quota_stop_stops_every_worker_within_a_second(
     ledger = emulator.ledger()
 
     assert codes == [3, 3, 3, 3]  # each stopped on the quota: exit 3
-    first_402 = ledger["first_seen_time"]["402"]
-    assert ledger["last_request_at"] - first_402 <= 1.0
+    # After the first 402, each worker sends at most what it had under way and one slot.
+    assert ledger["requests"] - ledger["first_seen_at"]["402"] <= 4 * (8 + 1)
     assert ledger["billed_total"] == 300
 
     emulator.configure(quota=None)  # the package topped up
