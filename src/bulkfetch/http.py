@@ -222,19 +222,19 @@ class HttpClient:
         status = response.status
         success = 200 <= status < 300
         limit = self.max_answer_bytes if success else min(self.max_answer_bytes, ERROR_BYTES)
-        body = await _bounded(response, limit)
-        if body is None and success:
-            response.close()
-            raise BadResponseError(
-                f"the answer is larger than {limit:,} bytes (max_answer_bytes)",
-                status=status,
-                endpoint=path,
-            )
-        if body is None:  # an error's long body: its start says enough
-            response.close()
+        body, whole = await _bounded(response, limit, skip=success)
+        if not whole:
+            response.close()  # the rest is never read: the connection goes with it
+            if success:
+                raise BadResponseError(
+                    f"the answer is larger than {limit:,} bytes (max_answer_bytes)",
+                    status=status,
+                    endpoint=path,
+                )
+            # An error's long body: its start says enough.
         charset = response.charset or "utf-8"
         try:
-            text = (body or b"").decode(charset, "strict" if success else "replace")
+            text = body.decode(charset, "strict" if success else "replace")
         except (UnicodeDecodeError, LookupError):
             if success:
                 raise BadResponseError(
@@ -242,7 +242,7 @@ class HttpClient:
                     status=status,
                     endpoint=path,
                 ) from None
-            text = (body or b"").decode("utf-8", "replace")  # a charset of no name: a message
+            text = body.decode("utf-8", "replace")  # a charset of no name: a message
         text = self._secrets.redact(text, data=success)
         return Answer(path, status, response.headers, text)
 
@@ -292,19 +292,22 @@ def _port(url: yarl.URL) -> str:
     return f":{url.port}" if url.port is not None and not url.is_default_port() else ""
 
 
-async def _bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The body, or None if it is longer than ``limit`` bytes: reading stops there, so an
-    endless body costs ``limit`` bytes, and a compressed one is counted as it unpacks."""
+async def _bounded(
+    response: aiohttp.ClientResponse, limit: int, *, skip: bool
+) -> tuple[bytes, bool]:
+    """The body's first ``limit`` bytes at most, and whether that is the whole body: reading
+    stops there, so an endless body costs ``limit`` bytes, and a compressed one is counted
+    as it unpacks. ``skip``: a body declared longer is not read at all."""
     declared = response.content_length
-    if declared is not None and declared > limit:
-        return None
+    if skip and declared is not None and declared > limit:
+        return b"", False
     blocks, size = [], 0
     while block := await response.content.readany():
+        blocks.append(block)
         size += len(block)
         if size > limit:
-            return None
-        blocks.append(block)
-    return b"".join(blocks)
+            return b"".join(blocks)[:limit], False
+    return b"".join(blocks), True
 
 
 def _shown_charset(charset: str) -> str:

@@ -242,6 +242,7 @@ def test_a_file_names_control_characters_reach_no_terminal(cli: Cli, tmp_path: P
         (402, b'{"error": "no more calls"}', "application/json; charset=bogus", 3, "no more"),
         (200, b'{"data": {"a": "\xff\xfe"}}', "application/json", 1, "not utf-8 text"),
         (200, b'{"data": {"a": 1}}', "application/json; charset=bogus", 1, "not bogus text"),
+        (402, b'{"error": "' + b"x" * 200_000 + b'"}', "application/json", 3, "HTTP 402"),
     ],
 )
 def test_an_answers_bytes_and_charset_are_read_as_they_mean(
@@ -254,8 +255,9 @@ def test_an_answers_bytes_and_charset_are_read_as_they_mean(
     hostile: Hostile,
     tmp_path: Path,
 ) -> None:
-    """An error under an unknown charset still means its status (a 402 stops the run); a
-    success that is not the text it says it is fails its lookups, saying so."""
+    """An error under an unknown charset, or too long to read whole, still means its status
+    (a 402 stops the run); a success that is not the text it says it is fails its lookups,
+    saying so."""
     hostile.behave("raw", status=status, body=body, content_type=content_type)
     ran = cli(*command("crystalroof", tmp_path, hostile.url))
     assert ran.code == code, ran.err
