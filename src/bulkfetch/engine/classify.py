@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from bulkfetch.adapter import Reply, ResultKind
 from bulkfetch.engine.settings import EngineSettings
-from bulkfetch.errors import ApiError, Disposition, RateLimitedError, StopRunError
+from bulkfetch.errors import ApiError, Disposition, NotFoundError, RateLimitedError, StopRunError
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
 from bulkfetch.untrusted import message
 
@@ -60,7 +60,8 @@ def failed(
     if isinstance(exc, StopRunError):
         return released(jobs, called=True)
     if exc.disposition is Disposition.PERMANENT:
-        permanent = OutcomeKind.NOT_FOUND if exc.status == 404 else OutcomeKind.INVALID
+        found = isinstance(exc, NotFoundError)  # answered: it knows no such thing
+        permanent = OutcomeKind.NOT_FOUND if found else OutcomeKind.INVALID
         return [
             Outcome(
                 job.id,
@@ -69,7 +70,7 @@ def failed(
                 error=str(exc),
                 called=i == 0,
                 settles=job.rows,
-                billed=exc.status == 404,  # a not found is answered; a refusal is not
+                billed=found,  # a not found is answered; a refusal is not
             )
             for i, job in enumerate(jobs)
         ]

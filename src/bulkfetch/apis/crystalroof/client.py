@@ -26,14 +26,10 @@ from bulkfetch.apis.crystalroof.locations import parse_location
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
     ApiError,
-    AuthenticationError,
     BadResponseError,
     InvalidInputError,
     NotFoundError,
-    QuotaExhaustedError,
-    RateLimitedError,
     RejectedError,
-    ServerError,
 )
 from bulkfetch.http import (
     MAX_ANSWER_BYTES,
@@ -41,10 +37,10 @@ from bulkfetch.http import (
     HttpClient,
     key_fingerprint,
     rate_headers,
-    retry_after,
 )
 from bulkfetch.io.flatten import flatten
 from bulkfetch.jobs import Lookup
+from bulkfetch.policy import StatusPolicy
 
 __all__ = ["AREA_TYPES", "DEFAULT_BASE_URL", "NAME", "OCCUPATION", "CrystalRoof"]
 
@@ -204,9 +200,9 @@ class CrystalRoof(HttpClient):
         return await self.send("GET", path, params={**query, "api_key": self._api_key})
 
     def _read(self, lookup: Lookup, answer: Answer) -> dict[str, Any]:
-        """The parsed body of a 200, or the typed error the answer means."""
+        """The parsed body of a success, or the typed error the answer means."""
         endpoint = answer.endpoint
-        if answer.status == 200:
+        if POLICY.succeeded(answer):
             try:
                 body = speedups.loads(answer.text)
             except ValueError:
@@ -218,7 +214,7 @@ class CrystalRoof(HttpClient):
                     "the answer has no 'data' object", status=200, endpoint=endpoint
                 )
             return body
-        raise _error_for(answer, endpoint, lookup.param("location"))
+        raise _error_for(answer, lookup.param("location"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,25 +281,16 @@ def _no_more(method: str, options: Mapping[str, Any]) -> None:
         raise TypeError(f"CrystalRoof.{method} takes no {', '.join(sorted(options))}")
 
 
-_STATUS_ERRORS: dict[int, type[ApiError]] = {
-    400: RejectedError,
-    401: AuthenticationError,
-    402: QuotaExhaustedError,
-    403: AuthenticationError,
-    404: NotFoundError,
-}
+# CrystalRoof's statuses mean what they mean to every API (its docs: 401 an unknown key,
+# 402 the package spent, 403 a key not allowed the action, 404 no such location).
+POLICY = StatusPolicy()
 
 
-def _error_for(answer: Answer, endpoint: str, location: str) -> ApiError:
+def _error_for(answer: Answer, location: str) -> ApiError:
     try:
         said = speedups.loads(answer.text)
     except ValueError:
         said = None
     error = said.get("error") if isinstance(said, dict) else None
     message = error if isinstance(error, str) else f"unexpected answer (HTTP {answer.status})"
-    context: dict[str, Any] = {"status": answer.status, "endpoint": endpoint, "lookup": location}
-    if answer.status == 429:
-        return RateLimitedError(message, retry_after=retry_after(answer.headers), **context)
-    if answer.status in _STATUS_ERRORS:
-        return _STATUS_ERRORS[answer.status](message, **context)
-    return ServerError(message, retry_after=retry_after(answer.headers), **context)
+    return POLICY.error(answer, message, lookup=location)
