@@ -110,7 +110,10 @@ class Hostile:
 def _values(lmi: bool, body: str, *, plain: bool = False) -> dict[str, Any]:
     text = "ordinary" if plain else FORMULA
     if not lmi:
-        data = {"residents": {"Total": 120, text: -5, "note": CONTROLS if not plain else "x"}}
+        group = {"Total": 120, "Change": -5, "link": text, "note": "x" if plain else CONTROLS}
+        data: dict[str, Any] = {"residents": group}
+        if not plain:
+            data[FORMULA] = 1  # a column whose very name begins like a formula
         return {"data": data, "dataDate": "2021-03-21"}
     codes = json.loads(body).get("socCodes", []) if body else []
     occupations = [

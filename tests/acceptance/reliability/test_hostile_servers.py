@@ -16,7 +16,7 @@ from bulkfetch.engine.single import Caller
 from bulkfetch.errors import ApiError, BadResponseError
 from tests.acceptance.reliability.helpers import SECRETS, assert_no_secret
 from tests.conftest import CUSTOMER_KEY, KEY, PLATFORM_KEY, Cli
-from tests.hostile import Hostile, serving
+from tests.hostile import FORMULA, Hostile, serving
 
 pytestmark = [pytest.mark.reliability]
 
@@ -262,3 +262,21 @@ def test_an_answers_bytes_and_charset_are_read_as_they_mean(
     ran = cli(*command("crystalroof", tmp_path, hostile.url))
     assert ran.code == code, ran.err
     assert said in ran.err + (tmp_path / "out.csv").read_text()
+
+
+def test_an_answers_formulas_reach_no_spreadsheet(
+    cli: Cli, hostile: Hostile, tmp_path: Path
+) -> None:
+    """Values and column names from the API that begin like formulas are written with a
+    quote first; --raw-values writes them as they came; numbers stay numbers."""
+    hostile.behave("values")
+    ran = cli(*command("crystalroof", tmp_path, hostile.url))
+    assert ran.code == 0, ran.err
+    row = output_rows(tmp_path / "out.csv")[0]
+    assert row["residents.link"] == "'" + FORMULA
+    assert row["'" + FORMULA] == "1"
+    assert (row["residents.Total"], row["residents.Change"]) == ("120", "-5")  # numbers
+    raw = cli(*command("crystalroof", tmp_path, hostile.url, "--raw-values"))
+    assert raw.code == 0, raw.err
+    row = output_rows(tmp_path / "out.csv")[0]
+    assert (row["residents.link"], row[FORMULA]) == (FORMULA, "1")
