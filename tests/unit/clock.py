@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import anyio
 import anyio.lowlevel
 
 __all__ = ["AutojumpClock", "FakeClock"]
+
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -62,3 +66,11 @@ class AutojumpClock:
             wake, _, woken = heapq.heappop(self._sleepers)
             self.now = max(self.now, wake)
             woken.set()
+
+    async def driving(self, work: Awaitable[T]) -> T:
+        """``work``'s result, with the clock driven while it runs."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.drive)
+            result = await work
+            tg.cancel_scope.cancel()
+        return result

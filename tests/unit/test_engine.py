@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import anyio
 import pytest
 
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
@@ -75,9 +74,8 @@ async def run(
         lookups = [Lookup.of("fake", "o", "e", {"value": value}) for value in values]
         entries = [RowEntry(i, lookup) for i, lookup in enumerate(lookups)]
         await store.queue.enqueue(run_.id, entries, now=clock.time())
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(clock.drive)
-            await run_jobs(
+        await clock.driving(
+            run_jobs(
                 store,
                 run_.id,
                 adapter,
@@ -87,7 +85,7 @@ async def run(
                 clock=clock,
                 seed=1,
             )
-            tg.cancel_scope.cancel()
+        )
         states = {values[row.row_no]: row.state async for row in store.results.rows(run_.id)}
     return states, adapter, stop, clock
 

@@ -127,9 +127,8 @@ async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState],
             )
             adapter = BatchAdapter(bad)
             clock = AutojumpClock()  # the pacing's seconds pass at once, in order
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(clock.drive)
-                await run_jobs(
+            await clock.driving(
+                run_jobs(
                     store,
                     run.id,
                     adapter,
@@ -137,7 +136,7 @@ async def _bisect(codes: list[str], bad: set[str]) -> tuple[dict[str, JobState],
                     settings=EngineSettings(concurrency=3),
                     clock=clock,
                 )
-                tg.cancel_scope.cancel()
+            )
             states = {
                 lookups[row.row_no].param("code"): row.state
                 async for row in store.results.rows(run.id)
