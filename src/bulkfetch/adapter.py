@@ -54,6 +54,9 @@ class LookupResult:
     body: str | None = None  # JSON text to keep: for OK, and for NOT_FOUND when it says more
     columns: tuple[str, ...] = ()  # the output columns this body fills
     error: str | None = None  # why, when not OK
+    # Whether it spends a billed unit; None: as its kind says (answered, so billed, unless
+    # INVALID). An API that bills a request, not an item, bills one result of a batch.
+    billed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from bulkfetch.errors import UsageError
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["GROUP", "ApiPlugin", "key_from", "plugin", "plugins"]
+__all__ = ["GROUP", "ApiPlugin", "key_from", "plugin", "plugins", "rebuild"]
 
 GROUP = "bulkfetch.apis"
 
@@ -49,6 +49,8 @@ class ApiPlugin:
     emulator_options: (
         Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], dict[str, Any]]] | None
     ) = None
+    # Its routes answer only what no other API's do: mounted after every other's.
+    fallback: bool = False
 
 
 @functools.cache
@@ -73,6 +75,12 @@ def plugin(name: str) -> ApiPlugin:
             f" {known})"
         )
     return found
+
+
+def rebuild(api: str, spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Client:
+    """The adapter of a run of ``api`` from the spec it keeps, by the plugin that made it
+    (the spec's ``plugin``, if another than the API's own: a described API's)."""
+    return plugin(str(spec.get("plugin") or api)).rebuild(spec, environ)
 
 
 def key_from(environ: Mapping[str, str] | None, name: str, *, required: bool = True) -> str | None:

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from rich.console import Console
 
-from bulkfetch.cli import emulate, status, terminal, work
+from bulkfetch.cli import emulate, fetch, status, terminal, work
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
 from bulkfetch.plugins import plugins
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for found in plugins().values():
         found.add_commands(commands)
+    fetch.add(commands)
     work.add(commands)
     status.add(commands)
     emulate.add(commands)

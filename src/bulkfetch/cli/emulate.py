@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,7 +13,9 @@ from rich.console import Console
 
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
+from bulkfetch.describe import emulated, load_description
 from bulkfetch.emulator import EmulatorConfig, serve
+from bulkfetch.errors import UsageError
 from bulkfetch.plugins import plugins
 
 __all__ = ["add", "burst", "config_of", "latency"]
@@ -42,6 +45,18 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="MIN[,MAX] seconds added to answers",
     )
     emulate.add_argument("--seed", type=count, default=0)
+    emulate.add_argument(
+        "--api",
+        type=Path,
+        help="also serve the API this description says (a .toml file); its per-second limit"
+        " is the emulator's unless --rate-limit says otherwise",
+    )
+    emulate.add_argument(
+        "--answers",
+        type=Path,
+        help='with --api: its answers, a JSON object a line ({"value": ..., "answer": ...});'
+        " values not in it have none (404). Default: answers made up from the description",
+    )
     # The APIs' own options: what each plugin makes of the parsed arguments.
     collectors = [
         found.emulator_options(emulate)
@@ -79,9 +94,19 @@ def config_of(args: argparse.Namespace) -> EmulatorConfig:
     collect: Callable[[argparse.Namespace], dict[str, Any]]
     for collect in args.api_options:
         api_options.update(collect(args))
+    rate_limit = args.rate_limit
+    if args.answers is not None and args.api is None:
+        raise UsageError("--answers goes with --api: the description whose answers they are")
+    if args.api is not None:
+        description = load_description(args.api)
+        api_options[emulated.DESCRIPTION] = description
+        if args.answers is not None:
+            api_options[emulated.ANSWERS] = emulated.read_answers(args.answers, description)
+        if rate_limit is None:
+            rate_limit = next((x.count for x in description.limits if x.per_second), None)
     return EmulatorConfig(
         keys=frozenset(args.keys.split(",")) if args.keys else None,
-        rate_limit=args.rate_limit,
+        rate_limit=rate_limit,
         quota=args.quota,
         not_found_rate=args.not_found_rate,
         fail_rate=args.fail_rate,

@@ -277,7 +277,7 @@ def build_app(config: EmulatorConfig, *, host: str = "127.0.0.1") -> web.Applica
     app.router.add_get("/_emulator/ledger", _ledger)
     app.router.add_post("/_emulator/config", _config)
     app.router.add_post("/_emulator/reset", _reset)
-    for found in plugins().values():
+    for found in sorted(plugins().values(), key=lambda each: each.fallback):
         if found.mount is not None:
             found.mount(app)
     return app

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from bulkfetch.adapter import Reply, ResultKind
+from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.errors import ApiError, Disposition, NotFoundError, RateLimitedError, StopRunError
 from bulkfetch.jobs import Job, Outcome, OutcomeKind
@@ -39,10 +39,15 @@ def answered(jobs: Sequence[Job], reply: Reply) -> list[Outcome]:
             error=None if result.error is None else message(result.error),
             called=index == 0,
             settles=job.rows,
-            billed=result.kind is not ResultKind.INVALID,
+            billed=_billed(result),
         )
         for index, (job, result) in enumerate(zip(jobs, reply.results, strict=True))
     ]
+
+
+def _billed(result: LookupResult) -> bool:
+    """Whether a result spends a unit: as the adapter says, else unless it was refused."""
+    return result.kind is not ResultKind.INVALID if result.billed is None else result.billed
 
 
 def failed(

@@ -1,0 +1,38 @@
+"""Described APIs as a plugin: a run of one keeps its description in its spec, so that a
+worker or an export rebuilds its client from the store alone, and the emulator serves the
+description it was given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bulkfetch.describe import emulated
+from bulkfetch.describe.client import DescribedApi
+from bulkfetch.describe.schema import parse
+from bulkfetch.http import MAX_ANSWER_BYTES
+from bulkfetch.plugins import ApiPlugin
+
+__all__ = ["NAME", "plugin"]
+
+NAME = "described"
+
+
+def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> DescribedApi:
+    description = parse(spec["description"], file=str(spec.get("file") or "the run's description"))
+    return DescribedApi(
+        description,
+        environ=environ,
+        base_url=spec["base_url"],
+        timeout=float(spec.get("timeout") or 30),
+        max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
+    )
+
+
+def _no_commands(commands: object) -> None:
+    """``bulkfetch fetch --api FILE`` is the command line's own."""
+
+
+plugin = ApiPlugin(
+    name=NAME, add_commands=_no_commands, rebuild=_rebuild, mount=emulated.mount, fallback=True
+)
