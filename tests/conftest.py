@@ -56,7 +56,7 @@ class Emulator:
 
 
 class StartEmulator(Protocol):
-    def __call__(self, *options: str) -> Emulator: ...
+    def __call__(self, *options: str | Path) -> Emulator: ...
 
 
 @pytest.fixture
@@ -65,8 +65,8 @@ def start_emulator() -> Iterator[StartEmulator]:
     test (or when the test stops it)."""
     with contextlib.ExitStack() as started:
 
-        def start(*options: str) -> Emulator:
-            args = _parser().parse_args(["emulate", "--port", "0", *options])
+        def start(*options: str | Path) -> Emulator:
+            args = _parser().parse_args(["emulate", "--port", "0", *map(str, options)])
             app = build_app(emulate.config_of(args), host=args.host)
             serving = contextlib.ExitStack()
             url = serving.enter_context(on_a_thread(app, port=args.port))

@@ -16,6 +16,7 @@ from bulkfetch.apis.crystalroof import (
     parse_location,
 )
 from bulkfetch.apis.labormarket import LaborMarket, LaborMarketResult, Occupation, labor_market
+from bulkfetch.describe import DescribedApi, DescriptionError, load_api
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import (
     ApiError,
@@ -39,6 +40,7 @@ from bulkfetch.errors import (
     TransportError,
     UnreachableError,
     UsageError,
+    WindowSpentError,
 )
 from bulkfetch.run import Item, Plan, Run, RunReport, fetch_many, plan, run_file
 from bulkfetch.spend import Spend
@@ -58,6 +60,8 @@ __all__ = [
     "ConnectError",
     "CrystalRoof",
     "DatasetResult",
+    "DescribedApi",
+    "DescriptionError",
     "EngineSettings",
     "InvalidInputError",
     "Item",
@@ -86,10 +90,12 @@ __all__ = [
     "TransportError",
     "UnreachableError",
     "UsageError",
+    "WindowSpentError",
     "__version__",
     "enrich",
     "fetch_many",
     "labor_market",
+    "load_api",
     "parse_location",
     "plan",
     "run_file",

@@ -22,7 +22,8 @@
             ├── QuotaExhaustedError    402, or 403 meaning quota exceeded
             ├── AuthenticationError    401, or 403 for any other reason
             ├── RedirectError          sent elsewhere: another origin, or round in circles
-            └── UnreachableError       no connection opened for longer than the retries last
+            ├── UnreachableError       no connection opened for longer than the retries last
+            └── WindowSpentError       a window's allowance (2500/day) spent, at_limit="stop"
 
 Each error says what it means for the job and the run through :attr:`disposition`, and
 carries its context (status, endpoint, lookup). No message ever holds an API key: endpoints
@@ -60,6 +61,7 @@ __all__ = [
     "TransportError",
     "UnreachableError",
     "UsageError",
+    "WindowSpentError",
 ]
 
 
@@ -240,3 +242,14 @@ class UnreachableError(StopRunError):
     """The API could not be reached for longer than the retries last: the run stops with
     every lookup still to do, at no cost. Raised by a bulk run, not by one call (which
     raises :class:`ConnectError`)."""
+
+
+class WindowSpentError(StopRunError):
+    """The key's allowance over a window longer than a second (``2500/day``) is spent, and
+    the run was told to stop rather than wait (``at_limit="stop"``): nothing more is sent
+    until the next window opens, at ``opens_at`` (seconds since the epoch), which the
+    message gives as a UTC time. Running again then carries on."""
+
+    def __init__(self, message: str, *, opens_at: float | None = None) -> None:
+        super().__init__(message)
+        self.opens_at = opens_at

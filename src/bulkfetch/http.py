@@ -22,7 +22,7 @@ import anyio
 import yarl
 
 from bulkfetch.engine.settings import EngineSettings
-from bulkfetch.engine.single import Caller
+from bulkfetch.engine.single import SINGLE_CALL, Caller
 from bulkfetch.errors import (
     ApiError,
     BadResponseError,
@@ -189,7 +189,11 @@ class HttpClient:
                 ) as response:
                     target = _redirect(response, url, path)
                     if target is None:
-                        return await self._answer(response, path)
+                        answer = await self._answer(response, path)
+                        single = SINGLE_CALL.get()
+                        if single is not None:  # a single call: its pacer hears the news
+                            single.on_headers(*self.rate_news(answer))
+                        return answer
                     response.close()  # its body is never read
                 # The same origin: the Location holds the whole query.
                 url, params = target, None
@@ -215,6 +219,11 @@ class HttpClient:
         # Raised here, outside the handlers, so that no exception of aiohttp's (which may
         # quote the URL, and the key in it) rides along as this one's __context__.
         raise failure
+
+    def rate_news(self, answer: Answer) -> tuple[int | None, float | None]:
+        """The calls left in the provider's window and the seconds until it resets, as
+        its answer's headers say (``X-RateLimit-Remaining``, ``X-RateLimit-Reset``)."""
+        return rate_headers(answer.headers)
 
     async def _answer(self, response: aiohttp.ClientResponse, path: str) -> Answer:
         """The answer's text, with the client's secrets taken out. A success's body is the

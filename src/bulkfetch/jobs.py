@@ -128,6 +128,7 @@ class Outcome:
     unconnected: bool = False  # a request whose connection never opened (not a call)
     billed: int = 0  # billable units it spent: 1 for a lookup the API answered about
     maybe_billed: int = 0  # 1 for a lookup whose request was sent and its answer lost
+    rate_limited: bool = False  # the provider's window was full (a 429): no attempt spent
 
 
 class StopKind:
@@ -138,4 +139,5 @@ class StopKind:
     UNREACHABLE = "unreachable"  # no connection to the API opened for too long
     CAP = "cap"  # the run spent the billable units its cap allows
     REDIRECTED = "redirected"  # the API redirected to another origin (or in circles)
+    WINDOW = "window"  # a window's allowance (2500/day) is spent, and the run stops at it
     INTERRUPTED = "interrupted"

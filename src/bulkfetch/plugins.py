@@ -34,14 +34,17 @@ GROUP = "bulkfetch.apis"
 
 @dataclass(frozen=True, slots=True)
 class ApiPlugin:
-    """What an API package gives bulkfetch."""
+    """What an API package gives bulkfetch (a Python plugin makes one with
+    :func:`bulkfetch.plugin.plugin_of`)."""
 
     name: str  # the adapter's name, as the runs in a store name their API
-    # Adds the API's subcommands (``enrich``) to the command line's subparsers.
-    add_commands: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
     # The adapter a run's spec describes, with keys from ``environ``; ``environ=None`` gives
     # one that only writes kept answers out (``export``) and must make no call.
     rebuild: Callable[[Mapping[str, Any], Mapping[str, str] | None], Client]
+    # Adds the API's own subcommands (``enrich``) to the command line's subparsers.
+    add_commands: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] | None = (
+        None
+    )
     # Mounts the API's routes on the emulator (``bulkfetch emulate``), if it has any.
     mount: Callable[[web.Application], None] | None = None
     # Adds the API's own options to ``bulkfetch emulate``; returns what makes the parsed
@@ -51,6 +54,11 @@ class ApiPlugin:
     ) = None
     # Its routes answer only what no other API's do: mounted after every other's.
     fallback: bool = False
+    # A command bulkfetch makes for it (a file through its client, with every option of
+    # the built-in commands): its name, its help, and its client's class.
+    command: str | None = None
+    help: str = ""
+    client: Callable[..., Client] | None = None
 
 
 @functools.cache
@@ -83,12 +91,21 @@ def rebuild(api: str, spec: Mapping[str, Any], environ: Mapping[str, str] | None
     return plugin(str(spec.get("plugin") or api)).rebuild(spec, environ)
 
 
-def key_from(environ: Mapping[str, str] | None, name: str, *, required: bool = True) -> str | None:
-    """A key from ``environ`` for a rebuilt adapter: a placeholder when ``environ`` is None
-    (an export makes no call), an error when a required one is missing."""
+def key_from(
+    environ: Mapping[str, str] | None,
+    name: str,
+    *,
+    required: bool = True,
+    api: str = "the run's API",
+) -> str | None:
+    """A key from ``environ`` for a client: a placeholder when ``environ`` is None (an
+    export makes no call), an error naming the variable when a required one is missing."""
     if environ is None:
-        return "(export only: no calls are made)"
+        return EXPORT_ONLY
     found = environ.get(name) or None
     if found is None and required:
-        raise UsageError(f"no key for the run's API: set {name}")
+        raise UsageError(f"no key for {api}: set {name}")
     return found
+
+
+EXPORT_ONLY = "(export only: no calls are made)"  # a rebuilt client's key, for an export

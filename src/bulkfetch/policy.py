@@ -97,15 +97,23 @@ class StatusPolicy:
         return self.meaning(answer.status) is Meaning.SUCCESS
 
     def error(
-        self, answer: Answer, message: str, *, code: str = "", lookup: str | None = None
+        self,
+        answer: Answer,
+        message: str,
+        *,
+        code: str = "",
+        lookup: str | None = None,
+        wait: float | None = None,
     ) -> ApiError:
-        """The error an answer that is not a success is, its ``message`` said with it."""
+        """The error an answer that is not a success is, its ``message`` said with it;
+        ``wait``: the seconds to wait before another call, where the API's own headers say
+        (else ``Retry-After`` or ``X-RateLimit-Reset``)."""
         meaning = self.meaning(answer.status, code=code, message=message)
         status, endpoint = answer.status, answer.endpoint
         kind = _ERRORS.get(meaning)
         if kind is not None:
             return kind(message, status=status, endpoint=endpoint, lookup=lookup)
-        waited = retry_after(answer.headers)
+        waited = retry_after(answer.headers) if wait is None else wait
         retried = RateLimitedError if meaning is Meaning.RATE_LIMITED else ServerError
         return retried(message, retry_after=waited, status=status, endpoint=endpoint, lookup=lookup)
 

@@ -39,10 +39,10 @@ class Spend:
             self.connect_failures += outcome.unconnected
             self.maybe_billed_twice += outcome.maybe_billed
             # A request tried again: a failed attempt, or a 429 (which spends none).
-            retried = outcome.kind is OutcomeKind.RETRY or outcome.status == 429
+            retried = outcome.kind is OutcomeKind.RETRY or outcome.rate_limited
             if retried and outcome.called:  # a request's, once
                 self.retries += 1
-                self.rate_limited += outcome.status == 429
+                self.rate_limited += outcome.rate_limited
 
     def add_spend(self, other: Spend) -> None:
         """Count another's spend in this one."""

@@ -4,6 +4,7 @@ and exports, with no change outside its package."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -15,10 +16,29 @@ import pytest
 
 from tests.conftest import bulkfetch_command, cli_env
 
-pytestmark = pytest.mark.slow
-
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "echo"
 WORDS = ["apple", "Banana", "xylophone", "cherry", "apple", "not a word", "date"] * 30
+
+
+def test_the_plugin_is_small_and_knows_only_bulkfetch_plugin() -> None:
+    """The echo plugin: at most 100 lines, at most 10 names of bulkfetch, all from
+    bulkfetch.plugin, and no CLI, emulator, argparse, rich or aiohttp."""
+    sources = list((PLUGIN / "src").rglob("*.py"))
+    lines = sum(len(path.read_text().splitlines()) for path in sources)
+    names: set[str] = set()
+    modules: set[str] = set()
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module)
+                if node.module.startswith("bulkfetch"):
+                    names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+    assert lines <= 100
+    assert len(names) <= 10, names
+    assert {m for m in modules if m.startswith("bulkfetch")} == {"bulkfetch.plugin"}
+    assert not modules & {"argparse", "rich", "aiohttp", "bulkfetch.cli", "bulkfetch.emulator"}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +111,7 @@ def words_file(tmp_path: Path) -> Path:
     return source
 
 
+@pytest.mark.slow
 def test_the_plugin_is_a_command_that_runs_resumes_and_exports(
     plugin_path: Path, echo: Echo, tmp_path: Path
 ) -> None:
@@ -102,14 +123,14 @@ def test_the_plugin_is_a_command_that_runs_resumes_and_exports(
                "--base-url", echo.url)  # fmt: skip
     stopped = run(plugin_path, *command)
     assert stopped.returncode == 3, stopped.stderr
-    assert "no more words" in stopped.stderr
+    assert "package of calls is used up" in stopped.stderr
     _configure(echo, {"quota": None})
     resumed = run(plugin_path, *command)
     assert resumed.returncode == 0, resumed.stderr
     rows = out.read_text().splitlines()
     assert rows[0] == "word,status,error,word_,upper,length"
     assert rows[1] == "apple,ok,,apple,APPLE,5"
-    assert rows[3] == "xylophone,not_found,no such word,,,"
+    assert rows[3] == "xylophone,not_found,not found,,,"
     assert rows[6].startswith("not a word,invalid,not a word: 'not a word'")
     assert len(rows) == len(WORDS) + 1
     ledger = echo.ledger()
@@ -122,6 +143,7 @@ def test_the_plugin_is_a_command_that_runs_resumes_and_exports(
     assert "echo-secret" not in db.read_bytes().decode("latin-1")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_the_plugin_is_worked_by_workers_on_postgres(
     plugin_path: Path, postgres_url: str, tmp_path: Path

@@ -145,6 +145,7 @@ async def test_a_stop_one_worker_records_stops_the_others(postgres_url: str) -> 
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    6: ("DROP TABLE rate_windows",),
     5: (
         "ALTER TABLE rate_budgets DROP COLUMN pacing",
         "ALTER TABLE rate_budgets ADD COLUMN next_slot FLOAT NOT NULL DEFAULT 0",
@@ -170,7 +171,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
@@ -201,4 +202,4 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     else:
         assert [row.fields for row in rows] == [[]]
     assert found == (str(SCHEMA_VERSION),)
-    assert "rate_budgets" in tables
+    assert {"rate_budgets", "rate_windows"} <= tables

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -214,3 +215,16 @@ async def test_bad_input_raises_before_any_call(api: CrystalRoof) -> None:
 def test_repr_hides_the_key() -> None:
     """The client can be printed or logged safely."""
     assert SECRET not in repr(CrystalRoof(SECRET))
+
+
+async def test_a_single_call_told_no_calls_are_left_holds_the_next(api: CrystalRoof) -> None:
+    """X-RateLimit-Remaining: 0 on a single call's answer pauses its pacer until the reset."""
+    reset = time.time() + 30
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{reset:.0f}"}
+    with aioresponses() as mocked:
+        mocked.get(URL, response_class=MockedResponse, payload=BODY, headers=headers)
+        assert api.pacer.paused_until is None
+        await api.occupation("W6 0WW")
+    paused = api.pacer.paused_until
+    assert paused is not None
+    assert abs(paused - reset) < 2

@@ -26,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bulkfetch {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     for found in plugins().values():
-        found.add_commands(commands)
+        if found.add_commands is not None:
+            found.add_commands(commands)
+        if found.command is not None and found.client is not None:
+            fetch.add_api(commands, found.command, found.help, found.client)
     fetch.add(commands)
     work.add(commands)
     status.add(commands)

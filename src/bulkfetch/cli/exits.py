@@ -19,6 +19,7 @@ class ExitCode:
     UNREACHABLE = 6
     CAP = 7  # the run's cap on billed units (--max-calls) is reached
     REDIRECTED = 8  # the API redirected to another origin, which is not followed
+    WINDOW = 9  # a window's allowance (--limit 2500/day) is spent, with --at-limit stop
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
@@ -29,6 +30,7 @@ _STOP_EXIT = {
     StopKind.UNREACHABLE: ExitCode.UNREACHABLE,
     StopKind.CAP: ExitCode.CAP,
     StopKind.REDIRECTED: ExitCode.REDIRECTED,
+    StopKind.WINDOW: ExitCode.WINDOW,
 }
 
 

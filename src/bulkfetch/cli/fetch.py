@@ -1,11 +1,14 @@
-"""``bulkfetch fetch --api FILE``: a file through any API its description says, with every
-option the built-in APIs' commands have."""
+"""``bulkfetch fetch --api FILE``: a file through any API its description says; and the
+command of a Python plugin's API (``bulkfetch echo``). Both have every option the built-in
+APIs' commands have."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -16,7 +19,9 @@ from bulkfetch.describe import DescribedApi, load_description
 from bulkfetch.engine import StopRequest
 from bulkfetch.run import RunReport, run_file
 
-__all__ = ["add"]
+__all__ = ["add", "add_api"]
+
+Make = Callable[..., Any]  # a client from its options (environ=, base_url=, timeout=...)
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,16 +40,33 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command.set_defaults(handler=_fetch)
 
 
+def add_api(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    make: Make,
+) -> None:
+    """The command of a plugin's API: its client made by ``make``."""
+    command = commands.add_parser(name, parents=options.file_run(), help=help)
+    command.set_defaults(handler=lambda args, err: _run(args, err, make))
+
+
 def _fetch(args: argparse.Namespace, err: Console) -> int:
     description = load_description(args.api)  # a mistake in it: refused before anything
-    # A plan makes no call: it needs no key.
-    api = DescribedApi(
-        description,
+
+    def make(**settings: Any) -> DescribedApi:
+        return DescribedApi(description, **settings)
+
+    return _run(args, err, make)
+
+
+def _run(args: argparse.Namespace, err: Console, make: Make) -> int:
+    api = make(
         environ=os.environ,
         base_url=args.base_url,
         timeout=args.timeout,
         max_answer_bytes=args.max_answer_bytes,
-        need_keys=not args.plan,
+        need_keys=not args.plan,  # a plan makes no call: it needs no key
     )
 
     async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
@@ -57,4 +79,5 @@ def _fetch(args: argparse.Namespace, err: Console) -> int:
                 **bulk_options(args, stop, bar),
             )
 
-    return run_bulk_command(job, err, args)
+    result: int = run_bulk_command(job, err, args)
+    return result

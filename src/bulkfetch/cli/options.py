@@ -13,6 +13,7 @@ from bulkfetch.engine import EngineSettings
 from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.io.formats import INPUT_FORMATS
 from bulkfetch.io.sinks import FORMATS
+from bulkfetch.pacing.limits import Limit, parse_limit
 
 __all__ = [
     "api",
@@ -23,6 +24,7 @@ __all__ = [
     "duration",
     "file_run",
     "fraction",
+    "limit",
     "output",
     "port",
     "positive_float",
@@ -93,6 +95,14 @@ def positive_float(text: str) -> float:
 def rate(text: str) -> float:
     """Calls a second: a finite number, a call in 11 days (0.000001) or faster."""
     return _real(text, f"a finite number of at least {_LEAST_RATE:g}", lambda v: v >= _LEAST_RATE)
+
+
+def limit(text: str) -> Limit:
+    """A limit of calls over a window: ``10/second``, ``600/minute``, ``2500/day``."""
+    try:
+        return parse_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def seconds(text: str) -> float:
@@ -202,7 +212,30 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
             default="bulkfetch.db",
             help="the job store: a SQLite file, or postgresql://user@host/database to share it",
         )
-    options.add_argument("--rate", type=rate, help="calls a second for the key (default: none)")
+    options.add_argument(
+        "--rate",
+        type=rate,
+        help="calls a second for the key (default: a --limit N/second, else none)",
+    )
+    options.add_argument(
+        "--limit",
+        dest="limits",
+        metavar="N/UNIT",
+        type=limit,
+        action="append",
+        default=[],
+        help="the key's allowance over a window of the UTC calendar: 10/second (the pace),"
+        " 600/minute, 5000/hour, 2500/day, 100000/month; again for another window. Calls"
+        " are counted in the store, across runs and workers (a new store knows nothing of"
+        " what was spent before)",
+    )
+    options.add_argument(
+        "--at-limit",
+        choices=("wait", "stop"),
+        default="wait",
+        help="once a window's allowance is spent: wait for the next window (wait), or stop"
+        " (exit 9), saying when it opens",
+    )
     options.add_argument(
         "--concurrency", type=concurrency, default=16, help="requests in flight at once"
     )

@@ -47,6 +47,8 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
         encoding=args.encoding,
         encoding_errors=args.encoding_errors,
         rate=args.rate,
+        limits=args.limits,
+        at_limit=args.at_limit,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
         lease_seconds=args.lease_seconds,
@@ -148,6 +150,7 @@ _STOP_ADVICE = {
     " API's own address (--base-url), then run the same command again.",
     StopKind.CAP: "stopped: the run's cap of {cap} billed lookups is reached. Run the same"
     " command with a higher --max-calls to carry on (nothing is billed twice).",
+    StopKind.WINDOW: "stopped: {reason}. Run the same command again then to carry on.",
 }
 _STOPPED = "stopped: {reason}; run the same command again to carry on."
 

@@ -49,6 +49,8 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 store,
                 os.environ,
                 rate=args.rate,
+                limits=args.limits,
+                at_limit=args.at_limit,
                 settings=settings,
                 stop=stop,
                 progress=bar,
@@ -68,6 +70,8 @@ def _work(args: argparse.Namespace, err: Console) -> int:
             "stopped: a run's cap on billed lookups is reached; start the workers with a higher"
             " --max-calls to carry on (nothing is billed twice).",
         )
+    elif report.stop_kind == StopKind.WINDOW:
+        say(err, f"stopped: {report.stop_reason}. Start the workers again then to carry on.")
     elif report.stop_kind is not None:
         say(err, f"stopped: {report.stop_reason}; start the workers again to carry on.")
     return exit_code(report)

@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
-import urllib.parse
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 
 from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
-from bulkfetch.describe.schema import Description
-from bulkfetch.describe.values import MISSING, as_text, at, fill, fill_json
+from bulkfetch.describe.schema import Description, parse
+from bulkfetch.describe.text import DescriptionError, Places
+from bulkfetch.describe.values import MISSING, as_text, at
+from bulkfetch.describe.wire import endpoint_of, request_for, secrets_of
 from bulkfetch.describe.writer import Writer
 from bulkfetch.errors import (
+    ApiError,
     BadResponseError,
     InvalidInputError,
     NotFoundError,
     RejectedError,
-    UsageError,
 )
 from bulkfetch.http import MAX_ANSWER_BYTES, Answer, HttpClient, key_fingerprint
 from bulkfetch.jobs import Lookup
@@ -32,7 +36,7 @@ from bulkfetch.pacing.limits import Limit
 
 __all__ = ["DescribedApi", "DescribedOperation"]
 
-EXPORT_ONLY = "(export only: no calls are made)"
+MADE_UP: Any = object()  # the emulator's answer: made up from the description
 
 
 class DescribedApi(HttpClient):
@@ -40,15 +44,22 @@ class DescribedApi(HttpClient):
     default; ``None``: a client that only writes kept answers out and makes no call).
 
     ``async with load_api("postcodes-io.toml") as api: answer = await api.get("W6 0WW")``
+
+    A Python plugin subclasses it (see :mod:`bulkfetch.plugin`): its description in
+    ``toml``, and what the description cannot say in the hooks it overrides:
+    :meth:`normalise` a value, :meth:`read` an answer, :meth:`result` a typed result, and
+    :meth:`emulate` the emulator's answers.
     """
 
     notices: tuple[str, ...] = ()
+    toml: str = ""  # a subclass's own description, as TOML text
+    plugin_name = "described"  # the plugin that rebuilds its runs' clients
 
     def __init__(
         self,
-        description: Description,
+        description: Description | None = None,
         *,
-        environ: Mapping[str, str] | None,
+        environ: Mapping[str, str] | None = os.environ,
         base_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
@@ -57,8 +68,10 @@ class DescribedApi(HttpClient):
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         need_keys: bool = True,
     ) -> None:
+        if description is None:
+            description = type(self).described()
         self.description = description
-        self._keys = _secrets(description, environ, need_keys=need_keys)
+        self._keys = secrets_of(description, environ, need_keys=need_keys)
         super().__init__(
             base_url or description.base_url,
             session=session,
@@ -68,8 +81,44 @@ class DescribedApi(HttpClient):
             secrets=self._keys.values(),
             max_answer_bytes=max_answer_bytes,
         )
-        self.endpoint = _endpoint(description)
+        self.endpoint = endpoint_of(description)
         self.writer = Writer(description.output)
+
+    @classmethod
+    def described(cls) -> Description:
+        """A subclass's description, from its ``toml`` (its mistakes told by its class)."""
+        try:
+            data = tomllib.loads(cls.toml)
+        except tomllib.TOMLDecodeError as exc:
+            raise DescriptionError(f"{cls.__qualname__}.toml: not TOML: {exc}") from None
+        return parse(data, file=f"{cls.__qualname__}.toml", places=Places(cls.toml))
+
+    # -- the hooks a Python plugin may override ---------------------------------------
+
+    def normalise(self, value: str) -> str:
+        """The value a lookup sends, from an input value; :class:`InvalidInputError` if it
+        cannot be one (no call is made for it). By default as ``[value]`` says."""
+        return self.description.value(value)
+
+    def read(self, answer: Any, values: Sequence[str]) -> Sequence[Any]:
+        """Each value's part of a successful answer's JSON, in the order of ``values``:
+        None (or an empty list or object) where the API has none. By default as
+        ``[answer]`` and ``[batch]`` say."""
+        described = self.description
+        if described.batch is None:
+            return [at(answer, described.data)]
+        return self._items(answer, list(values))
+
+    def result(self, data: Any) -> Any:
+        """A value's kept answer as :meth:`get` and ``fetch_many`` give it: as it is, by
+        default; a plugin's own type if it says."""
+        return data
+
+    @classmethod
+    def emulate(cls, value: str) -> Any:
+        """The emulator's answer for a value (None: it has none), of the shape :meth:`read`
+        reads; by default, made up from the description."""
+        return MADE_UP
 
     def __repr__(self) -> str:
         return f"DescribedApi({self.description.name!r}, base_url={self.origin!r}, keys=<hidden>)"
@@ -101,8 +150,12 @@ class DescribedApi(HttpClient):
     def spec(self) -> dict[str, Any]:
         return {
             "api": self.name,
-            "plugin": "described",
-            "description": dict(self.description.source),
+            "plugin": self.plugin_name,
+            # As written, but for a user and password in its base URL: never stored.
+            "description": {
+                **self.description.source,
+                "base_url": _no_userinfo(self.description.base_url),
+            },
             "file": self.description.file,
             "base_url": self.origin,
             "timeout": self.timeout,
@@ -115,28 +168,30 @@ class DescribedApi(HttpClient):
         """The normalised lookup for a value; :class:`InvalidInputError` if it cannot be."""
         if not isinstance(value, str):
             raise InvalidInputError(f"not text: {value!r}")
-        normal = self.description.value(value)
-        return Lookup.of(self.name, self.origin, self.endpoint, {"value": normal})
+        return Lookup.of(self.name, self.origin, self.endpoint, {"value": self.normalise(value)})
 
     async def get(self, value: str) -> Any:
-        """The API's answer for one value (its JSON); :class:`NotFoundError` when it has none."""
+        """The API's answer for one value (see :meth:`result`); :class:`NotFoundError` when
+        it has none."""
         lookup = self.lookup(value)
         body = await self._caller.call(lookup.fingerprint, lambda: self._one(lookup))
-        return speedups.loads(body)
+        return self.result(speedups.loads(body))
 
     def operation(self, method: str, query: Mapping[str, Any]) -> DescribedOperation:
-        """The bulk form of :meth:`get` (``fetch_many(api.get, values)``)."""
-        if method != "get" or query:
-            raise TypeError(f"a described API runs get in bulk, with no options; got {method}")
+        """The bulk form of :meth:`get`, or of a plugin's method that calls it
+        (``fetch_many(api.get, values)``)."""
+        if query:
+            raise TypeError(f"{self.name}.{method} takes no options in bulk: {sorted(query)}")
         return DescribedOperation(self)
 
     async def _one(self, lookup: Lookup) -> str:
         reply = await self.fetch([lookup])
         (result,) = reply.results
+        value = lookup.param("value")
         if result.kind is ResultKind.NOT_FOUND:
-            raise NotFoundError(result.error or "not found", status=result.status)
+            raise NotFoundError(result.error or "not found", status=result.status, lookup=value)
         if result.kind is ResultKind.INVALID:
-            raise RejectedError(result.error or "refused", status=result.status)
+            raise RejectedError(result.error or "refused", status=result.status, lookup=value)
         return result.body or "null"
 
     # -- the adapter ------------------------------------------------------------------
@@ -145,22 +200,32 @@ class DescribedApi(HttpClient):
         described = self.description
         values = [lookup.param("value") for lookup in lookups]
         answer = await self._send(values)
-        remaining, reset_in = self._rate_news(answer)
+        remaining, reset_in = self.rate_news(answer)
         if not described.policy.succeeded(answer):
-            raise self._error(answer, values)
+            error = self._error(answer, values)
+            kind = _FINAL.get(type(error))
+            if kind is None or len(values) > 1:
+                # A batch refused as a whole: the engine halves it to find the bad values.
+                raise error
+            # The API's word on one value (none such; refused): its answer.
+            final = LookupResult(kind, answer.status, error=error.message)
+            return Reply([final], remaining=remaining, reset_in=reset_in)
         try:
             body = speedups.loads(answer.text)
         except ValueError:
-            raise BadResponseError("the answer is not JSON", status=answer.status) from None
-        if described.batch is None:
-            data = at(body, described.data)
-            results = [
-                self._result(answer.status, data, answer.text if not described.data else None)
-            ]
-        else:
-            results = [
-                self._result(answer.status, data) for data in self._items(body, values, answer)
-            ]
+            raise BadResponseError(
+                "the answer is not JSON", status=answer.status, endpoint=answer.endpoint
+            ) from None
+        found = self.read(body, values)
+        if len(found) != len(values):
+            raise BadResponseError(
+                f"the answer has {len(found)} parts for {len(values)} values",
+                status=answer.status,
+                endpoint=answer.endpoint,
+            )
+        # One value's whole answer is kept as it came (no second encoding of it).
+        whole = answer.text if found[0] is body else None
+        results = [self._result(answer.status, data, whole) for data in found]
         if described.billed == "request":
             billed = next(
                 (i for i, r in enumerate(results) if r.kind is not ResultKind.INVALID), None
@@ -169,47 +234,23 @@ class DescribedApi(HttpClient):
         return Reply(results, remaining=remaining, reset_in=reset_in)
 
     async def _send(self, values: list[str]) -> Answer:
-        request = self.description.request
-        batch = self.description.batch
-        join = batch.join if batch is not None else ","
-        path = fill(
-            request.path,
-            {
-                "value": urllib.parse.quote(values[0], safe=""),
-                "values": urllib.parse.quote(join.join(values), safe=join),
-            },
+        sent = request_for(self.description, values, self._keys)
+        return await self.send(
+            sent.method, sent.path, params=sent.params, headers=sent.headers, json=sent.body
         )
-        fields = {"value": values[0], "values": join.join(values)}
-        params = {name: fill(text, fields) for name, text in request.query.items()}
-        headers = dict(request.headers)
-        for auth in self.description.auth:
-            secret = self._keys.get(auth.env)
-            if secret is None:
-                continue
-            if auth.where == "query":
-                params[auth.name] = secret
-            elif auth.where == "header":
-                headers[auth.name] = secret
-            else:
-                headers[auth.name] = f"Bearer {secret}"
-        body = None if request.body is None else fill_json(request.body, values[0], values)
-        return await self.send(request.method, path, params=params, headers=headers, json=body)
 
-    def _items(self, body: Any, values: list[str], answer: Answer) -> list[Any]:
+    def _items(self, body: Any, values: list[str]) -> list[Any]:
         """Each value's part of a batch's answer, in the order of ``values``."""
         batch = self.description.batch
         assert batch is not None
         items = at(body, batch.items)
         if not isinstance(items, list):
             where = ".".join(map(str, batch.items)) or "the top"
-            raise BadResponseError(
-                f"the answer has no list of items at {where}", status=answer.status
-            )
+            raise BadResponseError(f"the answer has no list of items at {where}", status=200)
         if batch.key is None:
             if len(items) != len(values):
                 raise BadResponseError(
-                    f"the answer has {len(items)} items for {len(values)} values",
-                    status=answer.status,
+                    f"the answer has {len(items)} items for {len(values)} values", status=200
                 )
             return [at(item, self.description.data) for item in items]
         by_value: dict[str, Any] = {}
@@ -220,7 +261,7 @@ class DescribedApi(HttpClient):
             text = as_text(said)
             by_value.setdefault(text, item)
             with contextlib.suppress(InvalidInputError):  # as the API spelt it
-                by_value.setdefault(self.description.value(text), item)
+                by_value.setdefault(self.normalise(text), item)
         return [
             at(by_value[v], self.description.data) if v in by_value else _UNMENTIONED
             for v in values
@@ -232,7 +273,7 @@ class DescribedApi(HttpClient):
             return LookupResult(
                 ResultKind.NOT_FOUND, status, error=f"the answer does not mention this {what}"
             )
-        if data is MISSING or data is None:
+        if data is MISSING or data is None or (isinstance(data, list | dict) and not data):
             return LookupResult(
                 ResultKind.NOT_FOUND, status, error=f"the API has no answer for this {what}"
             )
@@ -243,7 +284,7 @@ class DescribedApi(HttpClient):
         )
         return LookupResult(ResultKind.OK, status, body=kept, columns=self.writer.names(data))
 
-    def _error(self, answer: Answer, values: list[str]) -> Exception:
+    def _error(self, answer: Answer, values: list[str]) -> ApiError:
         described = self.description
         try:
             said = speedups.loads(answer.text)
@@ -251,15 +292,22 @@ class DescribedApi(HttpClient):
             said = None
         message = at(said, described.error)
         code = at(said, described.code) if described.code is not None else MISSING
-        text = message if isinstance(message, str) else f"unexpected answer (HTTP {answer.status})"
+        text = message if isinstance(message, str) else "unexpected answer"
         return described.policy.error(
             answer,
             text,
             code=as_text(code) if code is not MISSING and code is not None else "",
             lookup=values[0] if len(values) == 1 else None,
+            wait=self._wait(answer),
         )
 
-    def _rate_news(self, answer: Answer) -> tuple[int | None, float | None]:
+    def _wait(self, answer: Answer) -> float | None:
+        """Seconds to wait before another call: Retry-After, else the description's reset."""
+        if answer.headers.get("Retry-After") is not None:
+            return None  # the policy reads it
+        return self.rate_news(answer)[1]
+
+    def rate_news(self, answer: Answer) -> tuple[int | None, float | None]:
         names = self.description.rate_headers
         remaining = _number(answer.headers.get(names.remaining))
         reset = _number(answer.headers.get(names.reset))
@@ -294,7 +342,10 @@ class DescribedOperation:
         return self.client.lookup(value)
 
     def result(self, body: str, lookup: Lookup) -> Any:
-        return speedups.loads(body)
+        return self.client.result(speedups.loads(body))
+
+
+_FINAL = {NotFoundError: ResultKind.NOT_FOUND, RejectedError: ResultKind.INVALID}
 
 
 class _Unmentioned:
@@ -304,34 +355,8 @@ class _Unmentioned:
 _UNMENTIONED: Any = _Unmentioned()
 
 
-def _secrets(
-    description: Description, environ: Mapping[str, str] | None, *, need_keys: bool
-) -> dict[str, str]:
-    """Each secret the description sends, by its variable: placeholders to make no call
-    with (``environ`` None), and a usage error for a required one that is not set."""
-    found: dict[str, str] = {}
-    for auth in description.auth:
-        if environ is None:
-            found[auth.env] = EXPORT_ONLY
-            continue
-        value = environ.get(auth.env) or None
-        if value is None and need_keys and not auth.optional:
-            raise UsageError(f"no key for {description.name}: set {auth.env}")
-        if value is not None:
-            found[auth.env] = value
-    return found
-
-
-def _endpoint(description: Description) -> str:
-    """What a lookup of this API asks, in words: its method, path, query and body as written
-    (never a secret: those are sent besides)."""
-    request = description.request
-    text = f"{request.method} {request.path}"
-    if request.query:
-        text += "?" + "&".join(f"{k}={v}" for k, v in sorted(request.query.items()))
-    if request.body is not None:
-        text += " " + json.dumps(request.body, sort_keys=True, separators=(",", ":"))
-    return text
+def _no_userinfo(url: str) -> str:
+    return str(yarl.URL(url).with_user(None))
 
 
 def _billed(result: LookupResult, billed: bool) -> LookupResult:

@@ -12,19 +12,20 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bulkfetch.describe.client import MADE_UP
 from bulkfetch.describe.schema import Description
 from bulkfetch.describe.text import DescriptionError
-from bulkfetch.describe.values import at
+from bulkfetch.describe.values import at, fill
 from bulkfetch.emulator.server import GATE, Gate, Refusal, deliver
 from bulkfetch.errors import InvalidInputError
 
-__all__ = ["ANSWERS", "DESCRIPTION", "mount", "read_answers"]
+__all__ = ["ANSWERS", "DESCRIPTION", "mount", "mount_api", "read_answers"]
 
 DESCRIPTION = "described_api"  # the emulator's options: the description it serves
 ANSWERS = "described_answers"  # and its answers by value, if a file of them was given
@@ -54,17 +55,50 @@ def read_answers(path: Path, description: Description) -> dict[str, Any]:
 
 
 def mount(app: web.Application) -> None:
+    """The route of the description ``bulkfetch emulate --api`` was given, if any."""
     options = app[GATE].config.options
     description = options.get(DESCRIPTION)
     if isinstance(description, Description):
-        served = _Served(description, options.get(ANSWERS))
+        mount_api(app, description, answers=options.get(ANSWERS))
+
+
+def mount_api(
+    app: web.Application,
+    description: Description,
+    *,
+    answers: Mapping[str, Any] | None = None,
+    emulate: Callable[[str], Any] | None = None,
+) -> None:
+    """Serve a description's route: its answers from ``answers`` (by value), else from
+    ``emulate`` (a plugin's), else made up. Unless another API of the emulator serves it
+    (CrystalRoof's routes described): that one answers, as it would the built-in command."""
+    if not _served_already(app, description):
+        served = _Served(description, answers, emulate)
         app.router.add_route(description.request.method, description.request.path, served.handle)
 
 
+def _served_already(app: web.Application, description: Description) -> bool:
+    sample = fill(description.request.path, {"value": "X", "values": "X"})
+    for resource in app.router.resources():
+        info = resource.get_info()
+        pattern = info.get("pattern")
+        if info.get("path") == sample or (pattern is not None and pattern.fullmatch(sample)):
+            methods = {route.method for route in resource}
+            if description.request.method in methods or "*" in methods:
+                return True
+    return False
+
+
 class _Served:
-    def __init__(self, description: Description, answers: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        description: Description,
+        answers: Mapping[str, Any] | None,
+        emulate: Callable[[str], Any] | None,
+    ) -> None:
         self.description = description
         self.answers = answers
+        self.emulate = emulate
         self._windows: Counter[tuple[str, float]] = Counter()
         self._window = max(
             (limit for limit in description.limits if not limit.per_second),
@@ -171,12 +205,17 @@ class _Served:
 
     def _answer(self, gate: Gate, value: str) -> Any:
         """The value's answer, or None when the API has none."""
-        try:
-            self.description.value(value)
-        except InvalidInputError:
-            return None
         if self.answers is not None:
             return self.answers.get(value)
+        if self.emulate is not None:
+            found = self.emulate(value)
+            if found is not MADE_UP:
+                return found
+        else:
+            try:
+                self.description.value(value)
+            except InvalidInputError:
+                return None
         roll = int.from_bytes(hashlib.sha256(f"known|{value}".encode()).digest()[:4], "big") / 2**32
         if roll < gate.config.not_found_rate:
             return None

@@ -29,10 +29,5 @@ def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Desc
     )
 
 
-def _no_commands(commands: object) -> None:
-    """``bulkfetch fetch --api FILE`` is the command line's own."""
-
-
-plugin = ApiPlugin(
-    name=NAME, add_commands=_no_commands, rebuild=_rebuild, mount=emulated.mount, fallback=True
-)
+# Its command, ``bulkfetch fetch --api FILE``, is the command line's own.
+plugin = ApiPlugin(name=NAME, rebuild=_rebuild, mount=emulated.mount, fallback=True)

@@ -24,6 +24,10 @@ Path = tuple[str | int, ...]
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = frozenset({"status", "error", "row"})  # the columns bulkfetch writes itself
+_TOP = (
+    "name", "about", "base_url", "limits", "billed", "auth", "request", "batch", "value",
+    "answer", "output", "statuses", "rate_headers",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,7 @@ def parse(data: Mapping[str, Any], *, file: str, places: Places | None = None) -
     """The description ``data`` (a TOML document, as read) says."""
     where = Where(file, places)
     top = Table(dict(data), (), where)
+    top.expect(_TOP)  # a misspelt table ([reqest]) is told first, by its own name
     name = top.need("name", str)
     if not _NAME.match(name):
         raise where.error(
@@ -121,6 +126,11 @@ def parse(data: Mapping[str, Any], *, file: str, places: Places | None = None) -
         _auth(entry, ("auth", i), where) for i, entry in enumerate(top.get("auth", list, []))
     )
     request = _request(top.table("request"))
+    for entry in auth:
+        if entry.where == "query" and entry.name in request.query:
+            raise where.error(
+                ("request", "query", entry.name), "is the query parameter that carries a key"
+            )
     batch = _batch(top.table("batch"))
     _check_fields(request, batch, where)
     value = _value(top.table("value"))
@@ -169,7 +179,7 @@ def _limits(top: Table, where: Where) -> tuple[Limit, ...]:
         try:
             limit = parse_limit(text)
         except ValueError as exc:
-            raise where.error(("limits", i), f"is {exc}") from None
+            raise where.error(("limits", i), f"is refused: {exc}") from None
         if limit.unit in found:
             raise where.error(("limits", i), f"gives a second limit a {limit.unit}")
         found[limit.unit] = limit
@@ -240,6 +250,10 @@ def _batch(table: Table) -> Batch | None:
         "by", ("key", "position"), "key" if key is not None or size > 1 else "position"
     )
     table.done()
+    if by == "position" and key is not None:
+        raise table.where.error(
+            (*table.key, "key"), 'goes with by = "key": answers tied back by position have none'
+        )
     if by == "key" and not key:
         raise table.where.error(
             table.key,
@@ -303,7 +317,14 @@ def _value(table: Table) -> Normaliser:
             raise table.where.error(
                 (*table.key, "format"), "goes with value.pattern: it is made from its groups"
             )
-        for group in re.findall(r"\\(\d+)", form):
+        named = re.findall(r"\\g<([^>]*)>", form)
+        for name in named:
+            if not (name.isascii() and name.isdigit()) and name not in compiled.groupindex:
+                raise table.where.error(
+                    (*table.key, "format"), f"names group {name!r}; the pattern has no such group"
+                )
+        numbered = re.findall(r"\\(\d+)", form) + [n for n in named if n.isascii() and n.isdigit()]
+        for group in numbered:
             if int(group) > compiled.groups:
                 raise table.where.error(
                     (*table.key, "format"),

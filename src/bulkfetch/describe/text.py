@@ -48,9 +48,8 @@ class Places:
         table: Key = ()
         quoted: str | None = None  # inside a multi-line string opened with these quotes
         for number, line in enumerate(text.splitlines(), start=1):
-            if quoted is not None:
-                if line.count(quoted) % 2:
-                    quoted = None
+            if quoted is not None:  # inside a multi-line string: no keys here
+                quoted = _multiline(line, quoted)
                 continue
             header = _TABLE.match(line)
             if header:
@@ -69,9 +68,7 @@ class Places:
                 self._lines.setdefault(key, number)
                 for inner in _INLINE_KEY.finditer(line, found.end()):
                     self._lines.setdefault((*key, *_parts(inner.group(1))), number)
-            for marks in ('"""', "'''"):
-                if line.count(marks) % 2:
-                    quoted = marks
+            quoted = _multiline(line, None)
 
     @staticmethod
     def _indexed(path: Key, arrays: dict[Key, int]) -> Key:
@@ -89,6 +86,33 @@ class Places:
             if found is not None:
                 return found
         return None
+
+
+def _multiline(line: str, quoted: str | None) -> str | None:
+    """The multi-line string left open at the end of ``line`` (its quotes), given the one
+    open at its start: quotes inside one-line strings and comments do not count."""
+    i, single = 0, ""
+    while i < len(line):
+        if quoted is not None:
+            if line.startswith(quoted, i):
+                quoted, i = None, i + 3
+            else:
+                i += 2 if quoted == '"""' and line[i] == "\\" else 1
+        elif single:
+            if single == '"' and line[i] == "\\":
+                i += 1
+            elif line[i] == single:
+                single = ""
+            i += 1
+        elif line.startswith('"""', i) or line.startswith("'''", i):
+            quoted, i = line[i : i + 3], i + 3
+        elif line[i] in "\"'":
+            single, i = line[i], i + 1
+        elif line[i] == "#":
+            break
+        else:
+            i += 1
+    return quoted
 
 
 def shown(key: Sequence[str | int]) -> str:
@@ -139,6 +163,11 @@ class Table:
     def need(self, name: str, kind: type | tuple[type, ...]) -> Any:
         value = self.get(name, kind)
         if value is None:
+            unread = [key for key in self.data if key not in self._read]
+            for near in difflib.get_close_matches(name, unread, n=1):  # a slip: told first
+                raise self.where.error(
+                    (*self.key, near), f"is not a key bulkfetch knows (did you mean {name!r}?)"
+                )
             raise self.where.error(self.key, f"needs {shown((*self.key, name))}")
         return value
 
@@ -152,6 +181,11 @@ class Table:
 
     def table(self, name: str) -> Table:
         return Table(self.get(name, dict, {}), (*self.key, name), self.where)
+
+    def expect(self, names: Sequence[str]) -> None:
+        """Refuse now a key that is none of ``names``."""
+        self._read.update(names)
+        self.done()
 
     def done(self) -> None:
         for name in self.data:

@@ -40,7 +40,9 @@ def split_path(path: str) -> tuple[str | int, ...]:
     """``"result.codes.0"`` -> ``("result", "codes", 0)``; ``""``: the whole answer."""
     if not path:
         return ()
-    return tuple(int(part) if part.isdigit() else part for part in path.split("."))
+    return tuple(
+        int(part) if part.isascii() and part.isdigit() else part for part in path.split(".")
+    )
 
 
 def at(data: Any, path: Sequence[str | int]) -> Any:
@@ -67,20 +69,20 @@ def fill(template: str, fields: Mapping[str, str]) -> str:
     return _FIELD.sub(lambda found: fields[found.group(1)], template)
 
 
-def fill_json(template: Any, value: str | None, values: Sequence[str]) -> Any:
+def fill_json(template: Any, value: str | None, values: Sequence[str], join: str = ",") -> Any:
     """A JSON body template filled: a string that is exactly ``"{values}"`` becomes the list
     of values, exactly ``"{value}"`` the value; other strings have their fields replaced
-    (the values joined by commas for ``{values}``)."""
+    (the values joined by ``join`` for ``{values}``)."""
     if isinstance(template, str):
         if template == "{values}":
             return list(values)
         if template == "{value}":
             return value
-        return fill(template, {"value": value or "", "values": ",".join(values)})
+        return fill(template, {"value": value or "", "values": join.join(values)})
     if isinstance(template, Mapping):
-        return {key: fill_json(item, value, values) for key, item in template.items()}
+        return {key: fill_json(item, value, values, join) for key, item in template.items()}
     if isinstance(template, list):
-        return [fill_json(item, value, values) for item in template]
+        return [fill_json(item, value, values, join) for item in template]
     return template
 
 

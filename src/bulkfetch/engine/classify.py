@@ -95,6 +95,7 @@ def failed(
             settles=0 if limited or job.attempts + 1 < settings.max_attempts else job.rows,
             billed=exc.billed,
             maybe_billed=exc.maybe_billed,
+            rate_limited=limited,
         )
         for i, job in enumerate(jobs)
     ]

@@ -276,8 +276,10 @@ class _Engine:
 
         while not self.stop.requested:
             try:
-                await self.limiter.acquire()
-            except StopRunError as exc:  # another worker sharing the key stopped it
+                # A pacer may hold a call for long (a day's allowance spent): a stop ends it.
+                if not await self.waits.unless_stopped(self.limiter.acquire):
+                    return False
+            except StopRunError as exc:  # a worker sharing the key stopped it, or a window
                 self.stop.request(stop_kind(exc), str(exc))
                 return False
             if self.stop.requested:

@@ -6,11 +6,14 @@ A 429 teaches the pacer and is tried again, costing no attempt (up to ``MAX_RATE
 of them, so that a provider that never lets a call through is not waited on for ever);
 another failure that may pass (a 5xx, a timeout, a cut body) is tried again after a backoff,
 up to the settings' ``max_attempts``; anything else, and the last failure, is raised. Two
-calls for the same thing at once share one request.
+calls for the same thing at once share one request. The provider's rate headers on the
+answers of a single call (``X-RateLimit-Remaining: 0`` until its reset) hold the pacer's
+calls, as they hold a bulk run's: the client reads them (see :data:`SINGLE_CALL`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import random
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -22,9 +25,15 @@ from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.errors import ConnectError, RateLimitedError, RetryableError
 from bulkfetch.pacing import Pacer
 
-__all__ = ["Caller"]
+__all__ = ["SINGLE_CALL", "Caller"]
 
 T = TypeVar("T")
+
+# The pacer of the single call this task is making, if any: the client that reads its
+# answer tells it the provider's rate news (a bulk run's scheduler does that for its own).
+SINGLE_CALL: contextvars.ContextVar[Pacer | None] = contextvars.ContextVar(
+    "bulkfetch_single_call", default=None
+)
 
 
 class Caller:
@@ -69,6 +78,7 @@ class Caller:
         while True:
             await self.pacer.acquire()
             sent_at = self._clock.time()
+            calling = SINGLE_CALL.set(self.pacer)
             try:
                 value = await send()
             except RateLimitedError as exc:
@@ -86,6 +96,8 @@ class Caller:
                 delay = self._settings.backoff(attempts, exc.retry_after, self._rng)
                 await self._clock.sleep(delay)
                 continue
+            finally:
+                SINGLE_CALL.reset(calling)
             self.pacer.on_success(sent_at)
             return value
 

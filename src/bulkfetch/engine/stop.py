@@ -7,7 +7,13 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from bulkfetch.errors import QuotaExhaustedError, RedirectError, StopRunError, UnreachableError
+from bulkfetch.errors import (
+    QuotaExhaustedError,
+    RedirectError,
+    StopRunError,
+    UnreachableError,
+    WindowSpentError,
+)
 from bulkfetch.jobs import StopKind
 
 __all__ = ["StopRequest", "StopWaits", "stop_kind"]
@@ -82,4 +88,6 @@ def stop_kind(exc: StopRunError) -> str:
         return StopKind.UNREACHABLE
     if isinstance(exc, RedirectError):
         return StopKind.REDIRECTED
+    if isinstance(exc, WindowSpentError):
+        return StopKind.WINDOW
     return StopKind.AUTH

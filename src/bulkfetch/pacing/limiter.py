@@ -55,6 +55,13 @@ class RateLimiter:
         return self._schedule.policy.budget
 
     @property
+    def paused_until(self) -> float | None:
+        """When calls go on after the pause that holds them now (a 429's, a Retry-After, a
+        provider's ``Remaining: 0`` until its reset), if one does."""
+        resume_at = self._schedule.resume_at
+        return resume_at if resume_at > self._clock.time() else None
+
+    @property
     def throughput(self) -> int:
         """Calls that went through in the last whole second (or this one so far)."""
         return self._schedule.policy.through(self._clock.time())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -19,6 +19,8 @@ from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
 from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
 from bulkfetch.jobs import RowStatus
+from bulkfetch.pacing.limits import Limit
+from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.run.merged import Part, write_merged
 from bulkfetch.run.plan import plan_in, sum_plans
 from bulkfetch.run.report import Progress, RunReport, combined_report
@@ -41,7 +43,9 @@ class RunOptions(TypedDict, total=False):
     encoding: str  # a text input's; default utf-8-sig
     encoding_errors: str  # "strict" (default): refuse bytes the encoding cannot read;
     # "replace": carry on with them replaced by U+FFFD
-    rate: float | None
+    rate: float | None  # calls a second for the key; default: a per-second limit's
+    limits: Sequence[Limit]  # the key's allowances (10/second, 2500/day), over the client's
+    at_limit: AtLimit  # a window's allowance spent: "wait" (default) for the next, or "stop"
     concurrency: int
     max_attempts: int
     refresh: bool
@@ -162,7 +166,15 @@ async def _run(
         await first.set_cap(cap)  # one run (several with a cap are refused before)
         notices = [n for run in runs.values() for n in run.notices]
         return RunReport(first.id, None, first.rows, {}, enqueued_only=True, notices=notices)
-    pacer = await pacer_for(store, first.client, rate, clock)
+    pacer = await pacer_for(
+        store,
+        first.client,
+        rate,
+        clock,
+        limits=options.get("limits", ()),
+        at_limit=options.get("at_limit", "wait"),
+        tell=first.tell,
+    )
     done: list[Run] = []
     for run in runs.values():
         await _cap(store, run, [r for r in runs.values() if r is not run], cap)
@@ -216,6 +228,7 @@ async def _plan(
             source,
             column=column,
             rate=options.get("rate"),
+            limits=options.get("limits", ()),
             max_age=options.get("max_age"),
             refresh=options.get("refresh", False),
             now=SystemClock().time(),

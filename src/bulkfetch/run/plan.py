@@ -4,8 +4,8 @@ it holds, and no call made (``--plan``, :func:`plan`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.errors import InvalidInputError
 from bulkfetch.io.iterable import COLUMN, IterableSource
 from bulkfetch.io.sources import Picker, Source, each_row, picker
+from bulkfetch.pacing.limits import Limit, limits_of, pace
+from bulkfetch.pacing.windows import spent_now
 from bulkfetch.store import Store
 
 __all__ = ["Plan", "plan", "plan_in", "plan_source", "sum_plans"]
@@ -34,11 +36,23 @@ class Plan:
     units: int  # billable units still to fetch, a lookup each (a call, a code)
     requests: int  # the requests those take (an API may carry several lookups in one)
     rate: float | None  # calls a second, if given
+    limits: tuple[Limit, ...] = ()  # the key's allowances over a minute or longer
+    # What the store counted in each one's window now, of the key's calls (a fresh store:
+    # none, whatever an earlier one spent).
+    spent: Mapping[Limit, int] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float | None:
         """How long the requests take at ``rate`` (None without one)."""
         return None if self.rate is None else self.requests / self.rate
+
+    @property
+    def windows(self) -> dict[Limit, int]:
+        """How many of each limit's windows the requests are sent in, this one included."""
+        return {
+            limit: _windows(self.requests, limit.count, self.spent.get(limit, 0))
+            for limit in self.limits
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +64,7 @@ class Plan:
             "requests": self.requests,
             "rate": self.rate,
             "seconds": self.seconds,
+            "windows": {str(limit): count for limit, count in self.windows.items()},
         }
 
     def describe(self) -> list[str]:
@@ -64,6 +79,9 @@ class Plan:
             lines.append(f"at {self.rate:g} calls a second: about {_duration(seconds)}")
         else:
             lines.append("give --rate to see how long that takes")
+        for limit, windows in self.windows.items():
+            if windows:
+                lines.append(_windows_line(limit, self.requests, windows, self.spent.get(limit, 0)))
         return lines
 
 
@@ -77,6 +95,8 @@ def sum_plans(plans: Sequence[Plan]) -> Plan:
         units=sum(p.units for p in plans),
         requests=sum(p.requests for p in plans),
         rate=plans[0].rate,
+        limits=plans[0].limits,
+        spent=plans[0].spent,
     )
 
 
@@ -88,10 +108,13 @@ async def plan_source(
     store: Store | None,
     fresh_since: float | None = None,
     rate: float | None = None,
+    limits: Sequence[Limit] = (),
+    spent: Mapping[Limit, int] | None = None,
 ) -> Plan:
     """The plan of ``operation`` over ``source``: each row's lookup made as a run would make
     it, and each distinct one looked for in ``store`` (None: a store not made yet), where it
-    counts as answered if it was answered at or after ``fresh_since`` (None: ever)."""
+    counts as answered if it was answered at or after ``fresh_since`` (None: ever).
+    ``limits``: allowances over a minute or longer, of which ``spent`` calls are spent."""
     value_of = picker(column).bind(source.header())
     rows = invalid = 0
     seen: set[int] = set()  # 64 bits of each fingerprint: a million lookups in ~70 MB
@@ -121,6 +144,8 @@ async def plan_source(
         units=units,
         requests=math.ceil(units / operation.client.batch_size),
         rate=rate,
+        limits=tuple(limits),
+        spent=dict(spent or {}),
     )
 
 
@@ -137,6 +162,7 @@ async def plan(
     *,
     db: str | Path = "bulkfetch.db",
     rate: float | None = None,
+    limits: Sequence[Limit] = (),
     max_age: float | None = None,
     refresh: bool = False,
     clock: Clock | None = None,
@@ -144,14 +170,16 @@ async def plan(
 ) -> Plan:
     """What ``fetch_many`` with the same arguments would fetch and bill, with no call made:
     rows, invalid ones, distinct lookups, those the store has answered (within ``max_age``
-    seconds, unless ``refresh``), the billable units and requests left, and at ``rate`` how
-    long they take. A store that does not exist yet is not made."""
+    seconds, unless ``refresh``), the billable units and requests left, at ``rate`` how
+    long they take, and how many windows of each of ``limits`` (with the client's own)
+    they are sent in. A store that does not exist yet is not made."""
     return await plan_in(
         db,
         operation_of(call, query),
         IterableSource(inputs),
         column=COLUMN,
         rate=rate,
+        limits=limits,
         max_age=max_age,
         refresh=refresh,
         now=(clock or SystemClock()).time(),
@@ -168,15 +196,30 @@ async def plan_in(
     max_age: float | None,
     refresh: bool,
     now: float,
+    limits: Sequence[Limit] = (),
 ) -> Plan:
-    """:func:`plan_source` against the store at ``db``, opened to read only if it exists."""
+    """:func:`plan_source` against the store at ``db``, opened to read only if it exists,
+    with the run's limits (``limits`` over the client's own) as a run takes them."""
+    limits = limits_of(operation.client, limits)
+    rate = pace(rate, limits)
+    windows = [limit for limit in limits if not limit.per_second]
     if "://" not in str(db) and not await anyio.Path(db).exists():
-        return await plan_source(operation, source, column=column, store=None, rate=rate)
+        return await plan_source(
+            operation, source, column=column, store=None, rate=rate, limits=windows
+        )
     # An answer from before this time is fetched again: all with refresh, else the aged.
     fresh_since = now if refresh else None if max_age is None else now - max_age
     async with await Store.open(db, exclusive=False) as store:
+        spent = await spent_now(store, operation.client.rate_key, windows, now)
         return await plan_source(
-            operation, source, column=column, store=store, fresh_since=fresh_since, rate=rate
+            operation,
+            source,
+            column=column,
+            store=store,
+            fresh_since=fresh_since,
+            rate=rate,
+            limits=windows,
+            spent=spent,
         )
 
 
@@ -189,3 +232,20 @@ def _duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def _windows(requests: int, count: int, spent: int) -> int:
+    """The windows ``requests`` calls are sent in, at ``count`` a window, this one (with
+    ``spent`` of it gone) included; none for no request."""
+    return 0 if requests == 0 else math.ceil((requests + min(spent, count)) / count)
+
+
+def _windows_line(limit: Limit, requests: int, windows: int, spent: int) -> str:
+    """``2500/day: 4,000 requests take 2 days' allowances (this one and 1 more)``."""
+    if windows == 1:
+        took, which = f"1 {limit.unit}'s allowance", "this one"
+    else:
+        took, which = f"{windows} {limit.unit}s' allowances", f"this one and {windows - 1} more"
+    if spent:
+        which += f"; {spent:,} of this one's {limit.count:,} spent already"
+    return f"{limit}: {requests:,} requests take {took} ({which})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -19,8 +19,10 @@ from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.jobs import JobState, Outcome, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limiter import RateLimiter
+from bulkfetch.pacing.limits import Limit, limits_of, pace
 from bulkfetch.pacing.shared import SharedRateLimiter
-from bulkfetch.plugins import plugin
+from bulkfetch.pacing.windows import AtLimit, WindowedPacer
+from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import enqueue
 from bulkfetch.run.identity import run_spec
 from bulkfetch.run.output import OutputFormat, write_output
@@ -128,7 +130,7 @@ class Run:
         detail = await store.runs.detail(run_id)
         if detail is None:
             raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
-        client = plugin(detail.api).rebuild(json.loads(detail.adapter), environ)
+        client = rebuild(detail.api, json.loads(detail.adapter), environ)
         run = cls(store, run_id, client, clock=clock, progress=progress, stop=stop)
         run.rows, run.enqueue_complete = detail.rows_enqueued, detail.enqueue_complete
         return run
@@ -307,17 +309,40 @@ class Run:
         )
 
 
-async def pacer_for(store: Store, adapter: Adapter, rate: float | None, clock: Clock) -> Pacer:
+async def pacer_for(
+    store: Store,
+    adapter: Adapter,
+    rate: float | None,
+    clock: Clock,
+    *,
+    limits: Sequence[Limit] = (),
+    at_limit: AtLimit = "wait",
+    tell: Callable[[str], None] | None = None,
+) -> Pacer:
     """The pacing of the adapter's key: on a store several workers share, the key's shared
-    budget; else the client's own pacer (its single calls share it), at ``rate`` if given."""
-    if store.shared:
-        return await SharedRateLimiter.join(store, adapter.rate_key, rate, clock=clock)
+    budget; else the client's own pacer (its single calls share it), at ``rate`` if given,
+    else at a per-second limit's. ``limits`` (with the adapter's own, which they override
+    unit by unit) over a minute or longer gate it with their allowances, counted in the
+    store (see :mod:`bulkfetch.pacing.windows`): ``at_limit`` says what a spent one does,
+    and ``tell`` hears when a wait for one ends."""
+    limits = limits_of(adapter, limits)
+    rate = pace(rate, limits)
+    pacer: Pacer
     own = getattr(adapter, "pacer", None)
-    if isinstance(own, RateLimiter):
+    if store.shared:
+        pacer = await SharedRateLimiter.join(store, adapter.rate_key, rate, clock=clock)
+    elif isinstance(own, RateLimiter):
         if rate is not None:
             own.configure(rate)
-        return own
-    return RateLimiter(rate, clock=clock)
+        pacer = own
+    else:
+        pacer = RateLimiter(rate, clock=clock)
+    windows = [limit for limit in limits if not limit.per_second]
+    if not windows:
+        return pacer
+    return await WindowedPacer.join(
+        pacer, store, adapter.rate_key, windows, at_limit=at_limit, clock=clock, tell=tell
+    )
 
 
 def abandoned(calls: int) -> str:

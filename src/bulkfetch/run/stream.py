@@ -14,8 +14,9 @@ call. A stop ends the iteration with its error after the rows that settled: a sp
 :class:`~bulkfetch.errors.AuthenticationError`, an API that cannot be reached
 :class:`~bulkfetch.errors.UnreachableError`, the run's cap on billed units reached
 :class:`~bulkfetch.errors.CapReachedError`, a redirect to another origin
-:class:`~bulkfetch.errors.RedirectError`. Leaving the loop (``break``, a cancelled task)
-lets the calls in flight land and be stored, as Ctrl-C does; that happens when the
+:class:`~bulkfetch.errors.RedirectError`, a window's allowance spent (``at_limit="stop"``)
+:class:`~bulkfetch.errors.WindowSpentError`. Leaving the loop (``break``, a cancelled
+task) lets the calls in flight land and be stored, as Ctrl-C does; that happens when the
 generator is closed (at once with ``contextlib.aclosing``, else when Python collects it),
 or when the client is closed, whichever comes first: the client waits for the runs it
 started before its connections close. A second ``fetch_many`` on the same store waits for
@@ -26,7 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -43,9 +51,12 @@ from bulkfetch.errors import (
     QuotaExhaustedError,
     RedirectError,
     UnreachableError,
+    WindowSpentError,
 )
 from bulkfetch.io.iterable import COLUMN, IterableSource
 from bulkfetch.jobs import RowStatus, StopKind
+from bulkfetch.pacing.limits import Limit
+from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.run.report import Progress
 from bulkfetch.run.run import Run, pacer_for
 from bulkfetch.store import OutputRow, Store
@@ -60,6 +71,7 @@ _STOPS: dict[str, type[BulkfetchError]] = {
     StopKind.UNREACHABLE: UnreachableError,
     StopKind.CAP: CapReachedError,
     StopKind.REDIRECTED: RedirectError,
+    StopKind.WINDOW: WindowSpentError,
 }
 # One bulk call at a time on a store of this process (a SQLite store has one user): the
 # next waits for the one before to finish landing its calls.
@@ -85,6 +97,8 @@ async def fetch_many(
     db: str | Path = "bulkfetch.db",
     run: str | None = None,
     rate: float | None = None,
+    limits: Sequence[Limit] = (),
+    at_limit: AtLimit = "wait",
     concurrency: int = 16,
     max_attempts: int = 5,
     refresh: bool = False,
@@ -102,7 +116,11 @@ async def fetch_many(
     ``db``: the store (a SQLite file, or a PostgreSQL URL). ``run``: a name that makes the
     run resumable: called again with the same name (and the same inputs), it carries on.
     ``rate``: calls a second for the key (the client's pacing, shared with its single
-    calls). ``concurrency``, ``max_attempts``: as the command line's. ``max_age``
+    calls; default: a per-second limit's). ``limits``: the key's allowances
+    (``parse_limit("2500/day")``), over the client's own for the same unit: once a window's
+    is spent, calls wait for the next window (``at_limit="wait"``) or the run ends with
+    :class:`~bulkfetch.errors.WindowSpentError` (``"stop"``), counted in the store across
+    runs and workers. ``concurrency``, ``max_attempts``: as the command line's. ``max_age``
     (seconds): an answer in the store older than that is fetched again. ``max_calls``: the
     run bills at most that many units over all its calls (a named run's, across resumes),
     then ends with :class:`~bulkfetch.errors.CapReachedError`.
@@ -131,7 +149,9 @@ async def fetch_many(
             stop=stop,
         )
         await begun.set_cap(max_calls)
-        pacer = await pacer_for(store, begun.client, rate, clock)
+        pacer = await pacer_for(
+            store, begun.client, rate, clock, limits=limits, at_limit=at_limit, tell=begun.tell
+        )
         done = anyio.Event()
 
         async def work() -> None:

@@ -12,7 +12,7 @@ store alone, wherever the run was worked.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -21,7 +21,9 @@ from bulkfetch.adapter import Client
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.pacing import Pacer
-from bulkfetch.plugins import plugin
+from bulkfetch.pacing.limits import Limit
+from bulkfetch.pacing.windows import AtLimit
+from bulkfetch.plugins import rebuild
 from bulkfetch.run.output import OutputFormat
 from bulkfetch.run.report import Progress, WorkReport
 from bulkfetch.run.run import Run, pacer_for
@@ -35,6 +37,8 @@ async def work(
     environ: Mapping[str, str],
     *,
     rate: float | None = None,
+    limits: Sequence[Limit] = (),
+    at_limit: AtLimit = "wait",
     settings: EngineSettings | None = None,
     stop: StopRequest | None = None,
     progress: Progress | None = None,
@@ -44,7 +48,8 @@ async def work(
 ) -> WorkReport:
     """Work every run of the store until none has anything left, or a stop. ``max_calls``:
     the cap on billed units each run it works may spend in all (else the cap its command
-    set, if any)."""
+    set, if any). ``rate``, ``limits``, ``at_limit``: each key's pace and allowances, as
+    :func:`~bulkfetch.run.stream.fetch_many` takes them."""
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
@@ -63,12 +68,20 @@ async def work(
                     continue
                 adapter = adapters.get(detail.adapter)
                 if adapter is None:
-                    adapter = adapters[detail.adapter] = plugin(detail.api).rebuild(
-                        json.loads(detail.adapter), environ
+                    adapter = adapters[detail.adapter] = rebuild(
+                        detail.api, json.loads(detail.adapter), environ
                     )
                 pacer = pacers.get(adapter.rate_key)
                 if pacer is None:
-                    pacer = pacers[adapter.rate_key] = await pacer_for(store, adapter, rate, clock)
+                    pacer = pacers[adapter.rate_key] = await pacer_for(
+                        store,
+                        adapter,
+                        rate,
+                        clock,
+                        limits=limits,
+                        at_limit=at_limit,
+                        tell=None if progress is None else progress.notice,
+                    )
                 run = Run(store, run_id, adapter, clock=clock, progress=progress, stop=stop)
                 if max_calls is not None and run_id not in prepared:
                     await run.set_cap(max_calls)

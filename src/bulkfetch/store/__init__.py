@@ -8,6 +8,7 @@ alone, marked with bulkfetch's ``application_id``) by default or on PostgreSQL.
 - ``store.queue``: rows and their jobs enqueued, jobs claimed under leases, outcomes stored;
 - ``store.results``: a run's rows in input order with their answers, for output;
 - ``store.budgets``: the keys' rate budgets that workers share (PostgreSQL);
+- ``store.windows``: what the keys spent of their allowances over longer windows (a day);
 - ``store.reference``: an API's reference data, kept per origin.
 
 ``schema`` holds the tables and ``migrations`` their versions; ``connector`` how a
@@ -33,6 +34,7 @@ from bulkfetch.store.connector import open_database
 from bulkfetch.store.migrations import create_schema
 from bulkfetch.store.queue import Queue
 from bulkfetch.store.records import (
+    Allowance,
     BudgetState,
     Claim,
     OutputRow,
@@ -47,8 +49,10 @@ from bulkfetch.store.records import (
 from bulkfetch.store.reference import Reference
 from bulkfetch.store.results import Results
 from bulkfetch.store.runs import Runs
+from bulkfetch.store.windows import Windows
 
 __all__ = [
+    "Allowance",
     "BudgetState",
     "Claim",
     "OutputRow",
@@ -72,6 +76,7 @@ class Store:
         self.queue = Queue(access)
         self.results = Results(access)
         self.budgets = Budgets(access)
+        self.windows = Windows(access)
         self.reference = Reference(access)
 
     @classmethod

@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -36,6 +36,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The shared budgets keep the pacing's whole state: made anew (they hold no run's data;
     # the next worker to join starts the key's pacing again).
     4: ("DROP TABLE rate_budgets",),
+    # The keys' spend over longer windows: a new table, made by ``create_all``. A store of
+    # before knows nothing of what was spent: its counts start at 0.
+    5: (),
 }
 
 _SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes

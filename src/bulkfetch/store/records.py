@@ -10,6 +10,7 @@ from bulkfetch.jobs import Job, JobState, Lookup
 from bulkfetch.spend import Spend
 
 __all__ = [
+    "Allowance",
     "BudgetState",
     "Claim",
     "OutputRow",
@@ -143,3 +144,13 @@ class SlotGrant:
     rate: float | None
     stop_kind: str | None = None
     stop_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """At most ``calls`` calls with a key in the window of ``unit`` (a minute, an hour, a
+    day, a month) that starts at ``starts_at`` (seconds since the epoch)."""
+
+    unit: str
+    starts_at: float
+    calls: int

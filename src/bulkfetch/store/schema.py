@@ -138,3 +138,17 @@ rate_budgets = sa.Table(
     sa.Column("stop_reason", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+
+# What each key spent of its allowances over longer windows (a minute, an hour, a day, a
+# month), shared by every worker and every run on the store: the calls sent in the window
+# that starts at ``starts_at``; a call in a later window starts its count again. Named by
+# a fingerprint of the key, never the key. Since version 6.
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("unit", sa.String(16), primary_key=True),
+    sa.Column("starts_at", sa.Float, nullable=False),  # UNIX seconds, UTC
+    sa.Column("calls", sa.Integer, nullable=False),
+)

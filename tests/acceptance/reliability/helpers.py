@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import CUSTOMER_KEY, KEY, PLATFORM_KEY, Emulator, bulkfetch_command, run_cli
@@ -52,3 +53,9 @@ def assert_no_secret(directory: Path, *printed: str) -> None:
 def assert_clean_exit(result: subprocess.CompletedProcess[str]) -> None:
     """No unhandled exception reached the user."""
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def billed_more(emulator: Emulator, more: int) -> Callable[[], bool]:
+    """Whether ``more`` calls than now have been billed."""
+    target = emulator.ledger()["billed_total"] + more
+    return lambda: bool(emulator.ledger()["billed_total"] >= target)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bulkfetch.samples import write_postcode_file
-from tests.acceptance.reliability.helpers import assert_no_secret, enrich_command, reference, run
-from tests.conftest import Emulator, StartEmulator, cli_env, run_cli
+from tests.acceptance.reliability.helpers import (
+    assert_no_secret,
+    billed_more,
+    enrich_command,
+    reference,
+    run,
+)
+from tests.conftest import StartEmulator, cli_env, run_cli
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -41,7 +46,7 @@ def test_ten_kills_then_the_output_of_an_uninterrupted_run(
             command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         # Killed at a seeded point of its progress, not of the clock's.
-        wait_until(_billed(emulator, rng.randint(40, 400)), what="calls billed")
+        wait_until(billed_more(emulator, rng.randint(40, 400)), what="calls billed")
         process.kill()
         process.wait(timeout=30)
         billed_at_kill.append(emulator.ledger()["billed_total"])
@@ -60,9 +65,3 @@ def test_ten_kills_then_the_output_of_an_uninterrupted_run(
         start_emulator(), source, tmp_path / "ref", "--concurrency", str(CONCURRENCY)
     )
     assert_no_secret(tmp_path, final.stdout, final.stderr, status)
-
-
-def _billed(emulator: Emulator, more: int) -> Callable[[], bool]:
-    """Whether ``more`` calls than now have been billed."""
-    target = emulator.ledger()["billed_total"] + more
-    return lambda: bool(emulator.ledger()["billed_total"] >= target)

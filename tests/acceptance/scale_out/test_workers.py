@@ -210,3 +210,31 @@ def test_a_cap_holds_for_all_workers_together(
     assert ledger["billed_total"] == len(ledger["billed"]) == 500
     assert ledger["billed_twice"] == 0
     assert export(postgres_url, tmp_path / "out.csv").returncode == 0
+
+
+def test_four_workers_share_a_described_apis_budget(
+    start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
+) -> None:
+    """A described API's run enqueued with --no-work: four workers rebuild its client from
+    the store, keep together to the key's limit with no 429, bill nothing twice, and the
+    export is what `bulkfetch enrich` writes in one process."""
+    described = Path(__file__).resolve().parents[3] / "examples/apis/crystalroof-occupation.toml"
+    source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=15)
+    emulator = start_emulator("--rate-limit", str(LIMIT))
+    out = tmp_path / "enqueue.csv"
+    done = run(
+        bulkfetch_command(
+            "fetch", "--api", described, source, "--column", "postcode", "--out", out,
+            "--db", postgres_url, "--base-url", emulator.url, "--no-work",
+        )
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    codes = finish(start_workers(4, "logs"))
+    ledger = emulator.ledger()
+    export(postgres_url, tmp_path / "out.csv")
+
+    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
+    assert ledger["by_status"].get("429", 0) == 0
+    assert ledger["billed_twice"] == 0
+    assert busiest_second(ledger) <= LIMIT
+    assert_single_process_output(start_emulator, source, tmp_path)

@@ -36,7 +36,6 @@ from bulkfetch.http import (
     Answer,
     HttpClient,
     key_fingerprint,
-    rate_headers,
 )
 from bulkfetch.io.flatten import flatten
 from bulkfetch.jobs import Lookup
@@ -159,7 +158,7 @@ class CrystalRoof(HttpClient):
         """One call per lookup: the API takes one location a request."""
         (lookup,) = lookups
         answer = await self._send(lookup)
-        remaining, reset_in = rate_headers(answer.headers)
+        remaining, reset_in = self.rate_news(answer)
         try:
             parsed = self._read(lookup, answer)
         except NotFoundError as exc:

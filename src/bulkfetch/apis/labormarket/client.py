@@ -43,7 +43,6 @@ from bulkfetch.http import (
     Answer,
     HttpClient,
     key_fingerprint,
-    rate_headers,
 )
 from bulkfetch.jobs import Lookup
 from bulkfetch.policy import StatusPolicy
@@ -240,7 +239,7 @@ class LaborMarket(HttpClient):
 
     async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
         answer = await self._send(lookups)
-        remaining, reset_in = rate_headers(answer.headers)
+        remaining, reset_in = self.rate_news(answer)
         data = self._read(answer)
         codes = [lookup.param("code") for lookup in lookups]
         if lookups[0].endpoint == "by-soc":
