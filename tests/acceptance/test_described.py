@@ -4,6 +4,7 @@ promises (billed == distinct, the plan equals the bill, the cap, the 402 stop, r
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import math
@@ -16,6 +17,7 @@ import bulkfetch
 from bulkfetch.describe import load_description
 from bulkfetch.samples import write_postcode_file
 from tests.conftest import KEY, Cli, StartEmulator
+from tests.integration.test_max_age import DAY, ShiftedClock
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "apis"
 POSTCODES = EXAMPLES / "postcodes-io.toml"
@@ -189,3 +191,42 @@ async def test_the_library_loads_a_description_for_fetch_many(
     assert (planned.units, planned.invalid) == (2, 1)
     assert [item.result for item in again] == [item.result for item in items]
     assert emulator.ledger()["billed_total"] == 3  # the single call's, then two lookups
+
+
+def test_a_described_day_is_stopped_at_then_resumed_the_next(
+    start_emulator: StartEmulator, cli: Cli, tmp_path: Path
+) -> None:
+    """A description that allows 20 calls a day, told to stop: exit 9 after 20 requests,
+    saying when the day opens; the library, a day on (an injected clock), does the rest,
+    each lookup billed once, and the output holds every row."""
+    described = tmp_path / "daily.toml"
+    described.write_text(
+        OCCUPATION.read_text().replace("[[auth]]", 'limits = ["20/day"]\n\n[[auth]]', 1)
+    )
+    source = write_postcode_file(tmp_path / "in.csv", 30, seed=17, malformed_rate=0.0)
+    emulator = start_emulator()
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    common = (source, "--column", "postcode", "--out", out, "--db", db, "--base-url", emulator.url)
+    stopped = cli("fetch", "--api", described, *common, "--at-limit", "stop")
+    assert stopped.code == 9, stopped.err
+    assert "day's allowance of 20 calls is spent" in stopped.err
+    assert emulator.ledger()["requests"] == 20
+    clock = ShiftedClock()
+    clock.offset = DAY
+
+    async def a_day_on() -> list[bulkfetch.Item[object]]:
+        # A library run of its own over the same store: the 20 answered cost no call.
+        environ = {"CRYSTALROOF_API_KEY": KEY}
+        async with bulkfetch.load_api(described, base_url=emulator.url, environ=environ) as api:
+            values = [row["postcode"] for row in _rows(source)]
+            many = bulkfetch.fetch_many(api.get, values, db=db, clock=clock, at_limit="stop")
+            return [item async for item in many]
+
+    items = asyncio.run(a_day_on())
+    ledger = emulator.ledger()
+    assert len(items) == 30
+    assert ledger["billed_total"] == len(ledger["billed"]) == len({i.input for i in items})
+    done = cli("fetch", "--api", described, *common, "--at-limit", "stop")
+    assert done.code == 0, done.err
+    assert emulator.ledger()["requests"] == ledger["requests"]
+    assert len(_rows(out)) == 30

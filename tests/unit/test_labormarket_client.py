@@ -177,19 +177,19 @@ async def test_a_soc_batch_splits_back_per_code(api: LaborMarket) -> None:
 
 async def test_cip_goes_one_code_a_request_until_answers_name_their_codes(api: LaborMarket) -> None:
     """Attribution unknown: batch of one. Seen: 25. Missing: one, with a notice said once."""
-    api.operation("by_cip", {})
-    assert api.batch_size == 1
+    codes = api.operation("by_cip", {}).client
+    assert codes.batch_size == 1
     with aioresponses() as mocked:
         mocked.post(
             CIP_URL,
             payload=answer(occupation("15-1252", matchedCipCodes=["11.0701"])),
             response_class=MockedResponse,
         )
-        await api.fetch([api.lookup("11.0701", by="cip")])
-    assert api.batch_size == 25
+        await codes.fetch([api.lookup("11.0701", by="cip")])
+    assert codes.batch_size == 25
 
     async with LaborMarket(PLATFORM, base_url=BASE) as plain:
-        plain.operation("by_cip", {})
+        plain_codes = plain.operation("by_cip", {}).client
         with aioresponses() as mocked:
             for _ in range(2):
                 mocked.post(
@@ -197,5 +197,5 @@ async def test_cip_goes_one_code_a_request_until_answers_name_their_codes(api: L
                 )
             await plain.fetch([plain.lookup("11.0701", by="cip")])
             await plain.fetch([plain.lookup("11.0702", by="cip")])
-        assert plain.batch_size == 1
+        assert plain_codes.batch_size == 1
         assert len(plain.notices) == 1

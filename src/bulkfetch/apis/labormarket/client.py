@@ -22,6 +22,7 @@ import aiohttp
 from bulkfetch import speedups
 from bulkfetch.adapter import Reply
 from bulkfetch.apis.labormarket import answers
+from bulkfetch.apis.labormarket.adapter import Codes
 from bulkfetch.apis.labormarket.codes import normalise, resolve_region
 from bulkfetch.apis.labormarket.models import LaborMarketResult, Region, codes_of, result_of
 from bulkfetch.apis.labormarket.wire import (
@@ -53,13 +54,13 @@ _OPTIONS = ("region_type", "region", "fields", "include_skills", "msa_fallback")
 
 
 class LaborMarket(HttpClient):
-    """A Labor Market Intelligence client: calls for your code, and the adapter bulk runs use.
+    """A Labor Market Intelligence client: calls for your code, and the requests bulk runs
+    send (their adapter and writer, one kind of code each: :class:`~.adapter.Codes`).
 
     ``async with LaborMarket("pk_test_...") as api: result = await api.by_soc(["15-1252"])``
     """
 
     name = NAME
-    fixed_columns = ("regionType", "region", "warnings")
 
     def __init__(
         self,
@@ -105,7 +106,6 @@ class LaborMarket(HttpClient):
         # answer with an occupation in it has been read. Until then, one CIP code a request.
         self._cip_attribution: bool | None = None
         self._notices: list[str] = []
-        self._by: By = "soc"
 
     @property
     def rate_key(self) -> str:
@@ -122,7 +122,6 @@ class LaborMarket(HttpClient):
             "environment": self.environment,
             "timeout": self.timeout,
             "max_answer_bytes": self.max_answer_bytes,
-            "by": self._by,
             "wire": wire,
         }
 
@@ -218,20 +217,15 @@ class LaborMarket(HttpClient):
             raise TypeError(f"LaborMarket.{method} takes no {', '.join(sorted(unknown))}")
         by: By = "soc" if method == "by_soc" else "cip"
         probe = self.lookup("15-1252" if by == "soc" else "11.0701", by=by, **query)
-        self._by = by
         return CodesOperation(self, by, dict(query), probe)
 
-    # -- the adapter --------------------------------------------------------------------
+    # -- what bulk runs send --------------------------------------------------------------
 
     @property
-    def batch_size(self) -> int:
-        if self._by == "cip" and self._cip_attribution is not True:
-            return 1
-        return MAX_CODES
-
-    @property
-    def expands_rows(self) -> bool:
-        return self._by == "cip"
+    def cip_attribution(self) -> bool | None:
+        """Whether CIP answers say which input code each occupation matched (None: no
+        answer with an occupation read yet)."""
+        return self._cip_attribution
 
     @property
     def notices(self) -> Sequence[str]:
@@ -265,12 +259,6 @@ class LaborMarket(HttpClient):
                 "CIP answers do not say which input code each occupation came from, so CIP "
                 "codes are sent one a request (each code is still one lookup, billed once)"
             )
-
-    def output_rows(self, body: str) -> list[dict[str, Any]]:
-        return answers.output_rows(body)
-
-    def output_document(self, body: str) -> dict[str, Any]:
-        return answers.output_document(body)
 
     # -- the wire -----------------------------------------------------------------------
 
@@ -329,18 +317,23 @@ class LaborMarket(HttpClient):
 class CodesOperation:
     """SOC or CIP codes of one client, with one set of options, in bulk."""
 
-    client: LaborMarket
+    api: LaborMarket
     by: By
     options: Mapping[str, Any]
     probe: Lookup  # a lookup made with these options: they hold
 
     @property
+    def client(self) -> Codes:
+        """What its runs call and write: the adapter of its kind of code."""
+        return Codes(self.api, self.by)
+
+    @property
     def template(self) -> Mapping[str, str]:
         shared = {k: v for k, v in self.probe.params if k != "code"}
-        return {"endpoint": self.probe.endpoint, "origin": self.client.origin, **shared}
+        return {"endpoint": self.probe.endpoint, "origin": self.api.origin, **shared}
 
     def lookup(self, value: str) -> Lookup:
-        return self.client.lookup(value, by=self.by, **self.options)
+        return self.api.lookup(value, by=self.by, **self.options)
 
     def result(self, body: str, lookup: Lookup) -> LaborMarketResult:
-        return answers.kept_result(body, self.client.wire)
+        return answers.kept_result(body, self.api.wire)

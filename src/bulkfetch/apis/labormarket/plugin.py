@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkfetch.apis.labormarket import command, emulator
+from bulkfetch.apis.labormarket.adapter import Codes
 from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.wire import NAME, WireNames
 from bulkfetch.http import MAX_ANSWER_BYTES
@@ -16,7 +17,7 @@ from bulkfetch.plugins import ApiPlugin, key_from
 __all__ = ["plugin"]
 
 
-def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> LaborMarket:
+def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Codes:
     wire: dict[str, Any] = {
         name: frozenset(value) if isinstance(value, list) else value
         for name, value in dict(spec.get("wire", {})).items()
@@ -30,8 +31,7 @@ def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Labo
         max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
         wire=WireNames(**wire),
     )
-    client.operation(f"by_{spec.get('by', 'soc')}", {})  # the kind of code its runs send
-    return client
+    return Codes(client, "cip" if spec.get("by") == "cip" else "soc")  # its runs' kind
 
 
 def _emulator_options(
