@@ -8,6 +8,9 @@ import asyncio
 import csv
 import json
 import math
+import time
+import urllib.parse
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -122,6 +125,18 @@ def test_a_geocoder_of_a_line_a_candidate_stops_at_its_402(
     assert {row["status"] for row in rows if row["id"] == "5"} == {"invalid"}
     assert rows[0]["latitude"] == "51.5033635"
     assert GEOCODER_KEY not in stopped.err + done.err + out.read_text()
+    told = [_rate_headers(emulator.url) for _ in range(2)]
+    assert [t["X-RateLimit-Limit"] for t in told] == ["2500", "2500"]
+    left = [int(t["X-RateLimit-Remaining"]) for t in told]
+    assert left[0] - 1 == left[1] < 2500 - ledger["billed_total"]  # the run's calls counted
+    assert float(told[0]["X-RateLimit-Reset"]) > time.time()  # the next UTC midnight
+
+
+def _rate_headers(url: str) -> dict[str, str]:
+    """The geocoder emulator's rate headers on one call (a key of the tests' own)."""
+    query = urllib.parse.urlencode({"q": "sydney opera house", "key": GEOCODER_KEY})
+    with urllib.request.urlopen(f"{url}/geocode/v1/json?{query}", timeout=10) as answer:
+        return dict(answer.headers)
 
 
 def test_the_cap_holds_for_a_batch_api(

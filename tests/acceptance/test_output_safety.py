@@ -17,8 +17,7 @@ from bulkfetch import CrystalRoof
 from bulkfetch.adapter import Answers
 from bulkfetch.io.sinks import OutputFormat
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind
-from bulkfetch.run.merged import Part, write_merged
-from bulkfetch.run.output import write_output
+from bulkfetch.run.output import Part, write_output
 from bulkfetch.store import RowEntry, RunSpec, Store
 from tests.conftest import KEY
 
@@ -91,7 +90,7 @@ async def test_formulas_from_the_api_are_neutralised(tmp_path: Path, output: Out
     out = tmp_path / f"out.{output}"
     async with await Store.open(tmp_path / "s.db") as store, CrystalRoof(KEY) as api:
         run_id = await _run(store, [_body(HOSTILE), _body({"=evil": "=1+2"}), None])
-        statuses = await write_output(store, run_id, api, out, output)
+        statuses = await write_output(store, [Part("", run_id, api)], out, output)
     assert statuses == {"ok": 2, "not_found": 1}
     first, second, third = _read(out)
     assert [first[c] for c in HEADER] == ROWS[0]
@@ -113,7 +112,7 @@ async def test_a_formula_behind_a_separator_is_quoted_whole(tmp_path: Path) -> N
     out = tmp_path / "out.csv"
     async with await Store.open(tmp_path / "s.db") as store, CrystalRoof(KEY) as api:
         run_id = await _run(store, [_body({"v": "x;=1+2"}), _body({"v": "y"}), None])
-        await write_output(store, run_id, api, out, "csv")
+        await write_output(store, [Part("", run_id, api)], out, "csv")
     lines = _text(out).splitlines()
     assert lines[1] == '"=1+2","W6 0WW","ok","","x;=1+2","\'=2021-03-21"'
     assert lines[2] == "@me,N1 9GU,ok,,y,'=2021-03-21"
@@ -124,7 +123,7 @@ async def test_raw_values_are_written_as_the_api_gave_them(tmp_path: Path) -> No
     out = tmp_path / "out.csv"
     async with await Store.open(tmp_path / "s.db") as store, CrystalRoof(KEY) as api:
         run_id = await _run(store, [_body(HOSTILE), _body({"=evil": "=1+2"}), None])
-        await write_output(store, run_id, api, out, "csv", raw_values=True)
+        await write_output(store, [Part("", run_id, api)], out, "csv", raw_values=True)
     first, second, third = _read(out)
     assert [first[c] for c in HEADER] == ROWS[0]
     assert {name: first[name] for name in HOSTILE} == {k: str(v) for k, v in HOSTILE.items()}
@@ -137,7 +136,7 @@ async def test_json_lines_are_never_changed(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     async with await Store.open(tmp_path / "s.db") as store, CrystalRoof(KEY) as api:
         run_id = await _run(store, [_body(HOSTILE), _body({"=evil": "=1+2"}), None])
-        await write_output(store, run_id, api, out, "jsonl")
+        await write_output(store, [Part("", run_id, api)], out, "jsonl")
     first, second, third = _read(out)
     assert first["input"] == dict(zip(HEADER, ROWS[0], strict=True))
     assert first["data"] == HOSTILE
@@ -187,7 +186,7 @@ async def test_a_kept_answer_that_cannot_be_rendered_fails_its_row(
     answers: Answers = _Strict()
     async with await Store.open(tmp_path / "s.db") as store:
         run_id = await _run(store, [good, _wrong("x"), None])
-        statuses = await write_output(store, run_id, answers, out, output)
+        statuses = await write_output(store, [Part("", run_id, answers)], out, output)
     assert statuses == {"ok": 1, "failed": 1, "not_found": 1}
     rows = _read(out)
     assert [row["status"] for row in rows] == ["ok", "failed", "not_found"]
@@ -202,7 +201,7 @@ async def test_a_merged_row_a_part_cannot_render_fails(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "s.db") as store:
         run_id = await _run(store, [good, _wrong("x"), good])
         parts = [Part("a", run_id, _Strict()), Part("b", run_id, _Strict())]
-        statuses = await write_merged(store, parts, out, "csv")
+        statuses = await write_output(store, parts, out, "csv")
     assert statuses == {"ok": 2, "failed": 1}
     rows = _read(out)
     assert [row["status"] for row in rows] == ["ok", "failed", "ok"]

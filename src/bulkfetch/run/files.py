@@ -21,7 +21,7 @@ from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
 from bulkfetch.jobs import RowStatus
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
-from bulkfetch.run.merged import Part, write_merged
+from bulkfetch.run.output import Part, write_output
 from bulkfetch.run.plan import plan_in, sum_plans
 from bulkfetch.run.report import Progress, RunReport, combined_report
 from bulkfetch.run.run import Run, pacer_for
@@ -194,7 +194,7 @@ async def _run(
     merged = [Part(name, run.id, run.client) for name, run in runs.items()]
     # Rows the first run stopped before enqueueing are written pending, from the input.
     rest = None if first.enqueue_complete else source.rows()
-    statuses = await write_merged(
+    statuses = await write_output(
         store, merged, out, output, rest=rest, rest_from=first.rows, raw_values=raw
     )
     if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):

@@ -25,7 +25,7 @@ from bulkfetch.pacing.windows import AtLimit, WindowedPacer
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import enqueue
 from bulkfetch.run.identity import run_spec
-from bulkfetch.run.output import OutputFormat, write_output
+from bulkfetch.run.output import OutputFormat, Part, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
@@ -223,8 +223,7 @@ class Run:
         rest = source.rows() if not self.enqueue_complete and source is not None else None
         statuses = await write_output(
             self.store,
-            self.id,
-            self.client,
+            [Part("", self.id, self.client)],
             out,
             output_format,
             rest=rest,

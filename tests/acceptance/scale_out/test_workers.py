@@ -110,20 +110,27 @@ def busiest_second(ledger: dict[str, Any]) -> int:
     return max(int(count) for count in ledger["per_second"].values())
 
 
+def work_together(
+    start_workers: StartWorkers, emulator: Emulator, postgres_url: str, tmp_path: Path
+) -> None:
+    """Four workers on the enqueued run: each ends well, and together they kept to the
+    limit (no 429, none in a second beyond it) and billed nothing twice; then the export."""
+    codes = finish(start_workers(4, "logs"))
+    ledger = emulator.ledger()
+    export(postgres_url, tmp_path / "out.csv")
+    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
+    assert ledger["by_status"].get("429", 0) == 0
+    assert ledger["billed_twice"] == 0
+    assert busiest_second(ledger) <= LIMIT  # how near the limit they come: benchmarks/fleet.py
+
+
 def test_four_workers_keep_to_the_limit_together(
     start_emulator: StartEmulator, start_workers: StartWorkers, postgres_url: str, tmp_path: Path
 ) -> None:
     source = write_postcode_file(tmp_path / "in.csv", ROWS, seed=11)
     emulator = start_emulator("--rate-limit", str(LIMIT))
     enqueue(emulator, source, postgres_url)
-    codes = finish(start_workers(4, "logs"))
-    ledger = emulator.ledger()
-    export(postgres_url, tmp_path / "out.csv")
-
-    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
-    assert ledger["by_status"].get("429", 0) == 0
-    assert ledger["billed_twice"] == 0
-    assert busiest_second(ledger) <= LIMIT  # how near the limit they come: benchmarks/fleet.py
+    work_together(start_workers, emulator, postgres_url, tmp_path)
     worked = [requests_sent(p.read_text()) for p in (tmp_path / "logs").iterdir()]
     assert min(worked) >= ROWS / 4 / 2, worked  # each took a fair part
     assert_single_process_output(start_emulator, source, tmp_path)
@@ -229,12 +236,5 @@ def test_four_workers_share_a_described_apis_budget(
         )
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    codes = finish(start_workers(4, "logs"))
-    ledger = emulator.ledger()
-    export(postgres_url, tmp_path / "out.csv")
-
-    assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
-    assert ledger["by_status"].get("429", 0) == 0
-    assert ledger["billed_twice"] == 0
-    assert busiest_second(ledger) <= LIMIT
+    work_together(start_workers, emulator, postgres_url, tmp_path)
     assert_single_process_output(start_emulator, source, tmp_path)
