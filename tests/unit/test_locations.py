@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulkfetch.apis.crystalroof.locations import LocationKind, parse_location
+from bulkfetch.apis.crystalroof.locations import LocationKind, parse_location, path_segment
 from bulkfetch.errors import InvalidInputError
 
 
@@ -78,3 +78,18 @@ def test_postcode_sector() -> None:
     """The sector is the outward code and the inward digit."""
     assert parse_location("w60ww").postcode_sector == "W6 0"
     assert parse_location("51.5,-0.2").postcode_sector is None
+
+
+@pytest.mark.parametrize(
+    "raw", ["w6 0ww", "GIR 0AA", "uprn100023336956", "51.5074,-0.1278", "EC1A1BB", "52.1,-1"]
+)
+def test_the_path_segment_is_read_off_the_normal_form(raw: str) -> None:
+    """A postcode is sent without its space, coordinates and UPRNs as they are, read off
+    the normal form with no parse."""
+    location = parse_location(raw)
+    expected = (
+        location.value.replace(" ", "")
+        if location.kind is LocationKind.POSTCODE
+        else location.value
+    )
+    assert path_segment(location.value) == expected

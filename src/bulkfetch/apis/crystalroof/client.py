@@ -22,7 +22,7 @@ from bulkfetch.apis.crystalroof.catalogue import (
     choose,
     find,
 )
-from bulkfetch.apis.crystalroof.locations import parse_location
+from bulkfetch.apis.crystalroof.locations import parse_location, path_segment
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
 from bulkfetch.errors import (
     ApiError,
@@ -187,7 +187,7 @@ class CrystalRoof(HttpClient):
         return answer.text
 
     def _path(self, lookup: Lookup) -> str:
-        location = parse_location(lookup.param("location")).path_segment
+        location = path_segment(lookup.param("location"))
         known = find(lookup.endpoint)
         segment = known.postcode_segment if known else NO_SEGMENT not in dict(lookup.params)
         middle = "postcode/" if segment else ""

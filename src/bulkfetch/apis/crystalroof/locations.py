@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from bulkfetch.errors import InvalidInputError
 
-__all__ = ["UK_BOUNDS", "Location", "LocationKind", "parse_location"]
+__all__ = ["UK_BOUNDS", "Location", "LocationKind", "parse_location", "path_segment"]
 
 # Outward code (area, district) then inward code (sector digit, unit letters); GIR 0AA is
 # the one historic exception still in use.
@@ -47,7 +47,7 @@ class Location:
     @property
     def path_segment(self) -> str:
         """The form sent in the URL path (postcodes without their space)."""
-        return self.value.replace(" ", "") if self.kind is LocationKind.POSTCODE else self.value
+        return path_segment(self.value)
 
     @property
     def postcode_sector(self) -> str | None:
@@ -56,6 +56,15 @@ class Location:
 
     def __str__(self) -> str:
         return self.value
+
+
+def path_segment(value: str) -> str:
+    """How a normalised location (a :attr:`Location.value`) is sent in the URL path:
+    a postcode without its space, coordinates and UPRNs as they are. It reads the normal
+    form: nothing is parsed again."""
+    if "," in value or value.startswith("uprn"):
+        return value
+    return value.replace(" ", "")
 
 
 def _canonical_decimal(text: str) -> Decimal:
