@@ -54,9 +54,7 @@ def plugin_of(api: type[Api], *, command: str | None = None) -> ApiPlugin:
         rebuild=rebuild,
         mount=mount,
         command=command or description.name,
-        help=(api.__doc__ or description.about).strip().splitlines()[0]
-        if (api.__doc__ or description.about)
-        else "",
+        help=_first_line(api.__doc__ or description.about),
         client=api,
     )
 

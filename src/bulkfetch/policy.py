@@ -113,8 +113,13 @@ class StatusPolicy:
         kind = _ERRORS.get(meaning)
         if kind is not None:
             return kind(message, status=status, endpoint=endpoint, lookup=lookup)
-        waited = retry_after(answer.headers) if wait is None else wait
-        retried = RateLimitedError if meaning is Meaning.RATE_LIMITED else ServerError
+        limited = meaning is Meaning.RATE_LIMITED
+        # A 429 waits for the window it filled (Retry-After, else its reset); another
+        # failure only as long as Retry-After says: a day's reset is no backoff for a 500.
+        waited = retry_after(answer.headers, reset=limited and wait is None)
+        if limited and waited is None:
+            waited = wait  # the API's own reset header, as its client read it
+        retried = RateLimitedError if limited else ServerError
         return retried(message, retry_after=waited, status=status, endpoint=endpoint, lookup=lookup)
 
     def _says_quota(self, code: str, message: str) -> bool:

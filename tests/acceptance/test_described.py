@@ -245,3 +245,53 @@ def test_a_described_day_is_stopped_at_then_resumed_the_next(
     assert done.code == 0, done.err
     assert emulator.ledger()["requests"] == ledger["requests"]
     assert len(_rows(out)) == 30
+
+
+def test_an_answers_own_status_input_and_error_keep_to_their_place(
+    start_emulator: StartEmulator, cli: Cli, tmp_path: Path
+) -> None:
+    """An API whose answer has fields named status, input and error (written whole, in
+    JSON Lines at the top): the row's own keep their names, the answer's get a _ after."""
+    described = tmp_path / "clash.toml"
+    described.write_text(
+        'name = "clash"\nbase_url = "https://clash.example"\n'
+        '[request]\npath = "/v/{value}"\n[output]\nflatten = ""\n'
+    )
+    answers = tmp_path / "clash.jsonl"
+    answer = {"place": "here", "status": "failed", "input": "spoofed", "error": "no"}
+    answers.write_text(json.dumps({"value": "a", "answer": answer}) + "\n")
+    emulator = start_emulator("--api", described, "--answers", answers)
+    source = tmp_path / "in.csv"
+    source.write_text("v\na\n")
+    out = tmp_path / "out.jsonl"
+    ran = cli("fetch", "--api", described, source, "--column", "v", "--out", out,
+              "--db", tmp_path / "s.db", "--base-url", emulator.url)  # fmt: skip
+    assert ran.code == 0, ran.err
+    (line,) = [json.loads(text) for text in out.read_text().splitlines()]
+    assert (line["input"], line["status"]) == ({"v": "a"}, "ok")
+    assert "error" not in line
+    assert (line["status_"], line["input_"], line["error_"]) == ("failed", "spoofed", "no")
+    assert line["place"] == "here"
+
+
+def test_an_api_billed_by_the_request_is_planned_and_counted_so(
+    start_emulator: StartEmulator, cli: Cli, tmp_path: Path
+) -> None:
+    """billed = "request", 100 values a request: the plan's units are its requests, which
+    is what the emulator bills, and a fresh store answered none of them."""
+    described = tmp_path / "by-request.toml"
+    described.write_text(
+        POSTCODES.read_text().replace("[request]", 'billed = "request"\n\n[request]', 1)
+    )
+    source = write_postcode_file(tmp_path / "in.csv", 250, seed=21)
+    emulator = start_emulator("--api", described)
+    common = ("--column", "postcode", "--db", tmp_path / "s.db", "--base-url", emulator.url)
+    out = tmp_path / "out.csv"
+    plan = json.loads(
+        cli("fetch", "--api", described, source, "--out", out, *common, "--plan", "--json").out
+    )
+    ran = cli("fetch", "--api", described, source, "--out", out, *common)
+    assert ran.code == 0, ran.err
+    ledger = emulator.ledger()
+    assert plan["units"] == plan["requests"] == ledger["requests"] == ledger["billed_total"] == 3
+    assert "0 from the store" in " ".join(ran.err.split())

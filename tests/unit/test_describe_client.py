@@ -15,7 +15,7 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from bulkfetch.adapter import Reply, ResultKind
-from bulkfetch.describe import DescribedApi, load_api
+from bulkfetch.describe import DescribedApi, load_api, trusting
 from bulkfetch.describe.schema import parse
 from bulkfetch.errors import (
     ApiError,
@@ -370,10 +370,70 @@ async def test_load_api_reads_keys_from_environ_and_takes_another_base_url() -> 
         load_api(example, environ={})
 
 
-@pytest.mark.parametrize(("status", "error"), [(404, NotFoundError), (400, RejectedError)])
+@pytest.mark.parametrize(
+    ("status", "error"), [(404, BadResponseError), (400, RejectedError)], ids=["404", "400"]
+)
 async def test_a_batch_refused_as_a_whole_is_the_engines_to_decide(
     status: int, error: type[ApiError]
 ) -> None:
-    """A 404 or 400 to a batch of three raises, for the engine to halve the batch."""
-    with pytest.raises(error):
+    """A 400 to a batch of three raises for the engine to halve it; a 404 says the request
+    is wrong (tried again, then failed, billed nothing), not that no value exists."""
+    with pytest.raises(error) as caught:
         await exchange(LIST, ["a", "b", "c"], NO, status=status)
+    assert not caught.value.billed
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-RateLimit-Remaining": "nan", "X-RateLimit-Reset": "inf"},
+        {"X-RateLimit-Remaining": "inf", "X-RateLimit-Reset": "-inf"},
+    ],
+    ids=["nan", "inf"],
+)
+async def test_rate_headers_that_are_no_numbers_are_not_read(headers: dict[str, str]) -> None:
+    """nan and inf in the rate headers: no news, and the answer is read as ever."""
+    reply, _ = await exchange(ONE, ["x"], {"a": 1}, headers=headers)
+    assert (reply.remaining, reply.reset_in) == (None, None)
+    assert reply.results[0].kind is ResultKind.OK
+
+
+async def test_a_reset_years_away_is_waited_for_a_month_at_most() -> None:
+    """A provider's reset in 1e12 seconds is read as a month, the longest window."""
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e12"}
+    reply, _ = await exchange(
+        ONE + '[rate_headers]\nreset_is = "seconds"\n', ["x"], {"a": 1}, headers=headers
+    )
+    assert reply.reset_in == 31 * 86400
+
+
+async def test_a_500_with_the_days_reset_is_no_day_long_backoff() -> None:
+    """A 500 with X-RateLimit-Reset at midnight: retried after the engine's backoff, not
+    the reset's (Retry-After alone sets a 500's wait)."""
+    headers = {"X-RateLimit-Remaining": "10", "X-RateLimit-Reset": "36000"}
+    text = ONE + '[rate_headers]\nreset_is = "seconds"\n'
+    with pytest.raises(ServerError) as caught:
+        await exchange(text, ["x"], NO, status=500, headers=headers)
+    assert caught.value.retry_after is None
+
+
+async def test_single_calls_keep_to_the_descriptions_pace() -> None:
+    """A description's 10/second is its client's pace, single calls' too."""
+    example = Path(__file__).parents[2] / "examples" / "apis" / "geocoder.toml"
+    async with load_api(example, environ={"GEOCODER_KEY": KEY}) as api:
+        assert api.pacer.rate == 10
+
+
+def test_a_worker_rebuilds_only_the_descriptions_it_was_given() -> None:
+    """A run's description a worker was not given is refused before any key is read; one
+    it was given (at another base URL) is rebuilt; an export (no keys) needs none."""
+    given = parse(tomllib.loads(HEAD + ONE), file="given.toml")
+    spec = DescribedApi(given, environ={}, base_url="http://127.0.0.1:9").spec()
+    rebuild = trusting([given])
+    assert isinstance(rebuild("demo", spec, {}), DescribedApi)
+    other = {**spec, "description": {**spec["description"], "name": "other"}}
+    with pytest.raises(UsageError, match="start it with --api FILE"):
+        trusting([])("demo", spec, {"DEMO_KEY": KEY})
+    with pytest.raises(UsageError, match="not given"):
+        rebuild("other", other, {})
+    assert isinstance(trusting([])("demo", spec, None), DescribedApi)

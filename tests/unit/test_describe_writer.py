@@ -217,3 +217,17 @@ def test_a_list_inside_a_flattened_object_is_json_text() -> None:
     """flatten leaves a list whole, as JSON text in its one column."""
     (line,) = writer('[output]\nflatten = "data"\n').output_rows(body({"data": {"l": [1, "x"]}}))
     assert json.loads(line["l"]) == [1, "x"]
+
+
+def test_the_emulator_makes_up_answers_for_overlapping_paths() -> None:
+    """Columns geometry and geometry.lat: the made-up answer holds an object at geometry,
+    with lat in it, and no error."""
+    from bulkfetch.describe.emulated import _made_up
+
+    text = (
+        'name = "geo"\nbase_url = "https://g.example"\n[request]\npath = "/v/{value}"\n'
+        '[output.columns]\ngeometry = "geometry"\nlat = "geometry.lat"\n'
+    )
+    answer = _made_up(parse(tomllib.loads(text), file="geo.toml"), "x")
+    assert isinstance(answer["geometry"], dict)
+    assert isinstance(answer["geometry"]["lat"], int)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from rich.console import Console
 
@@ -13,6 +14,7 @@ from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import supervised
 from bulkfetch.cli.terminal import say
+from bulkfetch.describe import load_description, trusting
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import StopKind
@@ -28,10 +30,21 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parents=[options.calls()],
         help="join the runs of a shared (PostgreSQL) store as one more worker",
     )
+    command.add_argument(
+        "--api",
+        dest="apis",
+        action="append",
+        type=Path,
+        help="a description (.toml) whose runs this worker may work; again for several. A"
+        " run of a described API not given here is refused: its description names the"
+        " variables whose keys it sends",
+    )
     command.set_defaults(handler=_work)
 
 
 def _work(args: argparse.Namespace, err: Console) -> int:
+    trusted = [load_description(path) for path in args.apis or []]  # mistakes: exit 2 now
+
     async def job(stop: StopRequest, bar: ProgressBar) -> WorkReport:
         settings = EngineSettings(
             concurrency=args.concurrency,
@@ -55,6 +68,7 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 stop=stop,
                 progress=bar,
                 max_calls=args.max_calls,
+                rebuild_with=trusting(trusted),
             )
 
     with ProgressBar(err, every=args.progress_every) as bar:

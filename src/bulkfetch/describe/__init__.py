@@ -16,15 +16,21 @@ is paid for.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bulkfetch.adapter import Client
 from bulkfetch.describe.client import DescribedApi, DescribedOperation
 from bulkfetch.describe.schema import Description, parse
 from bulkfetch.describe.text import DescriptionError, read_toml
+from bulkfetch.errors import UsageError
+from bulkfetch.plugins import rebuild
+
+NAME = "described"  # the plugin that rebuilds described APIs' clients (describe.plugin)
 
 __all__ = [
     "DescribedApi",
@@ -33,6 +39,7 @@ __all__ = [
     "DescriptionError",
     "load_api",
     "load_description",
+    "trusting",
 ]
 
 
@@ -67,3 +74,32 @@ def load_api(
         base_url=base_url,
         **options,
     )
+
+
+Rebuild = Callable[[str, Mapping[str, Any], Mapping[str, str] | None], Client]
+
+
+def trusting(descriptions: Sequence[Description]) -> Rebuild:
+    """How a worker rebuilds the adapters of a store's runs when it trusts only these
+    descriptions: a run of another described API is refused before any key is read, since
+    a run's description names the variables whose secrets it sends (a store must not choose
+    them). Other APIs' runs, and a rebuild to export (no keys), as ever."""
+    given = {_signature(description.source) for description in descriptions}
+
+    def checked(api: str, spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Client:
+        kept = _signature(spec.get("description") or {})
+        if spec.get("plugin") == NAME and environ is not None and kept not in given:
+            raise UsageError(
+                f"a run of {api!r} is of an API described in a file this worker was not"
+                " given: start it with --api FILE (that description) to work it; a worker"
+                " sends keys only as the descriptions it was given say"
+            )
+        return rebuild(api, spec, environ)
+
+    return checked
+
+
+def _signature(source: Mapping[str, Any]) -> str:
+    """A description as written, but for its base URL (a run's may be another, given on
+    the command line): what a worker compares."""
+    return json.dumps({k: v for k, v in source.items() if k != "base_url"}, sort_keys=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from bulkfetch.errors import (
     NotFoundError,
     RejectedError,
 )
-from bulkfetch.http import MAX_ANSWER_BYTES, Answer, HttpClient, key_fingerprint
+from bulkfetch.http import MAX_ANSWER_BYTES, Answer, HttpClient, key_fingerprint, rate_headers
 from bulkfetch.jobs import Lookup
-from bulkfetch.pacing.limits import Limit
+from bulkfetch.pacing.limits import Limit, pace
 
 __all__ = ["DescribedApi", "DescribedOperation"]
 
@@ -53,7 +52,7 @@ class DescribedApi(HttpClient):
 
     notices: tuple[str, ...] = ()
     toml: str = ""  # a subclass's own description, as TOML text
-    plugin_name = "described"  # the plugin that rebuilds its runs' clients
+    plugin_name = "described"  # the plugin that rebuilds its runs' clients (describe.NAME)
 
     def __init__(
         self,
@@ -76,7 +75,7 @@ class DescribedApi(HttpClient):
             base_url or description.base_url,
             session=session,
             timeout=timeout,
-            rate=rate,
+            rate=pace(rate, description.limits),
             max_attempts=max_attempts,
             secrets=self._keys.values(),
             max_answer_bytes=max_answer_bytes,
@@ -130,6 +129,11 @@ class DescribedApi(HttpClient):
     @property
     def batch_size(self) -> int:
         return self.description.batch_size
+
+    @property
+    def bills_requests(self) -> bool:
+        """Whether the API bills a request, however many values it carries."""
+        return self.description.billed == "request"
 
     @property
     def limits(self) -> tuple[Limit, ...]:
@@ -204,6 +208,14 @@ class DescribedApi(HttpClient):
         if not described.policy.succeeded(answer):
             error = self._error(answer, values)
             kind = _FINAL.get(type(error))
+            if kind is ResultKind.NOT_FOUND and len(values) > 1:
+                # No such thing as a whole batch: the request is wrong, not its values.
+                raise BadResponseError(
+                    f"the API knows no such request ({error.message}): check the"
+                    " description's request.path",
+                    status=answer.status,
+                    endpoint=answer.endpoint,
+                )
             if kind is None or len(values) > 1:
                 # A batch refused as a whole: the engine halves it to find the bad values.
                 raise error
@@ -302,20 +314,16 @@ class DescribedApi(HttpClient):
         )
 
     def _wait(self, answer: Answer) -> float | None:
-        """Seconds to wait before another call: Retry-After, else the description's reset."""
-        if answer.headers.get("Retry-After") is not None:
-            return None  # the policy reads it
+        """A 429's wait when it gives no Retry-After: the description's reset."""
         return self.rate_news(answer)[1]
 
     def rate_news(self, answer: Answer) -> tuple[int | None, float | None]:
         names = self.description.rate_headers
-        remaining = _number(answer.headers.get(names.remaining))
-        reset = _number(answer.headers.get(names.reset))
-        if reset is not None and names.reset_is == "epoch":
-            reset = reset - time.time()
-        return (
-            int(remaining) if remaining is not None else None,
-            max(0.0, reset) if reset is not None else None,
+        return rate_headers(
+            answer.headers,
+            remaining=names.remaining,
+            reset=names.reset,
+            epoch=names.reset_is == "epoch",
         )
 
     # -- the writer ---------------------------------------------------------------------
@@ -363,10 +371,3 @@ def _billed(result: LookupResult, billed: bool) -> LookupResult:
     return LookupResult(
         result.kind, result.status, result.body, result.columns, result.error, billed=billed
     )
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

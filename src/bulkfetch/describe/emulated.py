@@ -291,9 +291,15 @@ def _where(template: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, 
 
 
 def _put(target: dict[str, Any], path: Sequence[str | int], value: Any) -> None:
+    """``value`` at ``path`` in ``target``, making the objects on the way; where paths
+    overlap (``geometry`` and ``geometry.lat``), the object wins over a plain value."""
     for part in path[:-1]:
-        target = target.setdefault(str(part), {})
-    target[str(path[-1])] = value
+        inner = target.get(str(part))
+        if not isinstance(inner, dict):
+            inner = target[str(part)] = {}
+        target = inner
+    if not isinstance(target.get(str(path[-1])), dict) or isinstance(value, dict):
+        target[str(path[-1])] = value
 
 
 def _placed(path: Sequence[str | int], value: Any) -> Any:

@@ -15,7 +15,7 @@ from bulkfetch.plugins import ApiPlugin
 
 __all__ = ["NAME", "plugin"]
 
-NAME = "described"
+from bulkfetch.describe import NAME
 
 
 def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> DescribedApi:

@@ -244,6 +244,8 @@ def _batch(table: Table) -> Batch | None:
     if not 1 <= size <= 10_000:
         raise table.where.error((*table.key, "size"), f"is from 1 to 10000; got {size}")
     join = table.get("join", str, ",")
+    if not join:
+        raise table.where.error((*table.key, "join"), "must be at least one character")
     items = split_path(table.get("items", str, ""))
     key = table.get("key", str)
     by = table.one_of(
@@ -317,19 +319,12 @@ def _value(table: Table) -> Normaliser:
             raise table.where.error(
                 (*table.key, "format"), "goes with value.pattern: it is made from its groups"
             )
-        named = re.findall(r"\\g<([^>]*)>", form)
-        for name in named:
-            if not (name.isascii() and name.isdigit()) and name not in compiled.groupindex:
-                raise table.where.error(
-                    (*table.key, "format"), f"names group {name!r}; the pattern has no such group"
-                )
-        numbered = re.findall(r"\\(\d+)", form) + [n for n in named if n.isascii() and n.isdigit()]
-        for group in numbered:
-            if int(group) > compiled.groups:
-                raise table.where.error(
-                    (*table.key, "format"),
-                    f"names group \\{group}; the pattern has {compiled.groups}",
-                )
+        try:
+            compiled.sub(form, "")  # the form is read now: a group the pattern lacks fails
+        except (re.error, IndexError) as exc:
+            raise table.where.error(
+                (*table.key, "format"), f"is not a form of the pattern's groups: {exc}"
+            ) from None
     normaliser = Normaliser(
         name=table.get("name", str, "value"),
         strip=table.get("strip", bool, True),

@@ -194,6 +194,9 @@ class CsvSink:
         return not self._raw and any(hides_formula(cell) for cell in cells)
 
 
+_OWN_KEYS = frozenset({"input", "status", "error"})  # a JSON Lines row's own, always
+
+
 class JsonlSink:
     """One JSON object a line: the input row, ``status``, and the answer as the API gave it."""
 
@@ -207,8 +210,13 @@ class JsonlSink:
     def write(self, record: OutputRecord) -> None:
         line: dict[str, Any] = {"input": dict(zip(self._header, record.fields, strict=False))}
         line["status"] = record.status
-        if record.answer.document is not None:
-            line.update(record.answer.document)
         if record.error is not None:
             line["error"] = record.error
+        if record.answer.document is not None:
+            # The answer's own keys never replace the row's (an API's "status" is
+            # "status_"), as its column names never replace the input's in CSV.
+            for name, value in record.answer.document.items():
+                while name in line or name in _OWN_KEYS:
+                    name += "_"
+                line[name] = value
         self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -135,14 +135,17 @@ async def plan_source(
             answered += await _answered(store, new, fresh_since)
             new = []
     answered += await _answered(store, new, fresh_since)
-    units = len(seen) - answered
+    lookups = len(seen) - answered
+    requests = math.ceil(lookups / operation.client.batch_size)
+    # An API that bills a request bills one unit however many lookups it carries.
+    units = requests if getattr(operation.client, "bills_requests", False) else lookups
     return Plan(
         rows=rows,
         invalid=invalid,
         lookups=len(seen),
         answered=answered,
         units=units,
-        requests=math.ceil(units / operation.client.batch_size),
+        requests=requests,
         rate=rate,
         limits=tuple(limits),
         spent=dict(spent or {}),

@@ -16,7 +16,7 @@ from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.io.sources import Picker, Source, picker
-from bulkfetch.jobs import JobState, Outcome, RowStatus, StopKind
+from bulkfetch.jobs import JobState, Outcome, OutcomeKind, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.limits import Limit, limits_of, pace
@@ -61,6 +61,7 @@ class Run:
         self.notices: list[str] = []
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
         self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
+        self.answered_here = 0  # lookups the API answered about to this process's calls
 
     @classmethod
     async def begin(
@@ -169,6 +170,7 @@ class Run:
         def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
             nonlocal settled_here
             self.spent.add(outcomes)
+            self.answered_here += sum(o.kind in _ANSWERED for o in outcomes)
             if LOST_ANSWERS not in self.notices and any(o.maybe_billed for o in outcomes):
                 self.tell(LOST_ANSWERS)
             settled_here += settled
@@ -293,7 +295,7 @@ class Run:
             answered = sum(
                 n for state, n in counts.jobs_by_state.items() if JobState(state).is_answered
             )
-            self.spent.from_store = max(0, answered - self.spent.units)
+            self.spent.from_store = max(0, answered - self.answered_here)
         return RunReport(
             run_id=self.id,
             output=out,
@@ -368,6 +370,9 @@ def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
         f"the API answered 429 beyond about {per_second} calls a second; a rate of "
         f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
     ]
+
+
+_ANSWERED = frozenset({OutcomeKind.DONE, OutcomeKind.NOT_FOUND})
 
 
 def _settled(row: OutputRow) -> bool:

@@ -12,8 +12,9 @@ store alone, wherever the run was worked.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -45,11 +46,14 @@ async def work(
     clock: Clock | None = None,
     poll_seconds: float = 1.0,
     max_calls: int | None = None,
+    rebuild_with: Callable[[str, Mapping[str, Any], Mapping[str, str] | None], Client] = rebuild,
 ) -> WorkReport:
     """Work every run of the store until none has anything left, or a stop. ``max_calls``:
     the cap on billed units each run it works may spend in all (else the cap its command
     set, if any). ``rate``, ``limits``, ``at_limit``: each key's pace and allowances, as
-    :func:`~bulkfetch.run.stream.fetch_many` takes them."""
+    :func:`~bulkfetch.run.stream.fetch_many` takes them. ``rebuild_with``: how a run's
+    adapter is made from the spec it keeps (``bulkfetch work`` checks a described API's
+    against the descriptions it was given)."""
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
@@ -68,7 +72,7 @@ async def work(
                     continue
                 adapter = adapters.get(detail.adapter)
                 if adapter is None:
-                    adapter = adapters[detail.adapter] = rebuild(
+                    adapter = adapters[detail.adapter] = rebuild_with(
                         detail.api, json.loads(detail.adapter), environ
                     )
                 pacer = pacers.get(adapter.rate_key)

@@ -111,11 +111,15 @@ def busiest_second(ledger: dict[str, Any]) -> int:
 
 
 def work_together(
-    start_workers: StartWorkers, emulator: Emulator, postgres_url: str, tmp_path: Path
+    start_workers: StartWorkers,
+    emulator: Emulator,
+    postgres_url: str,
+    tmp_path: Path,
+    *extra: str,
 ) -> None:
     """Four workers on the enqueued run: each ends well, and together they kept to the
     limit (no 429, none in a second beyond it) and billed nothing twice; then the export."""
-    codes = finish(start_workers(4, "logs"))
+    codes = finish(start_workers(4, "logs", *extra))
     ledger = emulator.ledger()
     export(postgres_url, tmp_path / "out.csv")
     assert codes == [0, 0, 0, 0], [p.read_text() for p in (tmp_path / "logs").iterdir()]
@@ -236,5 +240,11 @@ def test_four_workers_share_a_described_apis_budget(
         )
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    work_together(start_workers, emulator, postgres_url, tmp_path)
+    refused = finish(start_workers(1, "untrusted"))  # not given the description: no key sent
+    assert refused == [2]
+    assert "start it with --api FILE" in " ".join(
+        (tmp_path / "untrusted" / "worker0.log").read_text().split()
+    )
+    assert emulator.ledger()["requests"] == 0
+    work_together(start_workers, emulator, postgres_url, tmp_path, "--api", str(described))
     assert_single_process_output(start_emulator, source, tmp_path)
