@@ -1,7 +1,8 @@
-"""Q5, scale: a generated 1,000,000-row file of distinct postcodes. Rows enqueued a second;
-peak resident memory of the run (target under 300 MB, not growing with the file); time
-from start to the first call when resuming a store that already holds 1,000,000 jobs
-(target under 3 s); output rows written a second."""
+"""Q5, scale: a generated 1,000,000-row file of distinct postcodes. Time from the start to
+the first call (calls begin on the first rows while the rest are read: target under 2 s),
+and again on resuming that run; peak resident memory of the run (target under 300 MB, not
+growing with the file); output rows written a second (every row: those not read yet
+pending)."""
 
 from __future__ import annotations
 
@@ -58,8 +59,7 @@ def _run(rows: int, workdir: Path) -> dict[str, float]:
         wall_start = time.time()
         began = time.monotonic()
         process = start(*args)
-        first = _wait_first_call(emulator)
-        enqueue_seconds = first - wall_start
+        first_call = _wait_first_call(emulator) - wall_start
         process.send_signal(signal.SIGINT)
         stopping = time.monotonic()
         first_run = finish(process, began, ok=(130,))
@@ -72,7 +72,7 @@ def _run(rows: int, workdir: Path) -> dict[str, float]:
         process.send_signal(signal.SIGINT)
         resumed = finish(process, began, ok=(130,))
     return {
-        "enqueue_rows_per_s": rows / enqueue_seconds,
+        "first_call_s": first_call,
         "to_first_call_s": to_first_call,
         "output_rows_per_s": rows / output_seconds,
         "peak_rss_mb": max(first_run.peak_rss_mb, resumed.peak_rss_mb),
@@ -87,7 +87,7 @@ def measure(rows: int = 1_000_000) -> tuple[str, bool]:
     table_rows = [
         [
             f"{size:,}",
-            f"{r['enqueue_rows_per_s']:,.0f}",
+            f"{r['first_call_s']:.2f} s",
             f"{r['to_first_call_s']:.2f} s",
             f"{r['output_rows_per_s']:,.0f}",
             f"{r['peak_rss_mb']:.0f} MB",
@@ -97,13 +97,14 @@ def measure(rows: int = 1_000_000) -> tuple[str, bool]:
     big, small = results[rows], results[rows // 10]
     ok = (
         big["peak_rss_mb"] < 300
-        and big["to_first_call_s"] < 3
+        and big["first_call_s"] < 2
+        and big["to_first_call_s"] < 2
         and big["peak_rss_mb"] < 1.5 * small["peak_rss_mb"]
     )
     text = table(
         [
             "rows (all distinct)",
-            "enqueued/s (start to first call)",
+            "start to first call",
             "resume: start to first call",
             "output rows/s",
             "peak RSS",
@@ -111,7 +112,7 @@ def measure(rows: int = 1_000_000) -> tuple[str, bool]:
         table_rows,
     )
     return (
-        f"{text}\n\nTargets RSS under 300 MB and flat, first call on resume under 3 s: "
+        f"{text}\n\nTargets RSS under 300 MB and flat, first call under 2 s, on resume too: "
         f"{'met' if ok else 'missed'}.",
         ok,
     )

@@ -18,8 +18,8 @@ from bulkfetch.jobs import JobState, Lookup, StopKind
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.limits import Limit, limits_of, pace, parse_limit
 from bulkfetch.pacing.windows import AtLimit, WindowedPacer, spent_now
+from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.plan import Plan
-from bulkfetch.run.run import pacer_for
 from bulkfetch.store import RowEntry, RunSpec, Store
 from tests.unit.clock import AutojumpClock, FakeClock
 from tests.unit.test_engine import FakeAdapter

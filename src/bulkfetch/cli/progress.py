@@ -102,6 +102,11 @@ class ProgressBar:
                 retries=0,
             )
 
+    def grow(self, total_rows: int) -> None:
+        self._total = total_rows
+        if self._task is not None:
+            self._progress.update(self._task, total=total_rows)
+
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
         self.spent.add(outcomes)
         self.failed += sum(o.settles for o in outcomes if o.kind is OutcomeKind.RETRY)

@@ -8,8 +8,9 @@ can be reached, ``settings`` how hard to work, ``stop`` why to stop.
 
 from __future__ import annotations
 
+from bulkfetch.engine.arrivals import Arrivals
 from bulkfetch.engine.scheduler import OnOutcomes, run_jobs
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.engine.stop import StopRequest, stop_kind
 
-__all__ = ["EngineSettings", "OnOutcomes", "StopRequest", "run_jobs", "stop_kind"]
+__all__ = ["Arrivals", "EngineSettings", "OnOutcomes", "StopRequest", "run_jobs", "stop_kind"]

@@ -31,6 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from bulkfetch.adapter import Adapter
 from bulkfetch.clock import Clock, SystemClock, wait_for
+from bulkfetch.engine.arrivals import Arrivals
 from bulkfetch.engine.classify import answered, failed, released
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.engine.settings import EngineSettings
@@ -85,8 +86,10 @@ async def run_jobs(
     clock: Clock | None = None,
     on_outcomes: OnOutcomes | None = None,
     seed: int | None = None,
+    arriving: Arrivals | None = None,
 ) -> StopRequest:
-    """Work the run's pending jobs until every one is final or a stop is requested."""
+    """Work the run's pending jobs until every one is final or a stop is requested; with
+    ``arriving``, the jobs still being enqueued too, until it is done."""
     engine = _Engine(
         store,
         run_id,
@@ -97,6 +100,7 @@ async def run_jobs(
         clock or SystemClock(),
         on_outcomes or (lambda _settled, _outcomes: None),
         random.Random(seed),
+        arriving,
     )
     await engine.run()
     return engine.stop
@@ -114,8 +118,10 @@ class _Engine:
         clock: Clock,
         on_outcomes: OnOutcomes,
         rng: random.Random,
+        arriving: Arrivals | None = None,
     ) -> None:
         self.store = store
+        self.arriving = arriving or Arrivals.none()
         self.run_id = run_id
         self.adapter = adapter
         self.limiter = limiter
@@ -234,9 +240,13 @@ class _Engine:
     async def _wait_for_work(self) -> bool:
         """Nothing was due: wait until something may be. False when the run is finished."""
         if self.outstanding == 0:
+            more = self.arriving.event  # taken before looking, so that no arrival is missed
             due = await self.store.queue.next_due(self.run_id)
             if due is None:
-                return False
+                if self.arriving.done and not more.is_set():
+                    return False
+                await self.waits.unless_stopped(more.wait)  # the input is still being read
+                return True
             now = self.clock.time()
             delay = due - now
             if self.store.shared:

@@ -95,6 +95,22 @@ class DelimitedSource:
     def content_hash(self) -> str:
         return file_hash(self.path)
 
+    def streamable(self) -> bool:
+        """Whether its rows may be worked as they are read: read strictly, a pass over its
+        bytes finds none its encoding cannot read (else its rows are read to the end before
+        the first call, and the reader says where the bad byte is, before any is paid)."""
+        if self.errors != "strict":
+            return True
+        try:
+            decoder = codecs.getincrementaldecoder(self.encoding)()
+            with open_binary(self.path) as handle:
+                while chunk := handle.read(CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except (UnicodeDecodeError, LookupError):
+            return False
+        return True
+
     def identity(self) -> dict[str, object]:
         return {
             "path": str(self.path.resolve()),

@@ -29,6 +29,7 @@ __all__ = [
     "column_index",
     "each_row",
     "picker",
+    "streamable",
     "text",
 ]
 
@@ -104,6 +105,15 @@ class Source(Protocol):
         """Every data row, as wide as the header. Read to its end, ``on_end`` gets the hash
         of what was read (the same as :meth:`content_hash` if nothing changed meanwhile)."""
         ...
+
+
+def streamable(source: Source) -> bool:
+    """Whether a run may call the first rows of ``source`` while it reads the rest: unless
+    a quick pass finds what its reader would refuse further on (a source may say, with a
+    ``streamable()`` of its own; most refuse nothing after their header, or check it all
+    in reading it)."""
+    check: Callable[[], bool] | None = getattr(source, "streamable", None)
+    return check() if check is not None else True
 
 
 class Picker(Protocol):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulkfetch.io.sources import Row, Source
+from bulkfetch.io.sources import Row, Source, streamable
 
 __all__ = ["STDIN", "Copied", "stdin_copy"]
 
@@ -49,6 +49,9 @@ class Copied:
 
     def content_hash(self) -> str | None:
         return self.copy.content_hash()
+
+    def streamable(self) -> bool:
+        return streamable(self.copy)
 
     def identity(self) -> dict[str, object]:
         return {**self.copy.identity(), "path": self.label}

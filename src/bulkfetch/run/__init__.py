@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from bulkfetch.run.files import RunOptions, run_file
 from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.plan import Plan, plan
 from bulkfetch.run.report import Progress, RunReport, WorkReport
-from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.run import Run
 from bulkfetch.run.stream import Item, fetch_many
 from bulkfetch.run.worker import export_run, work
 

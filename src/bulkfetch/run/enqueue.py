@@ -31,6 +31,7 @@ async def enqueue(
     clock: Clock,
     content: str | None,
     complete: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[int, bool]:
     """Enqueue the source's rows from ``start``: how many rows the run holds, and whether
     that is all of them (not if a stop came first).
@@ -40,7 +41,8 @@ async def enqueue(
     run holds them all: ``complete``), compared with what was kept: other values, or more,
     or fewer, are refused. A file whose content is no longer ``content`` by the end of
     reading it is refused, and the run it began retired: its rows may be a mix of two
-    contents.
+    contents. ``on_chunk`` hears how many rows the run holds after each chunk is stored (the
+    engine may be working them already).
     """
     chunk: list[RowEntry] = []
     # Repeated values are common in big inputs: build each one's lookup (and fingerprint) once.
@@ -63,6 +65,8 @@ async def enqueue(
         if len(chunk) >= CHUNK:
             await store.queue.enqueue(run_id, chunk, clock.time())
             chunk = []
+            if on_chunk is not None:
+                on_chunk(total)
             if stop.requested:
                 return total, False
     if kept is not None and total < start:
@@ -72,8 +76,9 @@ async def enqueue(
     if content is not None and read != [content]:
         await store.runs.retire(run_id, clock.time())
         raise UsageError(
-            f"{source.name} changed while it was being read: nothing was fetched for it. Run"
-            " the same command again when it is no longer being written"
+            f"{source.name} changed while it was being read: no output was written for it, so"
+            " that no row can carry another row's answer. Run the same command again when it"
+            " is no longer being written (lookups answered already cost no call)"
         )
     await store.queue.enqueue(run_id, chunk, clock.time())
     await store.runs.finish_enqueue(run_id)

@@ -22,9 +22,10 @@ from bulkfetch.jobs import RowStatus
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.run.output import Part, write_output
+from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.plan import plan_in, sum_plans
 from bulkfetch.run.report import Progress, RunReport, combined_report
-from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.run import Run
 from bulkfetch.store import Store
 
 __all__ = ["RunOptions", "engine_settings", "run_file"]
@@ -157,6 +158,8 @@ async def _run(
             clock=clock,
             progress=options.get("progress"),
             stop=options.get("stop"),
+            # Worked here: calls begin on the first rows while the rest are read.
+            stream=options.get("work", True),
         )
         for name, operation in parts.items()
     }

@@ -19,6 +19,10 @@ class Progress(Protocol):
 
     def start(self, total_rows: int, settled_rows: int) -> None: ...
 
+    def grow(self, total_rows: int) -> None:
+        """The run holds this many rows now: its input is read as its first rows are worked."""
+        ...
+
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None: ...
 
     def notice(self, text: str) -> None:
@@ -30,6 +34,9 @@ class Silent:
     """Progress nobody watches."""
 
     def start(self, total_rows: int, settled_rows: int) -> None:
+        pass
+
+    def grow(self, total_rows: int) -> None:
         pass
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:

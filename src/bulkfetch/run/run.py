@@ -4,24 +4,21 @@ workers (``bulkfetch work``) all use it; nothing else runs the engine."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
 
-from bulkfetch.adapter import Adapter, Client, Operation
+from bulkfetch.adapter import Client, Operation
 from bulkfetch.clock import Clock, SystemClock
-from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
+from bulkfetch.engine import Arrivals, EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sources import Picker, Source, picker
+from bulkfetch.io.sources import Picker, Source, picker, streamable
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
-from bulkfetch.pacing.limiter import RateLimiter
-from bulkfetch.pacing.limits import Limit, limits_of, pace
-from bulkfetch.pacing.shared import SharedRateLimiter
-from bulkfetch.pacing.windows import AtLimit, WindowedPacer
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import enqueue
 from bulkfetch.run.identity import run_spec
@@ -30,7 +27,7 @@ from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
 
-__all__ = ["Run", "abandoned", "pacer_for"]
+__all__ = ["Run", "abandoned"]
 
 
 class Run:
@@ -62,6 +59,8 @@ class Run:
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
         self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
         self.answered_here = 0  # lookups the API answered about to this process's calls
+        # What begin(stream=True) left of the input to enqueue: done as the run is worked.
+        self._enqueue: Callable[..., Awaitable[tuple[int, bool]]] | None = None
 
     @classmethod
     async def begin(
@@ -75,9 +74,11 @@ class Run:
         clock: Clock | None = None,
         progress: Progress | None = None,
         stop: StopRequest | None = None,
+        stream: bool = False,
     ) -> Run:
         """Find or make the run of ``operation`` over ``source`` and enqueue what it has not
-        (see :func:`~bulkfetch.run.identity.run_spec` for what names a run)."""
+        (see :func:`~bulkfetch.run.identity.run_spec` for what names a run). ``stream``:
+        leave the enqueue to :meth:`work`, which calls the first rows as the rest are read."""
         run = cls(store, 0, operation.client, clock=clock, progress=progress, stop=stop)
         pick = picker(column)
         value_of = pick.bind(source.header())
@@ -101,7 +102,8 @@ class Run:
         run.rows, run.enqueue_complete = info.rows_enqueued, info.enqueue_complete
         # Values a program gives again are read again: they must be the ones the run holds.
         if not info.enqueue_complete or content is None:
-            run.rows, run.enqueue_complete = await enqueue(
+            run._enqueue = functools.partial(
+                enqueue,
                 store,
                 info.id,
                 source,
@@ -113,7 +115,29 @@ class Run:
                 content=content,
                 complete=info.enqueue_complete,
             )
+            if not (stream and streamable(source)):
+                await run.enqueued()
         return run
+
+    async def enqueued(self, arriving: Arrivals | None = None) -> None:
+        """Enqueue what :meth:`begin` left of the input: now, or (with ``arriving``, told of
+        each chunk stored and of the end) while the engine works the rows before."""
+        pending, self._enqueue = self._enqueue, None
+        if pending is None:
+            return
+
+        def stored(rows: int) -> None:
+            self.rows = rows
+            self.progress.grow(rows)
+            if arriving is not None:
+                arriving.arrived()
+
+        try:
+            self.rows, self.enqueue_complete = await pending(on_chunk=stored)
+        finally:
+            if arriving is not None:
+                arriving.finished()
+        self.progress.grow(self.rows)
 
     @classmethod
     async def attach(
@@ -186,10 +210,22 @@ class Run:
             await first_commit.wait()
             self.progress.advance(await self.store.queue.settled_rows(self.id) - settled_here, ())
 
+        arriving = Arrivals() if self._enqueue is not None else None
+        unread: list[Exception] = []  # why the input could not be enqueued to its end
+
+        async def feed(arriving: Arrivals) -> None:
+            try:
+                await self.enqueued(arriving)
+            except Exception as exc:  # the calls out land, then it is raised
+                unread.append(exc)
+                self.stop.request(StopKind.INTERRUPTED, "the input could not be read")
+
         if not self.stop.requested:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(count_earlier_rows)
+                    if arriving is not None:
+                        tg.start_soon(feed, arriving)
                     await run_jobs(
                         self.store,
                         self.id,
@@ -199,7 +235,10 @@ class Run:
                         stop=self.stop,
                         clock=self.clock,
                         on_outcomes=on_outcomes,
+                        arriving=arriving,
                     )
+                    while arriving is not None and not arriving.done:  # a stop: it ends soon
+                        await arriving.event.wait()
                     tg.cancel_scope.cancel()
             except anyio.get_cancelled_exc_class():
                 # Stopped at once (a second Ctrl-C, a cancelled task): the calls in flight are
@@ -212,6 +251,8 @@ class Run:
             self.learned = pacer.learned
         if self.stop.kind is not None:
             await self.store.runs.record_stop(self.id, self.stop.kind, self.stop.reason or "")
+        if unread:
+            raise unread[0]
 
     async def write(
         self, out: Path, output_format: OutputFormat = "csv", *, raw_values: bool = False
@@ -308,42 +349,6 @@ class Run:
             stop_reason=self.stop.reason,
             notices=(*self.notices, *self.client.notices, *_rate_notice(rate, self.learned)),
         )
-
-
-async def pacer_for(
-    store: Store,
-    adapter: Adapter,
-    rate: float | None,
-    clock: Clock,
-    *,
-    limits: Sequence[Limit] = (),
-    at_limit: AtLimit = "wait",
-    tell: Callable[[str], None] | None = None,
-) -> Pacer:
-    """The pacing of the adapter's key: on a store several workers share, the key's shared
-    budget; else the client's own pacer (its single calls share it), at ``rate`` if given,
-    else at a per-second limit's. ``limits`` (with the adapter's own, which they override
-    unit by unit) over a minute or longer gate it with their allowances, counted in the
-    store (see :mod:`bulkfetch.pacing.windows`): ``at_limit`` says what a spent one does,
-    and ``tell`` hears when a wait for one ends."""
-    limits = limits_of(adapter, limits)
-    rate = pace(rate, limits)
-    pacer: Pacer
-    own = getattr(adapter, "pacer", None)
-    if store.shared:
-        pacer = await SharedRateLimiter.join(store, adapter.rate_key, rate, clock=clock)
-    elif isinstance(own, RateLimiter):
-        if rate is not None:
-            own.configure(rate)
-        pacer = own
-    else:
-        pacer = RateLimiter(rate, clock=clock)
-    windows = [limit for limit in limits if not limit.per_second]
-    if not windows:
-        return pacer
-    return await WindowedPacer.join(
-        pacer, store, adapter.rate_key, windows, at_limit=at_limit, clock=clock, tell=tell
-    )
 
 
 def abandoned(calls: int) -> str:

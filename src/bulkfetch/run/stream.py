@@ -57,8 +57,9 @@ from bulkfetch.io.iterable import COLUMN, IterableSource
 from bulkfetch.jobs import RowStatus, StopKind
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
+from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.report import Progress
-from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.run import Run
 from bulkfetch.store import OutputRow, Store
 
 __all__ = ["Item", "fetch_many"]

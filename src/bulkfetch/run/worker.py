@@ -26,8 +26,9 @@ from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.report import Progress, WorkReport
-from bulkfetch.run.run import Run, pacer_for
+from bulkfetch.run.run import Run
 from bulkfetch.store import Store
 
 __all__ = ["export_run", "work"]
