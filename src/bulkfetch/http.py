@@ -1,17 +1,16 @@
 """HTTP plumbing every API client shares: a session, one request and its failures (its
 answer's text bounded and with the client's secrets taken out, redirects kept within the
-origin), the rate headers, and the pacing of the client's own single calls."""
+origin), and the pacing of the client's own single calls (the rate headers it hears are
+read by :mod:`bulkfetch.headers`)."""
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import math
 import os
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +30,7 @@ from bulkfetch.errors import (
     RedirectError,
     TransportError,
 )
+from bulkfetch.headers import rate_headers
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.untrusted import Secrets, printable
 
@@ -40,8 +40,6 @@ __all__ = [
     "Answer",
     "HttpClient",
     "key_fingerprint",
-    "rate_headers",
-    "retry_after",
 ]
 
 CONNECT_SECONDS = 10.0  # a connection not open by then is one that never will soon
@@ -347,60 +345,3 @@ def _unconnected(url: yarl.URL, reason: str, endpoint: str) -> ConnectError:
     never the URL (a URL may carry a key in its query)."""
     host = f"{url.host}:{url.port}" if url.port is not None else str(url.host)
     return ConnectError(f"cannot connect to {host}: {reason}", host=host, endpoint=endpoint)
-
-
-# A provider's reset further off than a month (the longest window) is no reset: it is
-# waited for no longer than that.
-MAX_RESET_SECONDS = 31 * 86400
-
-
-def _number(value: str | None) -> float | None:
-    """A header's number: finite, else None (``nan``, ``inf`` and words are no number)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def retry_after(
-    headers: Mapping[str, str], *, now: float | None = None, reset: bool = True
-) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or a date) or, with ``reset``,
-    ``X-RateLimit-Reset`` (a 429's: the window it filled ends then); at most a month."""
-    now = time.time() if now is None else now
-    value = headers.get("Retry-After")
-    seconds = _number(value)
-    if seconds is None and value:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError):
-            seconds = None
-    if seconds is None and reset:
-        at = _number(headers.get("X-RateLimit-Reset"))
-        seconds = at - now if at is not None else None
-    return min(max(0.0, seconds), MAX_RESET_SECONDS) if seconds is not None else None
-
-
-def rate_headers(
-    headers: Mapping[str, str],
-    *,
-    now: float | None = None,
-    remaining: str = "X-RateLimit-Remaining",
-    reset: str = "X-RateLimit-Reset",
-    epoch: bool = True,
-) -> tuple[int | None, float | None]:
-    """The calls left in the provider's window and the seconds until it resets (at most a
-    month), from its headers: ``remaining`` and ``reset`` (UNIX seconds with ``epoch``,
-    else seconds from now)."""
-    now = time.time() if now is None else now
-    left = _number(headers.get(remaining))
-    at = _number(headers.get(reset))
-    if at is not None and epoch:
-        at -= now
-    return (
-        int(left) if left is not None else None,
-        min(max(0.0, at), MAX_RESET_SECONDS) if at is not None else None,
-    )

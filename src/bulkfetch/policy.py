@@ -34,7 +34,8 @@ from bulkfetch.errors import (
     RejectedError,
     ServerError,
 )
-from bulkfetch.http import Answer, retry_after
+from bulkfetch.headers import retry_after
+from bulkfetch.http import Answer
 
 __all__ = ["DEFAULTS", "Meaning", "StatusPolicy"]
 

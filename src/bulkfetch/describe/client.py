@@ -29,7 +29,8 @@ from bulkfetch.errors import (
     NotFoundError,
     RejectedError,
 )
-from bulkfetch.http import MAX_ANSWER_BYTES, Answer, HttpClient, key_fingerprint, rate_headers
+from bulkfetch.headers import rate_headers
+from bulkfetch.http import MAX_ANSWER_BYTES, Answer, HttpClient, key_fingerprint
 from bulkfetch.jobs import Lookup
 from bulkfetch.pacing.limits import Limit, pace
 
