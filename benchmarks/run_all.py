@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmarks import (
     batching,
     durability,
+    enqueue,
     fleet,
     hostile_memory,
     latency,
@@ -34,6 +35,7 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("8. A fleet with no rate", fleet.measure),
     ("9. Hostile inputs and memory", hostile_memory.measure),
     ("10. Durability", durability.measure),
+    ("11. Enqueue", enqueue.measure),
 ]
 
 

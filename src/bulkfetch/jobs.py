@@ -9,6 +9,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bulkfetch import speedups
+
 __all__ = ["Job", "JobState", "Lookup", "Outcome", "OutcomeKind", "RowStatus", "StopKind"]
 
 
@@ -87,7 +89,8 @@ class Lookup:
         return dict(self.params)[name]
 
     def params_json(self) -> str:
-        return json.dumps(dict(self.params), sort_keys=True, separators=(",", ":"))
+        """The parameters as a JSON object, keys sorted (as :meth:`of` keeps them)."""
+        return speedups.dumps(dict(self.params))
 
 
 @dataclass(frozen=True, slots=True)

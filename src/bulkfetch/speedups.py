@@ -11,7 +11,7 @@ from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 
-__all__ = ["loads", "run"]
+__all__ = ["dumps", "loads", "run"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -21,6 +21,21 @@ _UVLOOP = importlib.util.find_spec("uvloop") is not None
 _loads: Callable[[str], Any] = json.loads
 with contextlib.suppress(ImportError):  # without the fast extra: the standard library's
     from orjson import loads as _loads  # strict JSON (no NaN), several times faster
+
+
+_dumps: Callable[[Any], bytes] | None = None
+with contextlib.suppress(ImportError):
+    from orjson import dumps as _dumps
+
+
+def dumps(value: Any) -> str:
+    """Values as compact JSON text, non-ASCII characters as they are: what :func:`loads`
+    reads back as the same values (stored text, never hashed: the bytes may differ from the
+    standard library's, the values do not)."""
+    if _dumps is not None:
+        with contextlib.suppress(TypeError):  # a lone surrogate: the standard library's
+            return _dumps(value).decode()
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:

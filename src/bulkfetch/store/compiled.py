@@ -23,6 +23,9 @@ def insert_many(
     if not rows:
         return
     compiled = _compile(conn, statement, columns)
+    if compiled.order == tuple(columns):  # the SQL takes them in their order: as they are
+        conn.exec_driver_sql(compiled.sql, list(rows))
+        return
     order = [columns.index(name) for name in compiled.order]
     conn.exec_driver_sql(compiled.sql, [tuple(row[i] for i in order) for row in rows])
 

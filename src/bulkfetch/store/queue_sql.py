@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bulkfetch import speedups
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind
 from bulkfetch.store.compiled import execute, insert_many
 from bulkfetch.store.records import RowEntry
@@ -104,7 +105,7 @@ def enqueue_fresh(
                 e.row_no,
                 ids[e.lookup.fingerprint] if e.lookup is not None else None,
                 e.note,
-                json.dumps(list(e.fields), ensure_ascii=False, separators=(",", ":")),
+                speedups.dumps(list(e.fields)),
             )
             for e in entries
         ],
