@@ -23,7 +23,6 @@ from typing import Any
 
 from bulkfetch.describe.client import DescribedApi as Api
 from bulkfetch.errors import InvalidInputError
-from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.plugins import ApiPlugin
 
 __all__ = ["Api", "InvalidInputError", "plugin_of"]
@@ -37,12 +36,7 @@ def plugin_of(api: type[Api], *, command: str | None = None) -> ApiPlugin:
     api.plugin_name = description.name  # its runs' specs name this plugin
 
     def rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Api:
-        return api(
-            environ=environ,
-            base_url=spec["base_url"],
-            timeout=float(spec.get("timeout") or 30),
-            max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
-        )
+        return api(environ=environ, **api.options_of(spec))
 
     def mount(app: Any) -> None:
         from bulkfetch.describe.emulated import mount_api

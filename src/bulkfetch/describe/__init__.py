@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,15 +45,7 @@ __all__ = [
 def load_description(path: str | Path) -> Description:
     """The description in the TOML file at ``path``, checked; a :class:`DescriptionError`
     naming the file, line and key of a mistake."""
-    path = Path(path)
-    try:
-        data, places = read_toml(path)
-    except DescriptionError as exc:
-        # tomllib says "(at line 3, column 5)": said as every other mistake is.
-        found = re.search(r"^(.*): not TOML: (.*) \(at line (\d+), column \d+\)$", str(exc))
-        if found is None:
-            raise
-        raise DescriptionError(f"{found[1]}, line {found[3]}: not TOML: {found[2]}") from None
+    data, places = read_toml(Path(path))
     return parse(data, file=str(path), places=places)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ import yarl
 from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
 from bulkfetch.describe.schema import Description, parse
-from bulkfetch.describe.text import DescriptionError, Places
+from bulkfetch.describe.text import toml_of
 from bulkfetch.describe.values import MISSING, as_text, at
 from bulkfetch.describe.wire import endpoint_of, request_for, secrets_of
 from bulkfetch.describe.writer import Writer
@@ -87,11 +86,9 @@ class DescribedApi(HttpClient):
     @classmethod
     def described(cls) -> Description:
         """A subclass's description, from its ``toml`` (its mistakes told by its class)."""
-        try:
-            data = tomllib.loads(cls.toml)
-        except tomllib.TOMLDecodeError as exc:
-            raise DescriptionError(f"{cls.__qualname__}.toml: not TOML: {exc}") from None
-        return parse(data, file=f"{cls.__qualname__}.toml", places=Places(cls.toml))
+        name = f"{cls.__qualname__}.toml"
+        data, places = toml_of(cls.toml, name)
+        return parse(data, file=name, places=places)
 
     # -- the hooks a Python plugin may override ---------------------------------------
 
@@ -165,6 +162,16 @@ class DescribedApi(HttpClient):
             "base_url": self.origin,
             "timeout": self.timeout,
             "max_answer_bytes": self.max_answer_bytes,
+        }
+
+    @staticmethod
+    def options_of(spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The client's options a run's :meth:`spec` keeps, as its constructor takes them:
+        what a worker or an export rebuilds it with."""
+        return {
+            "base_url": spec["base_url"],
+            "timeout": float(spec.get("timeout") or 30),
+            "max_answer_bytes": int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
         }
 
     # -- for people -------------------------------------------------------------------

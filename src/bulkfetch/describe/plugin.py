@@ -10,7 +10,6 @@ from typing import Any
 from bulkfetch.describe import emulated
 from bulkfetch.describe.client import DescribedApi
 from bulkfetch.describe.schema import parse
-from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.plugins import ApiPlugin
 
 __all__ = ["NAME", "plugin"]
@@ -20,13 +19,7 @@ from bulkfetch.describe import NAME
 
 def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> DescribedApi:
     description = parse(spec["description"], file=str(spec.get("file") or "the run's description"))
-    return DescribedApi(
-        description,
-        environ=environ,
-        base_url=spec["base_url"],
-        timeout=float(spec.get("timeout") or 30),
-        max_answer_bytes=int(spec.get("max_answer_bytes") or MAX_ANSWER_BYTES),
-    )
+    return DescribedApi(description, environ=environ, **DescribedApi.options_of(spec))
 
 
 # Its command, ``bulkfetch fetch --api FILE``, is the command line's own.

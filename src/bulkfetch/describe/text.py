@@ -19,7 +19,7 @@ from typing import Any
 
 from bulkfetch.errors import UsageError
 
-__all__ = ["DescriptionError", "Places", "Table", "Where", "read_toml", "shown"]
+__all__ = ["DescriptionError", "Places", "Table", "Where", "read_toml", "shown", "toml_of"]
 
 Key = tuple[str | int, ...]
 
@@ -134,11 +134,21 @@ def read_toml(path: Path) -> tuple[dict[str, Any], Places]:
         raise DescriptionError(
             f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})"
         ) from None
+    return toml_of(text, str(path))
+
+
+def toml_of(text: str, name: str) -> tuple[dict[str, Any], Places]:
+    """TOML text (of the file or class ``name``) and its keys' lines; a
+    :class:`DescriptionError` told by line, as every other mistake is, for text that is not
+    TOML."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), Places(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DescriptionError(f"{path}: not TOML: {exc}") from None
-    return data, Places(text)
+        said = str(exc)  # tomllib's: "... (at line 3, column 5)"
+        found = re.fullmatch(r"(.*) \(at line (\d+), column \d+\)", said)
+        if found is None:
+            raise DescriptionError(f"{name}: not TOML: {said}") from None
+        raise DescriptionError(f"{name}, line {found[2]}: not TOML: {found[1]}") from None
 
 
 class Table:
