@@ -1,114 +1,93 @@
-"""Q1, engine overhead: lookups a second of `bulkfetch enrich` (durable store, output
-written) against a plain aiohttp loop that fetches and discards, same emulator (no limit),
-same concurrency, 20,000 distinct lookups. Target: at least 0.8 of the plain loop.
+"""Q1, engine overhead: the CPU a lookup of `bulkfetch enrich` (durable store, output
+written) beside the loop a user would write without it (`benchmarks/plain_loop.py`:
+aiohttp, each answer decoded), each its own process measured whole (user + system, start-up
+included, from ``wait4``), 10,000 distinct lookups, no limit, concurrency 16, each against
+an emulator of its own. Target: at most 2x the plain loop's CPU a lookup.
 
-Beside the rates, the CPU each client spends a lookup, and the same for bulkfetch's
-CrystalRoof adapter alone (the calls with their answers checked and parsed, nothing
-stored) and for starting the CLI: on a machine whose other core runs the emulator, CPU a
-lookup is what decides the ratio, and these rows show where it goes.
+Runs alternate (ours, the loop, ours, the loop...) and each side's least CPU counts: the
+machine is shared, and other work only ever adds CPU. Beside them, for where it goes: the
+CPU of starting the CLI (``bulkfetch --version``), and the lookups a second of each run.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
+import time
 from pathlib import Path
 
-import anyio
+from benchmarks.common import ENV, Emulator, Timed, bulkfetch, enrich, finish, table
+from bulkfetch.samples import write_postcode_file
 
-from benchmarks.common import (
-    KEY,
-    Emulator,
-    Timed,
-    bulkfetch,
-    enrich,
-    paced_peer,
-    table,
-    timed_in_process,
-)
-from bulkfetch.apis.crystalroof import CrystalRoof
-from bulkfetch.samples import postcodes
-
-TARGET = 0.8
+TARGET = 2.0
 
 
-async def _adapter_alone(url: str, codes: list[str], concurrency: int) -> None:
-    """bulkfetch's adapter in the plain loop's place: no store, no engine, no output."""
-    api = CrystalRoof(KEY, base_url=url)
-    lookups = [api.lookup(code) for code in reversed(codes)]
-
-    async def worker() -> None:
-        while lookups:
-            await api.fetch([lookups.pop()])
-
-    try:
-        async with anyio.create_task_group() as tg:
-            for _ in range(concurrency):
-                tg.start_soon(worker)
-    finally:
-        await api.close()
+def _plain(emulator: Emulator, source: Path, concurrency: int) -> Timed:
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.plain_loop", emulator.url, source, str(concurrency)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return finish(process, started, ok=(0,))
 
 
-def measure(lookups: int = 20_000, concurrency: int = 16) -> tuple[str, bool]:
-    codes = list(postcodes(lookups, seed=1))
-    serving: dict[str, float] = {}  # the emulator's CPU while serving each client
+def measure(lookups: int = 10_000, concurrency: int = 16, repeats: int = 2) -> tuple[str, bool]:
+    ours: list[Timed] = []
+    plain: list[Timed] = []
+    for attempt in range(repeats):
+        with tempfile.TemporaryDirectory() as workdir:
+            folder = Path(workdir)
+            with Emulator("--not-found-rate", "0") as emulator:
+                ours.append(
+                    enrich(emulator, folder, lookups, "--concurrency", str(concurrency), seed=1)
+                )
+            source = write_postcode_file(folder / "plain.csv", lookups, seed=1)
+            with Emulator("--not-found-rate", "0") as emulator:
+                plain.append(_plain(emulator, source, concurrency))
+        del attempt
+    startup = min((bulkfetch("--version") for _ in range(3)), key=lambda t: t.cpu_seconds)
+    best_ours = min(ours, key=lambda t: t.cpu_seconds)
+    best_plain = min(plain, key=lambda t: t.cpu_seconds)
+    ratio = best_ours.cpu_seconds / best_plain.cpu_seconds
 
-    def served(name: str, emulator: Emulator, run: Callable[[], Timed]) -> Timed:
-        before = emulator.cpu_seconds()
-        timed = run()
-        serving[name] = emulator.cpu_seconds() - before
-        return timed
-
-    with tempfile.TemporaryDirectory() as workdir, Emulator("--not-found-rate", "0") as emulator:
-        ours = served(
-            "ours",
-            emulator,
-            lambda: enrich(
-                emulator, Path(workdir), lookups, "--concurrency", str(concurrency), seed=1
-            ),
-        )
-    with Emulator("--not-found-rate", "0") as emulator:
-        plain = served(
-            "plain",
-            emulator,
-            lambda: timed_in_process(lambda: paced_peer(emulator.url, codes, None, concurrency)),
-        )
-    with Emulator("--not-found-rate", "0") as emulator:
-        adapter = served(
-            "adapter",
-            emulator,
-            lambda: timed_in_process(lambda: _adapter_alone(emulator.url, codes, concurrency)),
-        )
-    startup = bulkfetch("--version")  # starting the CLI and importing what it needs
-    ratio = plain.seconds / ours.seconds
-
-    def row(name: str, timed: Timed, served_as: str) -> list[str]:
+    def row(name: str, timed: Timed) -> list[str]:
         return [
             name,
-            f"{lookups / timed.seconds:,.0f}",
-            f"{plain.seconds / timed.seconds:.2f}",
             f"{timed.cpu_seconds / lookups * 1e6:,.0f}",
-            f"{serving[served_as] / lookups * 1e6:,.0f}",
+            f"{timed.cpu_seconds / best_plain.cpu_seconds:.2f}",
+            f"{lookups / timed.seconds:,.0f}",
         ]
 
     rows = [
-        row("plain aiohttp loop (fetch, discard)", plain, "plain"),
-        row("bulkfetch's adapter alone (fetch, check, parse)", adapter, "adapter"),
-        row("bulkfetch enrich (store, output)", ours, "ours"),
-        ["(of which starting the CLI)", "", "", f"{startup.cpu_seconds / lookups * 1e6:,.0f}", ""],
+        row("plain aiohttp loop (fetch, decode), its own process", best_plain),
+        row("bulkfetch enrich (store, output)", best_ours),
+        [
+            "(of which starting the CLI: bulkfetch --version)",
+            f"{startup.cpu_seconds / lookups * 1e6:,.0f}",
+            "",
+            "",
+        ],
     ]
-    header = ["client", "lookups/s", "of the plain loop", "CPU µs a lookup", "emulator CPU µs"]
-    text = table(header, rows)
-    return (
-        f"{text}\n\nTarget at least {TARGET}: {'met' if ratio >= TARGET else 'missed'}.",
-        ratio >= TARGET,
+    header = ["client", "CPU µs a lookup", "of the plain loop's CPU", "lookups/s"]
+    every = ", ".join(f"{t.cpu_seconds:.2f}" for t in ours)
+    every_plain = ", ".join(f"{t.cpu_seconds:.2f}" for t in plain)
+    text = (
+        f"{table(header, rows)}\n\nCPU seconds of each run: bulkfetch {every}; the loop"
+        f" {every_plain}.\n\nTarget at most {TARGET}x the loop's CPU:"
+        f" {'met' if ratio <= TARGET else 'missed'} ({ratio:.2f}x)."
     )
+    return text, ratio <= TARGET
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lookups", type=int, default=20_000)
+    parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    print(measure(args.lookups, args.concurrency)[0])
+    print(measure(args.lookups, args.concurrency, args.repeats)[0])
