@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -27,7 +28,7 @@ from bulkfetch.errors import UsageError
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["GROUP", "ApiPlugin", "key_from", "plugin", "plugins", "rebuild"]
+__all__ = ["GROUP", "ApiPlugin", "key_from", "on_call", "plugin", "plugins", "rebuild"]
 
 GROUP = "bulkfetch.apis"
 
@@ -59,6 +60,18 @@ class ApiPlugin:
     command: str | None = None
     help: str = ""
     client: Callable[..., Client] | None = None
+
+
+def on_call(target: str) -> Callable[..., Any]:
+    """The function ``target`` names (``package.module:name``), its module imported when it
+    is first called: what one command needs (the emulator's routes, and aiohttp's server
+    with them) costs every other command nothing at start-up."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
 
 
 @functools.cache

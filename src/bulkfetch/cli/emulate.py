@@ -6,17 +6,19 @@ import argparse
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from rich.console import Console
 
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
-from bulkfetch.describe import emulated, load_description
-from bulkfetch.emulator import EmulatorConfig, serve
+from bulkfetch.describe import load_description
 from bulkfetch.errors import UsageError
 from bulkfetch.plugins import plugins
+
+if TYPE_CHECKING:  # the server is imported by the command that runs it, not at start-up
+    from bulkfetch.emulator import EmulatorConfig
 
 __all__ = ["add", "burst", "config_of", "latency"]
 
@@ -90,6 +92,9 @@ def burst(text: str) -> tuple[float, float]:
 
 def config_of(args: argparse.Namespace) -> EmulatorConfig:
     """The emulator's settings, from ``bulkfetch emulate``'s parsed arguments."""
+    from bulkfetch.describe import emulated
+    from bulkfetch.emulator import EmulatorConfig
+
     api_options: dict[str, Any] = {}
     collect: Callable[[argparse.Namespace], dict[str, Any]]
     for collect in args.api_options:
@@ -125,6 +130,8 @@ def config_of(args: argparse.Namespace) -> EmulatorConfig:
 
 
 def _emulate(args: argparse.Namespace, err: Console) -> int:
+    from bulkfetch.emulator import serve
+
     config = config_of(args)
 
     def ready(url: str) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkfetch.describe import emulated
 from bulkfetch.describe.client import DescribedApi
 from bulkfetch.describe.schema import parse
-from bulkfetch.plugins import ApiPlugin
+from bulkfetch.plugins import ApiPlugin, on_call
 
 __all__ = ["NAME", "plugin"]
 
@@ -23,4 +22,6 @@ def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Desc
 
 
 # Its command, ``bulkfetch fetch --api FILE``, is the command line's own.
-plugin = ApiPlugin(name=NAME, rebuild=_rebuild, mount=emulated.mount, fallback=True)
+plugin = ApiPlugin(
+    name=NAME, rebuild=_rebuild, mount=on_call("bulkfetch.describe.emulated:mount"), fallback=True
+)

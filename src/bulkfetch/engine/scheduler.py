@@ -13,7 +13,7 @@ calls made but not yet stored never exceed ``concurrency``: that bounds what a `
 can cost in calls billed twice. The claimer leases about a second of calls at a time, and
 the next second's once the workers start on their last chunk, so claims are few and large
 and the workers never wait for one. The writer is the only task that stores outcomes; it
-commits whatever has arrived since its last commit in one transaction.
+commits those that land together in one transaction (:mod:`bulkfetch.engine.commits`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bulkfetch.adapter import Adapter
 from bulkfetch.clock import Clock, SystemClock, wait_for
 from bulkfetch.engine.arrivals import Arrivals
 from bulkfetch.engine.classify import answered, failed, released
+from bulkfetch.engine.commits import gather
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.engine.stop import StopRequest, StopWaits, stop_kind
@@ -53,11 +54,6 @@ __all__ = ["OnOutcomes", "run_jobs"]
 
 # Called after each commit: rows of the run it settled, and the outcomes stored.
 OnOutcomes = Callable[[int, Sequence[Outcome]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    jobs: list[Job]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +155,7 @@ class _Engine:
             raise
 
     async def _run(self) -> None:
-        batch_send, batch_recv = anyio.create_memory_object_stream[_Batch](
+        batch_send, batch_recv = anyio.create_memory_object_stream[list[Job]](
             self.settings.concurrency
         )
         # Unbounded, but never holding more than the batches leased.
@@ -186,7 +182,7 @@ class _Engine:
         per_second = self.limiter.throughput if rate is None else math.ceil(rate)
         return max(self.settings.concurrency, min(self.settings.claim_limit, per_second))
 
-    async def _claimer(self, batches: MemoryObjectSendStream[_Batch]) -> None:
+    async def _claimer(self, batches: MemoryObjectSendStream[list[Job]]) -> None:
         async with batches:
             while not self.stop.requested:
                 # Lease a chunk once the workers are down to their last one: few, large
@@ -210,7 +206,7 @@ class _Engine:
                 chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
                 self.outstanding += len(chunks)
                 for batch in chunks:
-                    await batches.send(_Batch(batch))
+                    await batches.send(batch)
                 if chunks:
                     continue
                 if claim.capped:
@@ -264,17 +260,17 @@ class _Engine:
 
     async def _worker(
         self,
-        batches: MemoryObjectReceiveStream[_Batch],
+        batches: MemoryObjectReceiveStream[list[Job]],
         outcomes: MemoryObjectSendStream[_Done],
     ) -> None:
         async with batches, outcomes:
             async for batch in batches:
                 if await self.waits.acquire(self.sends):
                     tally = _Tally()
-                    done = await self._call_or_classify(batch.jobs, tally)
+                    done = await self._call_or_classify(batch, tally)
                     await outcomes.send(_Done(done, sent=True, calls=tally.calls))
                 else:
-                    await outcomes.send(_Done(released(batch.jobs, called=False), sent=False))
+                    await outcomes.send(_Done(released(batch, called=False), sent=False))
 
     async def _send_slot(self) -> bool:
         """Wait for a send slot from the pacer, at a moment the API can be reached (see
@@ -371,20 +367,22 @@ class _Engine:
         async with outcomes:
             async for first in outcomes:
                 groups = [first]
-                while True:
-                    try:
-                        groups.append(outcomes.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                flat = [outcome for group in groups for outcome in group.outcomes]
-                with anyio.CancelScope(shield=True):
-                    await self._store(flat)
+                try:
+                    await gather(outcomes, groups, complete=self._all_landed)
+                finally:  # cancelled while waiting for more: what landed is stored all the same
+                    flat = [outcome for group in groups for outcome in group.outcomes]
+                    with anyio.CancelScope(shield=True):
+                        await self._store(flat)
                 self.outstanding -= len(groups)
                 self.stop.unstored_calls -= sum(group.calls for group in groups)
                 for _ in range(sum(group.sent for group in groups)):
                     self.sends.release()
                 self.progressed.set()
                 self.on_outcomes(sum(o.settles for o in flat), flat)
+
+    def _all_landed(self, groups: list[_Done]) -> bool:
+        """Whether no call sent is still to land (or the run stops): commit at once."""
+        return self.stop.requested or sum(g.calls for g in groups) >= self.stop.unstored_calls
 
     async def _store(self, outcomes: list[Outcome]) -> None:
         """Commit outcomes; their jobs are no longer this engine's."""

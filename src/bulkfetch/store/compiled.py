@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 __all__ = ["execute", "insert_many"]
@@ -63,8 +61,14 @@ def _compile(conn: Connection, build: Any, columns: Sequence[str] = ()) -> _Comp
 
 
 def _insert_for(conn: Connection) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's imported only for it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def execute(conn: Connection, build: Any, params: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:

@@ -30,14 +30,13 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bulkfetch.errors import StoreError
 from bulkfetch.store.sqlite_file import (
@@ -47,6 +46,9 @@ from bulkfetch.store.sqlite_file import (
     create_private,
     lock_beside,
 )
+
+if TYPE_CHECKING:  # a server database's driver is imported when one is opened
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["SYNCHRONOUS", "Database", "open_database"]
 
@@ -196,6 +198,8 @@ class _AsyncDriver:
 
     @classmethod
     async def open(cls, url: sa.URL) -> _AsyncDriver:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         engine = create_async_engine(url)
         try:
             conn = await engine.connect()

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkfetch.apis.crystalroof import command, emulator
+from bulkfetch.apis.crystalroof import command
 from bulkfetch.apis.crystalroof.client import NAME, CrystalRoof
 from bulkfetch.http import MAX_ANSWER_BYTES
-from bulkfetch.plugins import ApiPlugin, key_from
+from bulkfetch.plugins import ApiPlugin, key_from, on_call
 
 __all__ = ["plugin"]
 
@@ -25,5 +25,8 @@ def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> Crys
 
 
 plugin = ApiPlugin(
-    name=NAME, add_commands=command.add_commands, rebuild=_rebuild, mount=emulator.mount
+    name=NAME,
+    add_commands=command.add_commands,
+    rebuild=_rebuild,
+    mount=on_call("bulkfetch.apis.crystalroof.emulator:mount"),
 )

@@ -7,12 +7,12 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bulkfetch.apis.labormarket import command, emulator
+from bulkfetch.apis.labormarket import command
 from bulkfetch.apis.labormarket.adapter import Codes
 from bulkfetch.apis.labormarket.client import LaborMarket
 from bulkfetch.apis.labormarket.wire import NAME, WireNames
 from bulkfetch.http import MAX_ANSWER_BYTES
-from bulkfetch.plugins import ApiPlugin, key_from
+from bulkfetch.plugins import ApiPlugin, key_from, on_call
 
 __all__ = ["plugin"]
 
@@ -58,6 +58,6 @@ plugin = ApiPlugin(
     name=NAME,
     add_commands=command.add_commands,
     rebuild=_rebuild,
-    mount=emulator.mount,
+    mount=on_call("bulkfetch.apis.labormarket.emulator:mount"),
     emulator_options=_emulator_options,
 )
