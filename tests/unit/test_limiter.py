@@ -37,6 +37,21 @@ async def test_calls_are_placed_evenly_inside_each_second() -> None:
     assert offsets == pytest.approx([0.05 + i * 0.09 for i in range(10)])
 
 
+async def test_a_slot_not_due_is_held_for_the_wait_that_follows() -> None:
+    """acquire_now takes a slot due now, and holds one that is not for the acquire after
+    it: the same places as acquire alone, no slot lost or handed out twice."""
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock)
+    times = []
+    for _ in range(30):
+        if not limiter.acquire_now():
+            await limiter.acquire()
+        times.append(clock.now)
+    alone = FakeClock()
+    assert times == await send_times(RateLimiter(10, clock=alone), alone, 30)
+    assert RateLimiter(None, clock=FakeClock()).acquire_now()  # the first of a slow start
+
+
 async def test_no_wall_clock_second_holds_more_than_the_rate() -> None:
     """Counted per whole second, as the provider counts, never more than the limit."""
     clock = FakeClock()

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
+
+from bulkfetch.engine.handoff import Handoff
 
 __all__ = ["GROUP_SECONDS", "gather"]
 
@@ -23,30 +24,22 @@ GROUP_SECONDS = 0.005
 
 
 async def gather(
-    stream: MemoryObjectReceiveStream[T],
+    landed: Handoff[T],
     group: list[T],
     *,
     complete: Callable[[list[T]], bool],
     seconds: float = GROUP_SECONDS,
 ) -> None:
-    """Add to ``group`` (which holds the first) what is waiting on ``stream``, then what
-    lands within ``seconds`` unless ``complete(group)`` says nothing more is to come. What
-    was added stays in ``group`` if the wait is cancelled, for the caller to store."""
-    _drain(stream, group)
+    """Add to ``group`` (which holds the first) what has landed, then what lands within
+    ``seconds`` unless ``complete(group)`` says nothing more is to come. What was added
+    stays in ``group`` if the wait is cancelled, for the caller to store."""
+    group.extend(landed.take_all())
     if complete(group):
         return
     with anyio.move_on_after(seconds):
         while not complete(group):
-            try:
-                group.append(await stream.receive())
-            except anyio.EndOfStream:
+            item = await landed.take()
+            if item is None:
                 return
-            _drain(stream, group)
-
-
-def _drain(stream: MemoryObjectReceiveStream[T], group: list[T]) -> None:
-    while True:
-        try:
-            group.append(stream.receive_nowait())
-        except (anyio.WouldBlock, anyio.EndOfStream):
-            return
+            group.append(item)
+            group.extend(landed.take_all())

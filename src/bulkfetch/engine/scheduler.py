@@ -27,13 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from bulkfetch.adapter import Adapter
 from bulkfetch.clock import Clock, SystemClock, wait_for
 from bulkfetch.engine.arrivals import Arrivals
 from bulkfetch.engine.classify import answered, failed, released
 from bulkfetch.engine.commits import gather
+from bulkfetch.engine.handoff import Handoff
 from bulkfetch.engine.reach import Reachability
 from bulkfetch.engine.settings import EngineSettings
 from bulkfetch.engine.stop import StopRequest, StopWaits, stop_kind
@@ -128,7 +128,6 @@ class _Engine:
         self.rng = rng
         # Unique among workers: a host and process id, and a random part (pids repeat).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.sends = anyio.Semaphore(settings.concurrency)
         # The jobs this engine holds leases on, and those of them whose call is out: if it is
         # stopped at once, the rest go back to the queue, and only those stay in flight.
         self.leased: dict[int, Job] = {}
@@ -136,6 +135,7 @@ class _Engine:
         self.outstanding = 0
         self.progressed = anyio.Event()
         self.waits = StopWaits(self.stop)
+        self.sends = self.waits.send_slots(settings.concurrency)
         self.reach = Reachability(
             attempts=settings.max_attempts,
             backoff_base=settings.backoff_base,
@@ -155,21 +155,28 @@ class _Engine:
             raise
 
     async def _run(self) -> None:
-        batch_send, batch_recv = anyio.create_memory_object_stream[list[Job]](
-            self.settings.concurrency
-        )
-        # Unbounded, but never holding more than the batches leased.
-        out_send, out_recv = anyio.create_memory_object_stream[_Done](float("inf"))
+        batches, landed = Handoff[list[Job]](), Handoff[_Done]()
         async with anyio.create_task_group() as watching:
             watching.start_soon(self.waits.watch)
             watching.start_soon(self._keep_leases)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer, out_recv)
-                async with out_send:
-                    for _ in range(self.settings.concurrency):
-                        tg.start_soon(self._worker, batch_recv.clone(), out_send.clone())
-                    batch_recv.close()
-                await self._claimer(batch_send)
+                tg.start_soon(self._writer, landed)
+                working = [self.settings.concurrency]
+
+                async def worker() -> None:
+                    try:
+                        await self._worker(batches, landed)
+                    finally:
+                        working[0] -= 1
+                        if not working[0]:
+                            landed.close()  # the last worker is done: so is the writer
+
+                for _ in range(self.settings.concurrency):
+                    tg.start_soon(worker)
+                try:
+                    await self._claimer(batches)
+                finally:
+                    batches.close()
             watching.cancel_scope.cancel()
 
     # -- claimer ------------------------------------------------------------------------
@@ -182,42 +189,41 @@ class _Engine:
         per_second = self.limiter.throughput if rate is None else math.ceil(rate)
         return max(self.settings.concurrency, min(self.settings.claim_limit, per_second))
 
-    async def _claimer(self, batches: MemoryObjectSendStream[list[Job]]) -> None:
-        async with batches:
-            while not self.stop.requested:
-                # Lease a chunk once the workers are down to their last one: few, large
-                # claims keep the store's work per lookup small, and the workers never wait.
-                chunk = self._chunk()
-                while self.outstanding > chunk:
-                    self.progressed = anyio.Event()
-                    if not await self.waits.unless_stopped(self.progressed.wait):
-                        return
+    async def _claimer(self, batches: Handoff[list[Job]]) -> None:
+        while not self.stop.requested:
+            # Lease a chunk once the workers are down to their last one: few, large
+            # claims keep the store's work per lookup small, and the workers never wait.
+            chunk = self._chunk()
+            while self.outstanding > chunk:
                 self.progressed = anyio.Event()
-                size = self.adapter.batch_size
-                claim = await self.store.queue.claim(
-                    self.run_id,
-                    owner=self.owner,
-                    limit=chunk * size,
-                    now=self.clock.time(),
-                    lease_seconds=self.settings.lease_seconds,
-                )
-                jobs = claim.jobs
-                self.leased.update((job.id, job) for job in jobs)
-                chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-                self.outstanding += len(chunks)
-                for batch in chunks:
-                    await batches.send(batch)
-                if chunks:
-                    continue
-                if claim.capped:
-                    # The cap leaves no room: once the calls out land (an unbilled one
-                    # gives its room back), look again; with none out, stop.
-                    if self.outstanding == 0:
-                        self.stop.request(StopKind.CAP, "the run's cap on billed units is reached")
-                        return
-                    await self.waits.unless_stopped(self.progressed.wait)
-                elif not await self._wait_for_work():
-                    break
+                if not await self.waits.unless_stopped(self.progressed.wait):
+                    return
+            self.progressed = anyio.Event()
+            size = self.adapter.batch_size
+            claim = await self.store.queue.claim(
+                self.run_id,
+                owner=self.owner,
+                limit=chunk * size,
+                now=self.clock.time(),
+                lease_seconds=self.settings.lease_seconds,
+            )
+            jobs = claim.jobs
+            self.leased.update((job.id, job) for job in jobs)
+            chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+            self.outstanding += len(chunks)
+            for batch in chunks:
+                batches.put(batch)
+            if chunks:
+                continue
+            if claim.capped:
+                # The cap leaves no room: once the calls out land (an unbilled one
+                # gives its room back), look again; with none out, stop.
+                if self.outstanding == 0:
+                    self.stop.request(StopKind.CAP, "the run's cap on billed units is reached")
+                    return
+                await self.waits.unless_stopped(self.progressed.wait)
+            elif not await self._wait_for_work():
+                break
 
     async def _keep_leases(self) -> None:
         """Renew this worker's leases while it lives; on a shared store, put back the jobs
@@ -258,19 +264,14 @@ class _Engine:
 
     # -- workers ------------------------------------------------------------------------
 
-    async def _worker(
-        self,
-        batches: MemoryObjectReceiveStream[list[Job]],
-        outcomes: MemoryObjectSendStream[_Done],
-    ) -> None:
-        async with batches, outcomes:
-            async for batch in batches:
-                if await self.waits.acquire(self.sends):
-                    tally = _Tally()
-                    done = await self._call_or_classify(batch, tally)
-                    await outcomes.send(_Done(done, sent=True, calls=tally.calls))
-                else:
-                    await outcomes.send(_Done(released(batch, called=False), sent=False))
+    async def _worker(self, batches: Handoff[list[Job]], landed: Handoff[_Done]) -> None:
+        while (batch := await batches.take()) is not None:
+            if await self.sends.take():
+                tally = _Tally()
+                done = await self._call_or_classify(batch, tally)
+                landed.put(_Done(done, sent=True, calls=tally.calls))
+            else:
+                landed.put(_Done(released(batch, called=False), sent=False))
 
     async def _send_slot(self) -> bool:
         """Wait for a send slot from the pacer, at a moment the API can be reached (see
@@ -283,7 +284,9 @@ class _Engine:
         while not self.stop.requested:
             try:
                 # A pacer may hold a call for long (a day's allowance spent): a stop ends it.
-                if not await self.waits.unless_stopped(self.limiter.acquire):
+                if not self.limiter.acquire_now() and not await self.waits.unless_stopped(
+                    self.limiter.acquire
+                ):
                     return False
             except StopRunError as exc:  # a worker sharing the key stopped it, or a window
                 self.stop.request(stop_kind(exc), str(exc))
@@ -363,22 +366,20 @@ class _Engine:
 
     # -- writer -------------------------------------------------------------------------
 
-    async def _writer(self, outcomes: MemoryObjectReceiveStream[_Done]) -> None:
-        async with outcomes:
-            async for first in outcomes:
-                groups = [first]
-                try:
-                    await gather(outcomes, groups, complete=self._all_landed)
-                finally:  # cancelled while waiting for more: what landed is stored all the same
-                    flat = [outcome for group in groups for outcome in group.outcomes]
-                    with anyio.CancelScope(shield=True):
-                        await self._store(flat)
-                self.outstanding -= len(groups)
-                self.stop.unstored_calls -= sum(group.calls for group in groups)
-                for _ in range(sum(group.sent for group in groups)):
-                    self.sends.release()
-                self.progressed.set()
-                self.on_outcomes(sum(o.settles for o in flat), flat)
+    async def _writer(self, landed: Handoff[_Done]) -> None:
+        while (first := await landed.take()) is not None:
+            groups = [first]
+            try:
+                await gather(landed, groups, complete=self._all_landed)
+            finally:  # cancelled while waiting for more: what landed is stored all the same
+                flat = [outcome for group in groups for outcome in group.outcomes]
+                with anyio.CancelScope(shield=True):
+                    await self._store(flat)
+            self.outstanding -= len(groups)
+            self.stop.unstored_calls -= sum(group.calls for group in groups)
+            self.sends.release(sum(group.sent for group in groups))
+            self.progressed.set()
+            self.on_outcomes(sum(o.settles for o in flat), flat)
 
     def _all_landed(self, groups: list[_Done]) -> bool:
         """Whether no call sent is still to land (or the run stops): commit at once."""

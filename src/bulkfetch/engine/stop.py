@@ -16,7 +16,7 @@ from bulkfetch.errors import (
 )
 from bulkfetch.jobs import StopKind
 
-__all__ = ["StopRequest", "StopWaits", "stop_kind"]
+__all__ = ["SendSlots", "StopRequest", "StopWaits", "stop_kind"]
 
 
 class StopRequest:
@@ -47,12 +47,15 @@ class StopWaits:
     def __init__(self, stop: StopRequest) -> None:
         self._stop = stop
         self._scopes: set[anyio.CancelScope] = set()
+        self._pools: list[SendSlots] = []
 
     async def watch(self) -> None:
         """Cut every wait short once a stop is requested (run for as long as they may)."""
         await self._stop.event.wait()
         for scope in list(self._scopes):
             scope.cancel()
+        for pool in self._pools:
+            pool.wake()
 
     async def unless_stopped(self, wait: Callable[[], Awaitable[object]]) -> bool:
         """Await ``wait()``, abandoning it if a stop is requested; True if it finished."""
@@ -66,18 +69,40 @@ class StopWaits:
                 self._scopes.discard(scope)
         return not scope.cancelled_caught
 
-    async def acquire(self, semaphore: anyio.Semaphore) -> bool:
-        """Take one of ``semaphore``; False (holding none) if a stop comes first."""
-        if self._stop.requested:
-            return False
-        if semaphore.value > 0:  # the common case, without a task to watch for a stop
-            semaphore.acquire_nowait()
-            return True
-        acquired = await self.unless_stopped(semaphore.acquire)
-        if acquired and self._stop.requested:
-            semaphore.release()
-            return False
-        return acquired
+    def send_slots(self, count: int) -> SendSlots:
+        """A pool of ``count`` slots whose takers give up when a stop is requested."""
+        pool = SendSlots(count, self._stop)
+        self._pools.append(pool)
+        return pool
+
+
+class SendSlots:
+    """``count`` slots (the calls a run may have out at once): taken before a call, given
+    back when its outcome is stored."""
+
+    def __init__(self, count: int, stop: StopRequest) -> None:
+        self.free = count
+        self._stop = stop
+        self._freed = anyio.Event()
+
+    async def take(self) -> bool:
+        """One slot, once one is free; False (holding none) if a stop comes first."""
+        while not self._stop.requested:
+            if self.free > 0:
+                self.free -= 1
+                return True
+            if self._freed.is_set():  # set for slots others took: wait for the next
+                self._freed = anyio.Event()
+            await self._freed.wait()
+        return False
+
+    def release(self, count: int = 1) -> None:
+        self.free += count
+        self._freed.set()
+
+    def wake(self) -> None:
+        """A stop: every taker gives up."""
+        self._freed.set()
 
 
 def stop_kind(exc: StopRunError) -> str:

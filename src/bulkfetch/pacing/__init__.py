@@ -30,6 +30,11 @@ class Pacer(Protocol):
         """The provider's limit as last learned from its 429s (calls a second), if any."""
         ...
 
+    def acquire_now(self) -> bool:
+        """Take this caller's slot if it is due now, without waiting (cheaper than
+        :meth:`acquire` when the pacer has room); False: :meth:`acquire` waits for it."""
+        ...
+
     async def acquire(self) -> None:
         """Wait for this caller's slot. A shared limiter raises a
         :class:`~bulkfetch.errors.StopRunError` when another worker stopped the key."""

@@ -43,6 +43,7 @@ class RateLimiter:
         self._clock = clock or SystemClock()
         self._schedule = Schedule(rate, min_rate=min_rate, probe_seconds=probe_seconds)
         self.rate_limited = 0
+        self._held: tuple[int, float] | None = None  # a slot taken, not due yet: the epoch, when
 
     def configure(self, rate: float) -> None:
         """Set the rate the user gave (calls a second) as the ceiling from now on; what was
@@ -72,13 +73,28 @@ class RateLimiter:
         learned = self._schedule.policy.last_learned
         return None if learned is None else float(learned)
 
+    def acquire_now(self) -> bool:
+        """Take the next slot; True if it is due now. If not, it is held for the
+        :meth:`acquire` that comes next (the same caller's: no await comes between)."""
+        epoch, now = self._schedule.epoch, self._clock.time()
+        slot = self._schedule.slot(now)
+        if slot - now <= self.SOON:
+            return True
+        self._held = epoch, slot
+        return False
+
     async def acquire(self) -> None:
         """Wait for this caller's slot: a new one if a pause came meanwhile, or if it woke
         too late for its slot's second."""
+        held, self._held = self._held, None
         while True:
             # No await before the slot is taken: callers get slots in turn without a lock.
-            epoch, now = self._schedule.epoch, self._clock.time()
-            delay = self._schedule.slot(now) - now
+            now = self._clock.time()
+            if held is None:
+                epoch, slot = self._schedule.epoch, self._schedule.slot(now)
+            else:
+                (epoch, slot), held = held, None
+            delay = slot - now
             if delay <= self.SOON:
                 break
             in_time = await sleep_to_slot(self._clock, delay, margin=WINDOW_SKEW / 2)

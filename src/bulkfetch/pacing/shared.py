@@ -90,6 +90,10 @@ class SharedRateLimiter:
     def learned(self) -> float | None:
         return self._learned
 
+    def acquire_now(self) -> bool:
+        """Never at once: a slot of the shared budget is the store's to give."""
+        return False
+
     async def acquire(self) -> None:
         """Wait for a slot from the budget; ask again before sending after a long sleep or a
         429, and take a new one if a pause came meanwhile or the wake-up came too late for

@@ -93,6 +93,10 @@ class WindowedPacer:
     def learned(self) -> float | None:
         return self._pacer.learned
 
+    def acquire_now(self) -> bool:
+        """Never at once: each call is counted in the store's windows first."""
+        return False
+
     async def acquire(self) -> None:
         """Wait for a send slot from the pacer, then count the call in every window; one
         whose allowance is spent holds it until the next window opens (or stops the run)."""
