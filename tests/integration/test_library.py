@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import bulkfetch
 from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
 from bulkfetch.apis.crystalroof.emulator import OCCUPATION_GROUPS
 from bulkfetch.engine import StopRequest
@@ -110,3 +113,25 @@ async def test_a_stop_while_reading_the_input_still_writes_every_row(
     assert resumed.rows == rows
     assert sum(resumed.statuses.values()) == rows
     assert emulator.ledger()["billed_twice"] == 0
+
+
+def test_importing_the_package_loads_what_is_used_when_it_is_used() -> None:
+    """``import bulkfetch`` loads no client, HTTP or database library until a name needs it."""
+    check = (
+        "import sys, bulkfetch\n"
+        "heavy = {'aiohttp', 'sqlalchemy', 'bulkfetch.apis.labormarket.client'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "assert bulkfetch.LaborMarket.__name__ == 'LaborMarket' and 'aiohttp' in sys.modules\n"
+        "assert bulkfetch.__version__ and 'plan' in dir(bulkfetch)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_version_is_said_by_the_command_line() -> None:
+    """``bulkfetch --version`` prints the installed version and exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bulkfetch", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout == f"bulkfetch {bulkfetch.__version__}\n"

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from rich.console import Console
 
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkfetch", description="Bulk lookups against rate-limited, paid HTTP APIs."
     )
-    parser.add_argument("--version", action="version", version=f"bulkfetch {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     for found in plugins().values():
         if found.add_commands is not None:
@@ -37,11 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    try:
-        return version("bulkfetch")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        import bulkfetch
+
+        print(f"bulkfetch {bulkfetch.__version__}")  # on standard output, as argparse's
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
