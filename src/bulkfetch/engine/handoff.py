@@ -24,6 +24,10 @@ class Handoff(Generic[T]):
         self._arrived = anyio.Event()
         self.closed = False
 
+    def __len__(self) -> int:
+        """How many wait to be taken."""
+        return len(self._items)
+
     def put(self, item: T) -> None:
         self._items.append(item)
         self._arrived.set()

@@ -191,10 +191,11 @@ class _Engine:
 
     async def _claimer(self, batches: Handoff[list[Job]]) -> None:
         while not self.stop.requested:
-            # Lease a chunk once the workers are down to their last one: few, large
-            # claims keep the store's work per lookup small, and the workers never wait.
+            # Lease a chunk once the workers are down to their last one, and as many batches
+            # wait as workers: few, large claims, workers that never wait, and no more leased
+            # than is about to be sent (a lease that runs out is another worker's to send).
             chunk = self._chunk()
-            while self.outstanding > chunk:
+            while self.outstanding > chunk or len(batches) > self.settings.concurrency:
                 self.progressed = anyio.Event()
                 if not await self.waits.unless_stopped(self.progressed.wait):
                     return
