@@ -16,7 +16,9 @@ from benchmarks import (
     fleet,
     hostile_memory,
     latency,
+    output,
     overhead,
+    passes,
     rate_fidelity,
     scale,
     speedups,
@@ -36,6 +38,8 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("9. Hostile inputs and memory", hostile_memory.measure),
     ("10. Durability", durability.measure),
     ("11. Enqueue", enqueue.measure),
+    ("12. Output", output.measure),
+    ("13. Several datasets in one pass", passes.measure),
 ]
 
 

@@ -2,19 +2,29 @@
 the first call (calls begin on the first rows while the rest are read: target under 2 s),
 and again on resuming that run; peak resident memory of the run (target under 300 MB, not
 growing with the file); output rows written a second (every row: those not read yet
-pending)."""
+pending). Then the store's bytes a row, once the run holds every row (the rest enqueued
+after the timed part, with no call): as measured, and with every answer as ``--plan`` says
+the store will grow."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import math
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import Emulator, finish, start, table
+from benchmarks.common import ENV, KEY, Emulator, finish, start, table
+from benchmarks.passes import store_bytes
+from bulkfetch import CrystalRoof
+from bulkfetch.apis.crystalroof.columns import LocationColumns
+from bulkfetch.run import run_file
 from bulkfetch.samples import write_postcode_file
 
 
@@ -71,12 +81,38 @@ def _run(rows: int, workdir: Path) -> dict[str, float]:
         to_first_call = _wait_first_call(emulator) - wall_start
         process.send_signal(signal.SIGINT)
         resumed = finish(process, began, ok=(130,))
+        held, projected = _store_per_row(emulator, args, source, workdir / "s.db", rows)
     return {
         "first_call_s": first_call,
         "to_first_call_s": to_first_call,
         "output_rows_per_s": rows / output_seconds,
         "peak_rss_mb": max(first_run.peak_rss_mb, resumed.peak_rss_mb),
+        "store_bytes_a_row": held,
+        "with_answers_a_row": projected,
     }
+
+
+def _store_per_row(
+    emulator: Emulator, args: tuple[str | Path, ...], source: Path, db: Path, rows: int
+) -> tuple[float, float]:
+    """The store's bytes a row once its run holds every row (the rest enqueued now, with no
+    call), and with every answer fetched as the run's ``--plan`` says (NaN: unknown)."""
+
+    async def enqueue_rest() -> None:
+        async with CrystalRoof(KEY, base_url=emulator.url) as api:
+            await run_file(
+                api.operation("occupation", {}), source, column=LocationColumns("postcode"),
+                out=db.with_suffix(".csv"), db=db, work=False,
+            )  # fmt: skip
+
+    asyncio.run(enqueue_rest())
+    held = store_bytes(db)
+    planned = subprocess.run(
+        [sys.executable, "-m", "bulkfetch", *map(str, args), "--plan", "--json"],
+        env=ENV, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    more = json.loads(planned.stdout)["disk"]["bytes"]
+    return held / rows, math.nan if more is None else (held + more) / rows
 
 
 def measure(rows: int = 1_000_000) -> tuple[str, bool]:
@@ -91,6 +127,8 @@ def measure(rows: int = 1_000_000) -> tuple[str, bool]:
             f"{r['to_first_call_s']:.2f} s",
             f"{r['output_rows_per_s']:,.0f}",
             f"{r['peak_rss_mb']:.0f} MB",
+            f"{r['store_bytes_a_row']:,.0f}",
+            f"{r['with_answers_a_row']:,.0f}",
         ]
         for size, r in results.items()
     ]
@@ -108,6 +146,8 @@ def measure(rows: int = 1_000_000) -> tuple[str, bool]:
             "resume: start to first call",
             "output rows/s",
             "peak RSS",
+            "store bytes a row (all enqueued)",
+            "with every answer (--plan)",
         ],
         table_rows,
     )

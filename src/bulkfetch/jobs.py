@@ -79,11 +79,10 @@ class Lookup:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """Equal exactly when the lookups are equal; stable across processes and versions."""
-        canonical = json.dumps(
-            [self.api, self.origin, self.endpoint, self.params], separators=(",", ":")
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """Equal exactly when the lookups are equal; stable across processes and versions:
+        the SHA-256 of ``json.dumps([api, origin, endpoint, params], separators=(",",
+        ":"))``, written out the same, its first three the same for a kind of lookup."""
+        return hashlib.sha256(_canonical(self).encode()).hexdigest()
 
     def param(self, name: str) -> str:
         return dict(self.params)[name]
@@ -91,6 +90,22 @@ class Lookup:
     def params_json(self) -> str:
         """The parameters as a JSON object, keys sorted (as :meth:`of` keeps them)."""
         return speedups.dumps(dict(self.params))
+
+
+def _canonical(lookup: Lookup) -> str:
+    """``json.dumps([api, origin, endpoint, params], separators=(",", ":"))``, written out
+    as it writes text (its own escaping), at half its cost: what a fingerprint hashes, a
+    million times for a big file."""
+    try:
+        params = ",".join([f"[{_text(key)},{_text(value)}]" for key, value in lookup.params])
+        return f"[{_text(lookup.api)},{_text(lookup.origin)},{_text(lookup.endpoint)},[{params}]]"
+    except (TypeError, ValueError):  # not text (a plugin's own values): as json writes them
+        return json.dumps(
+            [lookup.api, lookup.origin, lookup.endpoint, lookup.params], separators=(",", ":")
+        )
+
+
+_text = json.encoder.encode_basestring_ascii
 
 
 @dataclass(frozen=True, slots=True)

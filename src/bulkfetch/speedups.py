@@ -33,8 +33,10 @@ def dumps(value: Any) -> str:
     reads back as the same values (stored text, never hashed: the bytes may differ from the
     standard library's, the values do not)."""
     if _dumps is not None:
-        with contextlib.suppress(TypeError):  # a lone surrogate: the standard library's
+        try:  # not contextlib.suppress: a million calls for a big file
             return _dumps(value).decode()
+        except TypeError:  # a lone surrogate: the standard library's
+            pass
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

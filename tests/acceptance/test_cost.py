@@ -85,6 +85,39 @@ def test_the_plan_counts_labor_market_codes_and_requests(
     assert plan_of(lmi(emulator, source, out, db, "--plan", "--json"))["units"] == 0
 
 
+def _store_bytes(db: Path) -> int:
+    """A SQLite store's size on disk: the file and its write-ahead log, if any."""
+    return sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+
+
+@pytest.mark.parametrize(
+    "datasets",
+    [("occupation",), ("occupation", "income", "flood-risk")],
+    ids=["one-dataset", "three-datasets"],
+)
+def test_the_plan_says_how_much_disk_the_run_takes(
+    emulator: Emulator, tmp_path: Path, datasets: tuple[str, ...]
+) -> None:
+    """--plan's disk is within 30% of what the store grows by: on a new store from the
+    API's typical answer, then for another file from the store's own answers."""
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    chosen = [arg for name in datasets for arg in ("--dataset", name)]
+    for seed, answers_from in ((41, "the API's typical answer"), (42, "the store's answers")):
+        source = write_postcode_file(
+            tmp_path / f"in{seed}.csv", 1500, seed=seed, repeat_rate=0.1, malformed_rate=0.02
+        )
+        disk = plan_of(enrich(emulator, source, out, db, *chosen, "--plan", "--json"))["disk"]
+        assert disk["answers_from"].startswith(answers_from)
+        before = _store_bytes(db)
+        ran = enrich(emulator, source, out, db, *chosen, "--rate", "5000", "--concurrency", "16")
+        assert ran.returncode == 0, ran.stderr
+        grown = _store_bytes(db) - before
+        assert disk["bytes"] == pytest.approx(grown, rel=0.3)
+        assert disk["rows_bytes"] + disk["answers_bytes"] == disk["bytes"]
+    again = plan_of(enrich(emulator, source, out, db, *chosen, "--plan", "--json"))["disk"]
+    assert again["bytes"] == 0  # its rows held, its answers fetched: nothing more
+
+
 def test_a_cap_stops_before_the_call_that_would_pass_it(emulator: Emulator, tmp_path: Path) -> None:
     """--max-calls 137 on 500 units at concurrency 16: at most 137 billed, exit 7, no row
     failed; again with --max-calls 1000: done, nothing billed twice, billed == distinct."""

@@ -145,6 +145,7 @@ async def test_a_stop_one_worker_records_stops_the_others(postgres_url: str) -> 
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    7: ("ALTER TABLE runs DROP COLUMN fields_run",),
     6: ("DROP TABLE rate_windows",),
     5: (
         "ALTER TABLE rate_budgets DROP COLUMN pacing",
@@ -171,7 +172,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"

@@ -6,6 +6,7 @@ import pytest
 
 from bulkfetch.apis.crystalroof.locations import LocationKind, parse_location, path_segment
 from bulkfetch.errors import InvalidInputError
+from bulkfetch.samples import postcodes
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,9 @@ def test_the_path_segment_is_read_off_the_normal_form(raw: str) -> None:
         else location.value
     )
     assert path_segment(location.value) == expected
+
+
+def test_a_postcode_in_its_normal_form_parses_as_any_spelling_of_it() -> None:
+    """A postcode already normal (taken as it is) is what the full parse of it makes."""
+    for code in [*postcodes(2000, seed=4), "GIR 0AA", "W1A 0AX", "M1 1AE"]:
+        assert parse_location(code) == parse_location(f" {code.lower()} ")

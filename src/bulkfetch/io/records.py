@@ -5,18 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["OutputRecord", "Rendered", "added_columns", "distinct_names", "output_names"]
+__all__ = [
+    "NOTHING",
+    "OutputRecord",
+    "RecordValues",
+    "Rendered",
+    "added_columns",
+    "distinct_names",
+    "output_names",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """An answer as a sink writes it (see :meth:`Sink.render`)."""
+class Rendered(NamedTuple):
+    """An answer as a sink writes it (see :meth:`Sink.render`). A tuple: one is made for
+    every lookup written, and a tuple costs the least to make."""
 
     lines: Sequence[Sequence[Any]] = ()  # value cells, a line each (none: one blank line)
     document: Mapping[str, Any] | None = None  # JSON Lines: the nested answer
     quoted: bool = False  # CSV and TSV: its lines quoted whole (see bulkfetch.io.cells)
+    # Its lines as the sink writes them, text each, when it can without looking again: a
+    # sink's own, read by that sink alone (None: written from the above).
+    texts: tuple[str, ...] | None = None
+
+
+NOTHING = Rendered()  # an answer with nothing to write: blank cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +40,12 @@ class OutputRecord:
     row_no: int
     fields: Sequence[str]
     status: str
-    answer: Rendered = Rendered()
+    answer: Rendered = NOTHING
     error: str | None = None
+
+
+# An OutputRecord's values, in its order, as a plain tuple: what a sink writes in bulk.
+RecordValues = tuple[int, Sequence[str], str, Rendered, str | None]
 
 
 def output_names(header: Sequence[str], added: Sequence[str]) -> list[str]:

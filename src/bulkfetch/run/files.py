@@ -23,7 +23,8 @@ from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.run.output import Part, write_output
 from bulkfetch.run.pace import pacer_for
-from bulkfetch.run.plan import plan_in, sum_plans
+from bulkfetch.run.passes import begin_pass
+from bulkfetch.run.plan import plan_pass, sum_plans
 from bulkfetch.run.report import Progress, RunReport, combined_report
 from bulkfetch.run.run import Run
 from bulkfetch.store import Store
@@ -88,7 +89,8 @@ async def run_file(
     ``plan`` says what the run would fetch and bill.
 
     Several operations by name (``{"occupation": ..., "income": ...}``, all of one client):
-    a run each over the same input, worked one after another at one pace, and one output
+    a run each over the same input, all enqueued by one read of it (see
+    :mod:`bulkfetch.run.passes`), worked one after another at one pace, and one output
     row per input row with each one's columns prefixed by its name (see
     :mod:`bulkfetch.run.merged`); ``max_calls`` caps them together.
     """
@@ -149,20 +151,18 @@ async def _run(
     options: RunOptions,
 ) -> RunReport:
     clock = SystemClock()
-    runs = {
-        name: await Run.begin(
-            store,
-            operation,
-            source,
-            column=column,
-            clock=clock,
-            progress=options.get("progress"),
-            stop=options.get("stop"),
-            # Worked here: calls begin on the first rows while the rest are read.
-            stream=options.get("work", True),
-        )
-        for name, operation in parts.items()
-    }
+    # One read of the input for every dataset's run.
+    runs = await begin_pass(
+        store,
+        parts,
+        source,
+        column=column,
+        clock=clock,
+        progress=options.get("progress"),
+        stop=options.get("stop"),
+        # Worked here: calls begin on the first rows while the rest are read.
+        stream=options.get("work", True),
+    )
     rate, cap = options.get("rate"), options.get("max_calls")
     first = next(iter(runs.values()))
     if not options.get("work", True):
@@ -223,19 +223,17 @@ async def _plan(
     column: str | Picker,
     options: RunOptions,
 ) -> RunReport:
-    """What the run would fetch: the input read, the store asked, no call made."""
-    found = [
-        await plan_in(
-            options.get("db", "bulkfetch.db"),
-            operation,
-            source,
-            column=column,
-            rate=options.get("rate"),
-            limits=options.get("limits", ()),
-            max_age=options.get("max_age"),
-            refresh=options.get("refresh", False),
-            now=SystemClock().time(),
-        )
-        for operation in parts.values()
-    ]
+    """What the run would fetch: the input read (once, for every dataset), the store asked,
+    no call made."""
+    found = await plan_pass(
+        options.get("db", "bulkfetch.db"),
+        list(parts.values()),
+        source,
+        column=column,
+        rate=options.get("rate"),
+        limits=options.get("limits", ()),
+        max_age=options.get("max_age"),
+        refresh=options.get("refresh", False),
+        now=SystemClock().time(),
+    )
     return RunReport(None, None, found[0].rows, {}, plan=sum_plans(found))

@@ -9,21 +9,22 @@ row failed, not the output."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import anyio.lowlevel
-
+from bulkfetch import speedups
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
-from bulkfetch.io.records import OutputRecord, Rendered
-from bulkfetch.io.sinks import OutputFormat, Sink, open_sink
+from bulkfetch.io.records import NOTHING, RecordValues, Rendered
+from bulkfetch.io.sinks import OutputFormat, Sink, open_sink, write_many
 from bulkfetch.io.sources import Row, each_row
-from bulkfetch.jobs import RowStatus
-from bulkfetch.store import OutputRow, Store
+from bulkfetch.jobs import JobState, RowStatus
+from bulkfetch.store import Store
+from bulkfetch.store.records import StoredRow
+from bulkfetch.store.results import Results
 
 __all__ = ["OutputFormat", "Part", "write_output"]
 
@@ -31,6 +32,12 @@ __all__ = ["OutputFormat", "Part", "write_output"]
 # any part has, else ok.
 _WORST_FIRST = (RowStatus.FAILED, RowStatus.PENDING, RowStatus.INVALID, RowStatus.NOT_FOUND)
 _ANSWERED = frozenset({RowStatus.OK, RowStatus.NOT_FOUND})  # statuses a body may come with
+_STATES: dict[str | None, JobState] = {s.value: s for s in JobState}  # a stored state, read
+# A stored job state as its row's status (no job, or a state not known: invalid).
+_STATUS: dict[str | None, str] = {s.value: RowStatus.of(s).value for s in JobState}
+_OK, _PENDING, _FAILED = RowStatus.OK.value, RowStatus.PENDING.value, RowStatus.FAILED.value
+_KEPT = frozenset(status.value for status in _ANSWERED)
+_CHUNK = 5000  # rows of the input's rest written at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +49,7 @@ class Part:
     answers: Answers
 
 
-@dataclass(frozen=True, slots=True)
-class _Said:
+class _Said(NamedTuple):
     """What one part says of a row: its status, why, and its kept answer (and job)."""
 
     status: RowStatus
@@ -65,7 +71,8 @@ async def write_output(
     """Write the parts' rows, in input order (and the rows of ``rest`` from ``rest_from``
     on: the input's rows the first part had not enqueued when it stopped, all pending); the
     count of each row status. ``raw_values``: CSV and TSV cells from the API as they are
-    (see :mod:`bulkfetch.io.cells`)."""
+    (see :mod:`bulkfetch.io.cells`). One ordered scan of each part's rows, a page at a
+    time, written a page at a time."""
     details = [await store.runs.detail(part.run_id) for part in parts]
     first = details[0]
     if first is None:
@@ -83,7 +90,7 @@ async def write_output(
     side = _Side(parts)
     columns = await side.columns(store)
     types = await side.types(store) if output_format == "parquet" else None
-    statuses: dict[str, int] = {}
+    statuses: Counter[str] = Counter()
     with open_sink(
         out,
         output_format,
@@ -94,25 +101,83 @@ async def write_output(
         raw_values=raw_values,
     ) as sink:
         render = _Renderer(side, sink)
-        async for row_no, fields, said, note in _rows(store, parts, not_yet):
-            status, error = side.status(said, note)
-            answer = render(said)
-            if isinstance(answer, str):
-                status, error, answer = RowStatus.FAILED, answer, Rendered()
-            statuses[status.value] = statuses.get(status.value, 0) + 1
-            sink.write(OutputRecord(row_no, fields, status.value, answer, error))
-            if row_no % 5000 == 0:
-                await anyio.lowlevel.checkpoint()
+        if side.single:
+            async for page in store.results.scan(parts[0].run_id):
+                write_many(sink, _single(page, not_yet, render, statuses))
+        else:
+            ahead = [_Ahead(store.results.scan(part.run_id)) for part in parts[1:]]
+            async for page in store.results.scan(parts[0].run_id):
+                for other in ahead:  # the other parts' rows as far as the page goes
+                    await other.read_to(page[-1][0])
+                write_many(sink, _merged(page, ahead, not_yet, render, statuses))
         if rest is not None:
             rendered = render([_Said(RowStatus.PENDING, not_yet)] * len(parts))
-            blank = rendered if isinstance(rendered, Rendered) else Rendered()
+            blank = rendered if isinstance(rendered, Rendered) else NOTHING
+            chunk: list[RecordValues] = []
             async for row_no, fields in each_row(rest):
                 if row_no >= rest_from:  # not enqueued: the run stopped while reading the input
-                    statuses[RowStatus.PENDING.value] = statuses.get(RowStatus.PENDING.value, 0) + 1
-                    sink.write(
-                        OutputRecord(row_no, fields, RowStatus.PENDING.value, blank, not_yet)
-                    )
-    return statuses
+                    chunk.append((row_no, fields, _PENDING, blank, not_yet))
+                    if len(chunk) >= _CHUNK:
+                        statuses[_PENDING] += len(chunk)
+                        write_many(sink, chunk)
+                        chunk = []
+            statuses[_PENDING] += len(chunk)
+            write_many(sink, chunk)
+    return {status: count for status, count in statuses.items() if count}
+
+
+def _single(
+    page: list[StoredRow], not_yet: str, render: _Renderer, statuses: Counter[str]
+) -> Iterator[RecordValues]:
+    """One part's rows as its sink writes them, counted: each as its own lookup says, with
+    no object made for it but its record, gone once written. A lookup's answer is rendered
+    once for the rows of it seen last (see :class:`_Renderer`)."""
+    loads = speedups.loads
+    seen = render.seen
+    sink, answers = render.sink, render.side.parts[0].answers
+    for row_no, job_id, state, body, why, fields in page:
+        status = _STATUS.get(state, "invalid")
+        error = None if status == _OK else not_yet if status == _PENDING else why
+        answer = NOTHING
+        if body is not None and job_id is not None and status in _KEPT:
+            kept = seen.get(job_id)
+            if kept is None:
+                try:
+                    kept = sink.render(answers, body)
+                except Exception as exc:  # as _render_kept: the output goes on without it
+                    kept = _unwritable(exc)
+                if len(seen) >= _Renderer.SIZE:
+                    seen.clear()
+                seen[job_id] = kept
+            if isinstance(kept, str):
+                status, error = _FAILED, kept
+            else:
+                answer = kept
+        statuses[status] += 1
+        yield row_no, loads(fields) if fields is not None else [], status, answer, error
+
+
+def _merged(
+    page: list[StoredRow],
+    ahead: Sequence[_Ahead],
+    not_yet: str,
+    render: _Renderer,
+    statuses: Counter[str],
+) -> Iterator[RecordValues]:
+    """Several parts' rows side by side, counted: a page of the first part's, the others'
+    read as far (see :meth:`_Ahead.read_to`). A part that holds fewer rows (it stopped
+    while enqueueing) has the rest pending."""
+    side = render.side
+    for row in page:
+        row_no, _, state, _, why, fields = row
+        said = [_part_of(found, not_yet) for found in (row, *[o.at(row_no) for o in ahead])]
+        note = (why or "") if _STATES.get(state) is None else None
+        status, error = side.status(said, note)
+        answer = render(said)
+        if isinstance(answer, str):
+            status, error, answer = RowStatus.FAILED, answer, NOTHING
+        statuses[status.value] += 1
+        yield row_no, Results.fields(fields), status.value, answer, error
 
 
 def _render_kept(sink: Sink, answers: Answers, body: str) -> Rendered | str:
@@ -122,9 +187,12 @@ def _render_kept(sink: Sink, answers: Answers, body: str) -> Rendered | str:
     try:
         return sink.render(answers, body)
     except Exception as exc:  # whatever the plugin raises: the output goes on without it
-        return (
-            f"the kept answer cannot be written ({type(exc).__name__}): --refresh fetches it again"
-        )
+        return _unwritable(exc)
+
+
+def _unwritable(exc: Exception) -> str:
+    """Why a row whose kept answer the plugin cannot render is written failed."""
+    return f"the kept answer cannot be written ({type(exc).__name__}): --refresh fetches it again"
 
 
 class _Side:
@@ -208,70 +276,71 @@ class _Side:
 
 
 class _Renderer:
-    """Rows' answers as the sink writes them, remembered for the lookups seen last: repeated
-    lookups are common in big files, and rendering is most of what writing costs."""
+    """Rows' answers as the sink writes them, remembered for the lookups seen lately (up to
+    SIZE, then forgotten at once): repeated lookups are common in big files, and rendering
+    is most of what writing costs."""
 
     SIZE = 4096
 
     def __init__(self, side: _Side, sink: Sink) -> None:
-        self._side = side
-        self._sink = sink
-        self._seen: OrderedDict[tuple[int | None, ...], Rendered | str] = OrderedDict()
+        self.side = side
+        self.sink = sink
+        self.seen: dict[Any, Rendered | str] = {}  # by job id, or the parts' jobs
 
     def __call__(self, said: Sequence[_Said]) -> Rendered | str:
-        if self._side.single and said[0].body is None:
-            return Rendered()  # nothing kept: a blank answer
+        if self.side.single and said[0].body is None:
+            return NOTHING  # nothing kept: a blank answer
         jobs = tuple(each.job_id for each in said)
-        found = self._seen.get(jobs) if None not in jobs else None
+        found = self.seen.get(jobs) if None not in jobs else None
         if found is None:
-            found = _render_kept(self._sink, self._side.saying(said), "")
+            found = _render_kept(self.sink, self.side.saying(said), "")
             if None not in jobs:
-                self._seen[jobs] = found
-                if len(self._seen) > self.SIZE:
-                    self._seen.popitem(last=False)
+                self._remember(jobs, found)
         return found
 
-
-async def _rows(
-    store: Store, parts: Sequence[Part], not_yet: str
-) -> AsyncIterator[tuple[int, list[str], list[_Said], str | None]]:
-    """Each input row: its number, its fields, what each part says of it, and why it can
-    be no lookup at all (None if it can). A part that holds fewer rows (it stopped while
-    enqueueing) has the rest pending."""
-    first, *others = [store.results.rows(part.run_id) for part in parts]
-    ahead = [_Ahead(stream) for stream in others]
-    async for row in first:
-        own = [row, *[await other.at(row.row_no) for other in ahead]]
-        said = [_part_of(found, not_yet) for found in own]
-        note = (row.error or "") if row.state is None else None
-        yield row.row_no, row.fields or [], said, note
+    def _remember(self, key: Any, found: Rendered | str) -> None:
+        if len(self.seen) >= self.SIZE:
+            self.seen.clear()
+        self.seen[key] = found
 
 
-def _part_of(row: OutputRow | None, not_yet: str) -> _Said:
+def _part_of(row: StoredRow | None, not_yet: str) -> _Said:
     """What a part says of a row."""
     if row is None:
         return _Said(RowStatus.PENDING, not_yet)
-    status = RowStatus.INVALID if row.state is None else RowStatus.of(row.state)
-    error = (
-        not_yet if status is RowStatus.PENDING else None if status is RowStatus.OK else row.error
-    )
-    if row.body is not None and status in _ANSWERED and row.job_id is not None:
-        return _Said(status, error, row.body, row.job_id)
+    _, job_id, stored, body, why, _ = row
+    state = _STATES.get(stored)
+    status = RowStatus.INVALID if state is None else RowStatus.of(state)
+    error = not_yet if status is RowStatus.PENDING else None if status is RowStatus.OK else why
+    if body is not None and status in _ANSWERED and job_id is not None:
+        return _Said(status, error, body, job_id)
     return _Said(status, error)
 
 
 class _Ahead:
-    """A part's rows, read as far as asked: the row of a number, or None if it has none."""
+    """A part's rows, read a page at a time as far as asked: the row of a number, or None
+    if it has none."""
 
-    def __init__(self, rows: AsyncIterator[OutputRow]) -> None:
-        self._rows = rows
-        self._next: OutputRow | None = None
+    def __init__(self, pages: AsyncIterator[list[StoredRow]]) -> None:
+        self._pages = pages
+        self._rows: list[StoredRow] = []
+        self._at = 0  # the first of them not behind the rows asked for
         self._done = False
 
-    async def at(self, row_no: int) -> OutputRow | None:
-        while not self._done and (self._next is None or self._next.row_no < row_no):
-            self._next = await anext(self._rows, None)
-            self._done = self._next is None
-        if self._next is not None and self._next.row_no == row_no:
-            return self._next
-        return None
+    async def read_to(self, row_no: int) -> None:
+        """Read on until a row at or after ``row_no`` is held, or the last is."""
+        del self._rows[: self._at]
+        self._at = 0
+        while not self._done and (not self._rows or self._rows[-1][0] < row_no):
+            page = await anext(self._pages, None)
+            self._done = page is None
+            self._rows += page or []
+
+    def at(self, row_no: int) -> StoredRow | None:
+        """The row numbered ``row_no``, if it has one; rows are asked for in order, up to
+        where :meth:`read_to` read."""
+        rows, at = self._rows, self._at
+        while at < len(rows) and rows[at][0] < row_no:
+            at += 1
+        self._at = at
+        return rows[at] if at < len(rows) and rows[at][0] == row_no else None

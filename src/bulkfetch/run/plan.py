@@ -18,9 +18,12 @@ from bulkfetch.io.iterable import COLUMN, IterableSource
 from bulkfetch.io.sources import Picker, Source, each_row, picker
 from bulkfetch.pacing.limits import Limit, limits_of, pace
 from bulkfetch.pacing.windows import spent_now
+from bulkfetch.run.disk import Disk, sum_disks
+from bulkfetch.run.identity import run_spec
+from bulkfetch.run.tally import Tally
 from bulkfetch.store import Store
 
-__all__ = ["Plan", "plan", "plan_in", "plan_source", "sum_plans"]
+__all__ = ["Plan", "plan", "plan_in", "plan_pass", "plan_source", "plan_sources", "sum_plans"]
 
 _CHUNK = 2000  # new lookups asked of the store at once
 
@@ -40,6 +43,7 @@ class Plan:
     # What the store counted in each one's window now, of the key's calls (a fresh store:
     # none, whatever an earlier one spent).
     spent: Mapping[Limit, int] = field(default_factory=dict)
+    disk: Disk | None = None  # what the run will add to the store
 
     @property
     def seconds(self) -> float | None:
@@ -65,6 +69,7 @@ class Plan:
             "rate": self.rate,
             "seconds": self.seconds,
             "windows": {str(limit): count for limit, count in self.windows.items()},
+            "disk": None if self.disk is None else self.disk.as_json(),
         }
 
     def describe(self) -> list[str]:
@@ -75,6 +80,8 @@ class Plan:
             f"distinct lookups: {self.lookups} ({self.answered} answered in the store: no call)",
             f"to fetch: {self.units} billable lookups in {self.requests} requests",
         ]
+        if self.disk is not None:
+            lines.append(self.disk.describe())
         if seconds is not None:
             lines.append(f"at {self.rate:g} calls a second: about {_duration(seconds)}")
         else:
@@ -86,7 +93,9 @@ class Plan:
 
 
 def sum_plans(plans: Sequence[Plan]) -> Plan:
-    """Several runs' plans over one input: its rows once, their lookups and costs added."""
+    """Several runs' plans over one input: its rows once, their lookups and costs added,
+    and their disk (the rows' fields once)."""
+    disks = [p.disk for p in plans if p.disk is not None]
     return Plan(
         rows=plans[0].rows,
         invalid=plans[0].invalid,
@@ -97,6 +106,7 @@ def sum_plans(plans: Sequence[Plan]) -> Plan:
         rate=plans[0].rate,
         limits=plans[0].limits,
         spent=plans[0].spent,
+        disk=sum_disks(disks) if len(disks) == len(plans) else None,
     )
 
 
@@ -115,47 +125,84 @@ async def plan_source(
     it, and each distinct one looked for in ``store`` (None: a store not made yet), where it
     counts as answered if it was answered at or after ``fresh_since`` (None: ever).
     ``limits``: allowances over a minute or longer, of which ``spent`` calls are spent."""
+    (found,) = await plan_sources(
+        [operation],
+        source,
+        column=column,
+        store=store,
+        fresh_since=fresh_since,
+        rate=rate,
+        limits=limits,
+        spent=spent,
+    )
+    return found
+
+
+async def plan_sources(
+    operations: Sequence[Operation[object]],
+    source: Source,
+    *,
+    column: str | Picker,
+    store: Store | None,
+    fresh_since: float | None = None,
+    rate: float | None = None,
+    limits: Sequence[Limit] = (),
+    spent: Mapping[Limit, int] | None = None,
+    held: Sequence[int] = (),
+) -> list[Plan]:
+    """:func:`plan_source` for each of several operations over one input (a pass), which
+    is read once; ``held``: the rows each one's run holds already (none: no run yet)."""
     value_of = picker(column).bind(source.header())
-    rows = invalid = 0
-    seen: set[int] = set()  # 64 bits of each fingerprint: a million lookups in ~70 MB
-    new: list[str] = []
-    answered = 0
-    async for _row_no, fields in each_row(source.rows()):
+    held = list(held) or [0] * len(operations)
+    tallies = [Tally(operation) for operation in operations]
+    rows = field_chars = 0
+    fields_from = max(held)  # the rows whose fields no run of the pass holds yet
+    async for row_no, fields in each_row(source.rows()):
         rows += 1
+        if row_no >= fields_from:  # as JSON: each quoted, between commas and brackets
+            field_chars += sum(map(len, fields)) + 3 * len(fields) + 1
         try:
-            fingerprint = operation.lookup(value_of(fields)).fingerprint
+            value = value_of(fields)
         except InvalidInputError:
-            invalid += 1
+            for tally in tallies:
+                tally.invalid += 1
             continue
-        short = int(fingerprint[:16], 16)
-        if short not in seen:
-            seen.add(short)
-            new.append(fingerprint)
-        if len(new) >= _CHUNK:
-            answered += await _answered(store, new, fresh_since)
-            new = []
-    answered += await _answered(store, new, fresh_since)
-    lookups = len(seen) - answered
-    requests = math.ceil(lookups / operation.client.batch_size)
+        for tally in tallies:
+            if tally.add(value) >= _CHUNK:
+                await tally.ask(store, fresh_since)
+    plans = []
+    for tally, rows_held in zip(tallies, held, strict=True):
+        await tally.ask(store, fresh_since)
+        disk = await tally.disk(store, rows, rows_held, field_chars)
+        plans.append(_plan_of(tally, rows, rate, limits, spent, disk))
+    return plans
+
+
+def _plan_of(
+    tally: Tally,
+    rows: int,
+    rate: float | None,
+    limits: Sequence[Limit],
+    spent: Mapping[Limit, int] | None,
+    disk: Disk,
+) -> Plan:
+    lookups = len(tally.seen) - tally.answered
+    client = tally.operation.client
+    requests = math.ceil(lookups / client.batch_size)
     # An API that bills a request bills one unit however many lookups it carries.
-    units = requests if getattr(operation.client, "bills_requests", False) else lookups
+    units = requests if getattr(client, "bills_requests", False) else lookups
     return Plan(
         rows=rows,
-        invalid=invalid,
-        lookups=len(seen),
-        answered=answered,
+        invalid=tally.invalid,
+        lookups=len(tally.seen),
+        answered=tally.answered,
         units=units,
         requests=requests,
         rate=rate,
         limits=tuple(limits),
         spent=dict(spent or {}),
+        disk=disk,
     )
-
-
-async def _answered(store: Store | None, fingerprints: list[str], since: float | None) -> int:
-    if store is None or not fingerprints:
-        return 0
-    return await store.queue.answered(fingerprints, since)
 
 
 async def plan(
@@ -203,19 +250,48 @@ async def plan_in(
 ) -> Plan:
     """:func:`plan_source` against the store at ``db``, opened to read only if it exists,
     with the run's limits (``limits`` over the client's own) as a run takes them."""
-    limits = limits_of(operation.client, limits)
+    (found,) = await plan_pass(
+        db,
+        [operation],
+        source,
+        column=column,
+        rate=rate,
+        max_age=max_age,
+        refresh=refresh,
+        now=now,
+        limits=limits,
+    )
+    return found
+
+
+async def plan_pass(
+    db: str | Path,
+    operations: Sequence[Operation[object]],
+    source: Source,
+    *,
+    column: str | Picker,
+    rate: float | None,
+    max_age: float | None,
+    refresh: bool,
+    now: float,
+    limits: Sequence[Limit] = (),
+) -> list[Plan]:
+    """:func:`plan_in` of several operations of one client over one input (a pass),
+    read once: a plan each, for :func:`sum_plans`."""
+    client = operations[0].client
+    limits = limits_of(client, limits)
     rate = pace(rate, limits)
     windows = [limit for limit in limits if not limit.per_second]
     if "://" not in str(db) and not await anyio.Path(db).exists():
-        return await plan_source(
-            operation, source, column=column, store=None, rate=rate, limits=windows
+        return await plan_sources(
+            operations, source, column=column, store=None, rate=rate, limits=windows
         )
     # An answer from before this time is fetched again: all with refresh, else the aged.
     fresh_since = now if refresh else None if max_age is None else now - max_age
     async with await Store.open(db, exclusive=False) as store:
-        spent = await spent_now(store, operation.client.rate_key, windows, now)
-        return await plan_source(
-            operation,
+        spent = await spent_now(store, client.rate_key, windows, now)
+        return await plan_sources(
+            operations,
             source,
             column=column,
             store=store,
@@ -223,7 +299,26 @@ async def plan_in(
             rate=rate,
             limits=windows,
             spent=spent,
+            held=[await _held(store, op, source, column) for op in operations],
         )
+
+
+async def _held(
+    store: Store, operation: Operation[object], source: Source, column: str | Picker
+) -> int:
+    """The rows the run of ``operation`` over ``source`` holds already, if there is one."""
+    content = source.content_hash()
+    if content is None:  # values a program gives: a run named, or of its own
+        return 0
+    spec = run_spec(
+        operation.client,
+        operation.template,
+        source,
+        column=picker(column).key,
+        content=content,
+        name=None,
+    )
+    return await store.sizes.rows_held(spec.run_key)
 
 
 def _duration(seconds: float) -> str:

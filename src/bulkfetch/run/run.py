@@ -4,7 +4,6 @@ workers (``bulkfetch work``) all use it; nothing else runs the engine."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -16,12 +15,11 @@ from bulkfetch.adapter import Client, Operation
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import Arrivals, EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
-from bulkfetch.io.sources import Picker, Source, picker, streamable
+from bulkfetch.io.sources import Picker, Source
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.plugins import rebuild
-from bulkfetch.run.enqueue import enqueue
-from bulkfetch.run.identity import run_spec
+from bulkfetch.run.enqueue import BULK_CHUNK, CHUNK
 from bulkfetch.run.output import OutputFormat, Part, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
@@ -59,8 +57,11 @@ class Run:
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
         self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
         self.answered_here = 0  # lookups the API answered about to this process's calls
-        # What begin(stream=True) left of the input to enqueue: done as the run is worked.
-        self._enqueue: Callable[..., Awaitable[tuple[int, bool]]] | None = None
+        # What begin(stream=True) left of the input to enqueue (for every run of its pass):
+        # done as the first of them is worked.
+        self.pending_enqueue: (
+            Callable[[Run, Callable[[int], None], int], Awaitable[tuple[int, bool]]] | None
+        ) = None
 
     @classmethod
     async def begin(
@@ -78,51 +79,27 @@ class Run:
     ) -> Run:
         """Find or make the run of ``operation`` over ``source`` and enqueue what it has not
         (see :func:`~bulkfetch.run.identity.run_spec` for what names a run). ``stream``:
-        leave the enqueue to :meth:`work`, which calls the first rows as the rest are read."""
-        run = cls(store, 0, operation.client, clock=clock, progress=progress, stop=stop)
-        pick = picker(column)
-        value_of = pick.bind(source.header())
-        content = source.content_hash()
-        spec = run_spec(
-            operation.client,
-            operation.template,
+        leave the enqueue to :meth:`work`, which calls the first rows as the rest are read.
+        Several operations over one input: :func:`~bulkfetch.run.passes.begin_pass`."""
+        from bulkfetch.run.passes import begin_pass  # which makes runs of this class
+
+        begun = await begin_pass(
+            store,
+            {"": operation},
             source,
-            column=pick.key,
-            content=content,
+            column=column,
             name=name,
+            clock=clock,
+            progress=progress,
+            stop=stop,
+            stream=stream,
         )
-        info = await store.runs.begin(spec, run.clock.time())
-        run.id, run.source, run.content = info.id, source, content
-        if info.follows is not None:
-            run.tell(
-                f"{source.name} changed since run {info.follows} was enqueued from it: this is"
-                f" a new run, {info.id}, over its content now (lookups answered before cost"
-                " no call)"
-            )
-        run.rows, run.enqueue_complete = info.rows_enqueued, info.enqueue_complete
-        # Values a program gives again are read again: they must be the ones the run holds.
-        if not info.enqueue_complete or content is None:
-            run._enqueue = functools.partial(
-                enqueue,
-                store,
-                info.id,
-                source,
-                value_of=value_of,
-                lookup=operation.lookup,
-                start=info.rows_enqueued,
-                stop=run.stop,
-                clock=run.clock,
-                content=content,
-                complete=info.enqueue_complete,
-            )
-            if not (stream and streamable(source)):
-                await run.enqueued()
-        return run
+        return begun[""]
 
     async def enqueued(self, arriving: Arrivals | None = None) -> None:
         """Enqueue what :meth:`begin` left of the input: now, or (with ``arriving``, told of
         each chunk stored and of the end) while the engine works the rows before."""
-        pending, self._enqueue = self._enqueue, None
+        pending = self.pending_enqueue
         if pending is None:
             return
 
@@ -133,7 +110,9 @@ class Run:
                 arriving.arrived()
 
         try:
-            self.rows, self.enqueue_complete = await pending(on_chunk=stored)
+            # Smaller transactions while the engine works: they hold up its writes.
+            chunk = BULK_CHUNK if arriving is None else CHUNK
+            self.rows, self.enqueue_complete = await pending(self, stored, chunk)
         finally:
             if arriving is not None:
                 arriving.finished()
@@ -210,7 +189,7 @@ class Run:
             await first_commit.wait()
             self.progress.advance(await self.store.queue.settled_rows(self.id) - settled_here, ())
 
-        arriving = Arrivals() if self._enqueue is not None else None
+        arriving = Arrivals() if self.pending_enqueue is not None else None
         unread: list[Exception] = []  # why the input could not be enqueued to its end
 
         async def feed(arriving: Arrivals) -> None:

@@ -9,7 +9,8 @@ alone, marked with bulkfetch's ``application_id``) by default or on PostgreSQL.
 - ``store.results``: a run's rows in input order with their answers, for output;
 - ``store.budgets``: the keys' rate budgets that workers share (PostgreSQL);
 - ``store.windows``: what the keys spent of their allowances over longer windows (a day);
-- ``store.reference``: an API's reference data, kept per origin.
+- ``store.reference``: an API's reference data, kept per origin;
+- ``store.sizes``: what a plan asks first (lookups held, a run's rows, answers' sizes).
 
 ``schema`` holds the tables and ``migrations`` their versions; ``connector`` how a
 connection runs the store's work. On SQLite one process works on a store at a time (an OS
@@ -49,10 +50,12 @@ from bulkfetch.store.records import (
 from bulkfetch.store.reference import Reference
 from bulkfetch.store.results import Results
 from bulkfetch.store.runs import Runs
+from bulkfetch.store.sizes import AnswerSizes, Sizes
 from bulkfetch.store.windows import Windows
 
 __all__ = [
     "Allowance",
+    "AnswerSizes",
     "BudgetState",
     "Claim",
     "OutputRow",
@@ -78,6 +81,7 @@ class Store:
         self.budgets = Budgets(access)
         self.windows = Windows(access)
         self.reference = Reference(access)
+        self.sizes = Sizes(access)
 
     @classmethod
     async def open(cls, target: str | os.PathLike[str], *, exclusive: bool = True) -> Store:

@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -39,6 +39,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The keys' spend over longer windows: a new table, made by ``create_all``. A store of
     # before knows nothing of what was spent: its counts start at 0.
     5: (),
+    # Several runs over one input, read once: one of them keeps the rows' fields. A run of
+    # before keeps its own (NULL: its own).
+    6: ("ALTER TABLE runs ADD COLUMN fields_run INTEGER",),
 }
 
 _SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,12 +13,12 @@ from bulkfetch.jobs import Job, JobState, Lookup, Outcome
 from bulkfetch.spend import Spend
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
+from bulkfetch.store.enqueue_sql import enqueue_fresh
 from bulkfetch.store.queue_sql import (
     apply_outcomes,
     cap_room,
     count_calls,
     due_jobs,
-    enqueue_fresh,
     expired_leases,
     lease_job,
     release_expired,
@@ -46,29 +46,28 @@ class Queue:
 
     async def enqueue(self, run_id: int, entries: Sequence[RowEntry], now: float) -> None:
         """Record input rows and their jobs; idempotent, so a resumed enqueue repeats safely."""
-        if not entries:
+        await self.enqueue_pass({run_id: entries}, now)
+
+    async def enqueue_pass(self, entries: Mapping[int, Sequence[RowEntry]], now: float) -> None:
+        """Record input rows and their jobs for each run of a pass over one input (by run
+        id), in one transaction: the runs hold the chunk together, or none of it (a crash
+        redoes it whole). Idempotent, as :meth:`enqueue`."""
+        batches = [(run_id, rows) for run_id, rows in entries.items() if rows]
+        if not batches:
             return
 
         def statements(conn: Connection) -> None:
             if conn.dialect.name == "postgresql":  # two processes enqueueing one run: in turn
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": run_id})
-            recorded = set(
+                for run_id, _ in sorted(batches):
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": run_id})
+            fresh = [(run_id, _unrecorded(conn, run_id, rows)) for run_id, rows in batches]
+            enqueue_fresh(conn, fresh, now, self._access.known_jobs)
+            for run_id, rows in batches:
                 conn.execute(
-                    sa.select(run_rows.c.row_no).where(
-                        run_rows.c.run_id == run_id,
-                        run_rows.c.row_no.between(
-                            min(e.row_no for e in entries), max(e.row_no for e in entries)
-                        ),
-                    )
-                ).scalars()
-            )
-            fresh = [e for e in entries if e.row_no not in recorded]
-            enqueue_fresh(conn, run_id, fresh, now, self._access.known_jobs)
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(rows_enqueued=max(e.row_no for e in entries) + 1, updated_at=now)
-            )
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(rows_enqueued=max(e.row_no for e in rows) + 1, updated_at=now)
+                )
 
         await self._access.write(statements)
 
@@ -231,3 +230,18 @@ class Queue:
             )
 
         return await self._access.read(statements)
+
+
+def _unrecorded(conn: Connection, run_id: int, entries: Sequence[RowEntry]) -> list[RowEntry]:
+    """The entries whose rows the run does not hold yet."""
+    recorded = set(
+        conn.execute(
+            sa.select(run_rows.c.row_no).where(
+                run_rows.c.run_id == run_id,
+                run_rows.c.row_no.between(
+                    min(e.row_no for e in entries), max(e.row_no for e in entries)
+                ),
+            )
+        ).scalars()
+    )
+    return [e for e in entries if e.row_no not in recorded]

@@ -1,30 +1,26 @@
-"""The queue's statements: enqueueing rows and their jobs, claiming and leasing jobs, and
-storing the outcomes of calls, a fixed handful of executemany statements whatever their
-number."""
+"""The queue's statements: claiming and leasing jobs, and storing the outcomes of calls, a
+fixed handful of executemany statements whatever their number (enqueueing rows and their
+jobs: :mod:`bulkfetch.store.enqueue_sql`)."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bulkfetch import speedups
 from bulkfetch.jobs import JobState, Outcome, OutcomeKind
-from bulkfetch.store.compiled import execute, insert_many
-from bulkfetch.store.records import RowEntry
-from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
+from bulkfetch.store.compiled import execute
+from bulkfetch.store.schema import jobs, results, run_jobs, runs
 
 __all__ = [
     "apply_outcomes",
     "cap_room",
     "count_calls",
     "due_jobs",
-    "enqueue_fresh",
     "expired_leases",
     "lease_job",
     "release_expired",
@@ -36,109 +32,6 @@ _FINAL_STATE = {
     OutcomeKind.NOT_FOUND: JobState.NOT_FOUND,
     OutcomeKind.INVALID: JobState.INVALID,
 }
-
-
-def enqueue_fresh(
-    conn: Connection,
-    run_id: int,
-    entries: Sequence[RowEntry],
-    now: float,
-    known: OrderedDict[str, int],
-) -> None:
-    """Record rows the run does not hold yet: their jobs (shared by fingerprint), how many
-    rows wait on each job, and the rows themselves. ``known`` maps fingerprints to job ids
-    already in the store (jobs are never deleted), so repeated lookups cost no statement."""
-    ids = {
-        e.lookup.fingerprint: known[e.lookup.fingerprint]
-        for e in entries
-        if e.lookup is not None and e.lookup.fingerprint in known
-    }
-    by_fingerprint = {
-        e.lookup.fingerprint: e.lookup
-        for e in entries
-        if e.lookup is not None and e.lookup.fingerprint not in ids
-    }
-    if by_fingerprint:
-        insert_many(
-            conn,
-            _insert_job,
-            _JOB_COLUMNS,
-            [
-                (
-                    fp,
-                    lookup.api,
-                    lookup.origin,
-                    lookup.endpoint,
-                    lookup.params_json(),
-                    JobState.PENDING.value,
-                    0,
-                    0.0,
-                    now,
-                )
-                for fp, lookup in by_fingerprint.items()
-            ],
-        )
-        found = conn.execute(
-            sa.select(jobs.c.fingerprint, jobs.c.id).where(
-                jobs.c.fingerprint.in_(list(by_fingerprint))
-            )
-        )
-        for row in found:
-            ids[row.fingerprint] = known[row.fingerprint] = row.id
-        while len(known) > _KNOWN_JOBS:
-            known.popitem(last=False)
-    rows_per_job = Counter(e.lookup.fingerprint for e in entries if e.lookup is not None)
-    if rows_per_job:
-        insert_many(
-            conn,
-            _count_rows_of_job,
-            ("run_id", "job_id", "rows"),
-            [(run_id, ids[fp], count) for fp, count in rows_per_job.items()],
-        )
-    insert_many(
-        conn,
-        _insert_row,
-        ("run_id", "row_no", "job_id", "note", "fields"),
-        [
-            (
-                run_id,
-                e.row_no,
-                ids[e.lookup.fingerprint] if e.lookup is not None else None,
-                e.note,
-                speedups.dumps(list(e.fields)),
-            )
-            for e in entries
-        ],
-    )
-
-
-def _insert_job(insert: Any) -> Any:
-    return insert(jobs).on_conflict_do_nothing(index_elements=["fingerprint"])
-
-
-def _count_rows_of_job(insert: Any) -> Any:
-    upsert = insert(run_jobs)
-    return upsert.on_conflict_do_update(
-        index_elements=["run_id", "job_id"],
-        set_={"rows": run_jobs.c.rows + upsert.excluded.rows},
-    )
-
-
-_insert_row = run_rows.insert()
-
-_KNOWN_JOBS = 50_000  # fingerprints whose job ids the store remembers while enqueueing
-
-_JOB_COLUMNS = (
-    "fingerprint",
-    "api",
-    "origin",
-    "endpoint",
-    "params",
-    "state",
-    "attempts",
-    "next_attempt_at",
-    "updated_at",
-)
 
 
 def cap_room(conn: Connection, run_id: int) -> int | None:

@@ -21,6 +21,7 @@ __all__ = [
     "RunSpec",
     "SlotDecision",
     "SlotGrant",
+    "StoredRow",
 ]
 
 
@@ -47,6 +48,7 @@ class RunInfo:
     # Made now, while a run of the same lineage (the same command over another content of
     # the same input) was there already: that run's id.
     follows: int | None = None
+    fields_run: int | None = None  # the run whose rows keep its rows' fields (None: its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,9 @@ class RowEntry:
     row_no: int
     lookup: Lookup | None
     note: str | None = None
-    fields: Sequence[str] = ()  # the row as read, kept for the output
+    # The row as read, kept for the output; None: kept by another run of its pass (the
+    # run's fields_run), in the same transaction or before.
+    fields: Sequence[str] | None = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,14 @@ class OutputRow:
     body: str | None
     error: str | None  # why the row is invalid, or the job's last error
     fields: list[str] | None  # the row as enqueued (None in runs of before version 3)
+
+
+# A row of a run's output as a scan of the store gives it (``Results.scan``), a plain tuple:
+# a million rows cost no object each. Its number, its job's id and state (both None: the
+# input could not be a valid lookup; a state is a JobState's value), the job's kept body,
+# why the row is invalid or the job's last error, and the row's fields as enqueued, as JSON
+# text (``Results.fields`` reads them; None in runs of before version 3).
+StoredRow = tuple[int, int | None, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ columns those answers fill."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,8 +13,8 @@ from bulkfetch import speedups
 from bulkfetch.jobs import JobState
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
-from bulkfetch.store.records import OutputRow
-from bulkfetch.store.schema import jobs, results, run_jobs, run_rows
+from bulkfetch.store.records import OutputRow, StoredRow
+from bulkfetch.store.schema import jobs, results, run_jobs, run_rows, runs
 
 __all__ = ["Results"]
 
@@ -31,20 +31,44 @@ class Results:
         """Every flat column the run's results fill, in order of first appearance."""
 
         def statements(conn: Connection) -> list[str]:
-            found = conn.execute(
-                sa.select(results.c.columns, sa.func.min(results.c.job_id).label("first"))
-                .join(run_jobs, run_jobs.c.job_id == results.c.job_id)
-                .where(run_jobs.c.run_id == run_id)
-                .group_by(results.c.columns)
-                .order_by(sa.text("first"))
-            )
-            return [row.columns for row in found]
+            # Most runs' answers are of one shape or a few: their distinct lists are found
+            # without sorting a million of them, and put in order only if there are several.
+            found = [row[0] for row in execute(conn, signatures, {"run": run_id})]
+            if len(found) < 2:
+                return found
+            return [row[0] for row in execute(conn, signatures_in_order, {"run": run_id})]
 
-        signatures = await self._access.read(statements)
         ordered: dict[str, None] = {}
-        for signature in signatures:
+        for signature in await self._access.read(statements):
             ordered.update(dict.fromkeys(speedups.loads(signature)))
         return list(ordered)
+
+    async def scan(self, run_id: int) -> AsyncIterator[list[StoredRow]]:
+        """Every row of the run, in input order, with its job's state and result, a page at
+        a time, as plain tuples (see :data:`~bulkfetch.store.records.StoredRow`): the one
+        ordered scan a run's output is written from, read by row number (the primary key)
+        a page a statement, with no statement a row."""
+        after = -1
+        while True:
+
+            def statements(conn: Connection, after: int = after) -> list[StoredRow]:
+                params = {"run": run_id, "after": after, "limit": SCAN_PAGE}
+                found = execute(conn, scan_page, params)
+                try:  # the driver's rows as they are: no result object made for each
+                    return cast("list[StoredRow]", found.cursor.fetchall())
+                finally:
+                    found.close()
+
+            page = await self._access.read(statements)
+            if not page:
+                return
+            yield page
+            after = page[-1][0]
+
+    @staticmethod
+    def fields(text: str | None) -> list[str]:
+        """A stored row's fields (a scan's JSON text) as enqueued; none in an older run."""
+        return [] if text is None else speedups.loads(text)
 
     async def rows(self, run_id: int) -> AsyncIterator[OutputRow]:
         """Every row of the run, in input order, with its job's state and result.
@@ -62,7 +86,8 @@ class Results:
         """The run's rows after row number ``after``, in input order, a page of them."""
 
         def statements(conn: Connection) -> list[Any]:
-            return list(execute(conn, output_page, {"run": run_id, "after": after}))
+            params = {"run": run_id, "after": after, "limit": OUTPUT_PAGE}
+            return list(execute(conn, scan_page, params))
 
         return [
             OutputRow(
@@ -92,25 +117,49 @@ class Results:
             after = page[-1][0]
 
 
-OUTPUT_PAGE = 5000  # rows of output read in one statement
+OUTPUT_PAGE = 5000  # rows of output read in one statement, as OutputRow
+SCAN_PAGE = 5000  # rows of output read in one statement by a scan, as tuples
 
 # Every row of a run after a row number, in input order, with its job's state and result:
 # keyset pages by the primary key, so a million rows stream in flat memory.
-output_page = (
+# A row's fields are its own, or those of the same row of the run that keeps them for its
+# pass (several runs over one input: see runs.fields_run).
+_held = run_rows.alias("held")
+_fields_run = sa.select(runs.c.fields_run).where(runs.c.id == sa.bindparam("run")).scalar_subquery()
+
+scan_page = (
     sa.select(
         run_rows.c.row_no,
         run_rows.c.job_id,
         jobs.c.state,
         results.c.body,
         sa.func.coalesce(run_rows.c.note, jobs.c.last_error),
-        run_rows.c.fields,
+        sa.func.coalesce(run_rows.c.fields, _held.c.fields),
     )
     .select_from(run_rows)
     .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
     .outerjoin(results, results.c.job_id == run_rows.c.job_id)
+    .outerjoin(_held, sa.and_(_held.c.run_id == _fields_run, _held.c.row_no == run_rows.c.row_no))
     .where(run_rows.c.run_id == sa.bindparam("run"), run_rows.c.row_no > sa.bindparam("after"))
     .order_by(run_rows.c.row_no)
-    .limit(OUTPUT_PAGE)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+_of_run = (
+    sa.select(results.c.columns, results.c.job_id)
+    .join(run_jobs, run_jobs.c.job_id == results.c.job_id)
+    .where(run_jobs.c.run_id == sa.bindparam("run"))
+)
+
+# The distinct column lists of a run's results, in no order.
+signatures = sa.select(_of_run.subquery().c.columns).distinct()
+
+# The same, in order of their first appearance (the least job id that has each).
+_first = _of_run.subquery()
+signatures_in_order = (
+    sa.select(_first.c.columns, sa.func.min(_first.c.job_id).label("first"))
+    .group_by(_first.c.columns)
+    .order_by(sa.text("first"))
 )
 
 # The kept answers of a run's lookups, after a job id, a page at a time.

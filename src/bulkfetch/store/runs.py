@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,9 +47,9 @@ class Runs:
                 },
             ).rowcount
             row = conn.execute(
-                sa.select(runs.c.id, runs.c.rows_enqueued, runs.c.enqueue_complete).where(
-                    runs.c.run_key == spec.run_key
-                )
+                sa.select(
+                    runs.c.id, runs.c.rows_enqueued, runs.c.enqueue_complete, runs.c.fields_run
+                ).where(runs.c.run_key == spec.run_key)
             ).one()
             follows = None
             if made and spec.lineage is not None:
@@ -68,14 +69,60 @@ class Runs:
                     input=spec.input,
                 )
             )
-            return RunInfo(row.id, row.rows_enqueued, bool(row.enqueue_complete), follows)
+            return RunInfo(
+                row.id, row.rows_enqueued, bool(row.enqueue_complete), follows, row.fields_run
+            )
 
         result: RunInfo = await self._access.write(statements)
         return result
 
-    async def finish_enqueue(self, run_id: int) -> None:
+    async def hold_fields(self, run_ids: Sequence[int]) -> dict[int, int | None]:
+        """Which run keeps the rows' fields for each of these runs, of one pass over one
+        input (in the pass's order): the first that keeps some of theirs already, else the
+        first that keeps its own (its fields_run None), keeps them for each other still
+        being enqueued that keeps its own and that no run names (so that none is named that
+        names another). Each run's fields_run, by id."""
+
+        def statements(conn: Connection) -> dict[int, int | None]:
+            # Locked in one order: processes beginning passes of the same runs take turns.
+            found = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(runs.c.id, runs.c.fields_run, runs.c.enqueue_complete)
+                    .where(runs.c.id.in_(run_ids))
+                    .order_by(runs.c.id)
+                    .with_for_update()
+                )
+            }
+            # The one that keeps some of the pass's fields already, else the first that can.
+            kept = {found[i].fields_run for i in run_ids}
+            holder = next((i for i in run_ids if i in kept), None)
+            holder = holder or next((i for i in run_ids if found[i].fields_run is None), None)
+            named = set(
+                conn.execute(
+                    sa.select(runs.c.fields_run).where(runs.c.fields_run.in_(run_ids))
+                ).scalars()
+            )
+            held = [
+                i
+                for i in run_ids
+                if i != holder
+                and found[i].fields_run is None
+                and not found[i].enqueue_complete
+                and i not in named
+            ]
+            if holder is not None and held:
+                conn.execute(runs.update().where(runs.c.id.in_(held)).values(fields_run=holder))
+            return {i: holder if i in held else found[i].fields_run for i in run_ids}
+
+        result: dict[int, int | None] = await self._access.write(statements)
+        return result
+
+    async def finish_enqueue(self, *run_ids: int) -> None:
+        """These runs hold every row of their input."""
+
         def statements(conn: Connection) -> None:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(enqueue_complete=True))
+            conn.execute(runs.update().where(runs.c.id.in_(run_ids)).values(enqueue_complete=True))
 
         await self._access.write(statements)
 

@@ -50,6 +50,10 @@ runs = sa.Table(
     sa.Column("maybe_billed", sa.Integer, nullable=False, default=0),
     sa.Column("max_units", sa.Integer),
     sa.Column("options", sa.Text),
+    # Since version 7. The run of the same pass (several runs over one input, read once)
+    # whose rows keep this run's rows' fields, where its own are NULL; None: its own. That
+    # run keeps its own, always: no chain.
+    sa.Column("fields_run", sa.Integer),
 )
 
 jobs = sa.Table(
@@ -100,7 +104,8 @@ run_rows = sa.Table(
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
     sa.Column("note", sa.Text),  # why the row has no job (its input cannot be valid)
     # JSON: the row's fields as enqueued; the output is written from them, never by reading
-    # the input again (which may have changed). Since version 3; NULL in older runs.
+    # the input again (which may have changed). Since version 3; NULL in older runs, and in
+    # a run whose fields_run keeps them (the same row number there).
     sa.Column("fields", sa.Text),
 )
 

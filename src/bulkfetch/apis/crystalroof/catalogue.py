@@ -41,6 +41,10 @@ class Dataset:
     needs: tuple[str, ...] = ()  # parameters it cannot do without (``month``)
     postcode_segment: bool = True
     about: str = ""
+    # What one answer keeps in the store, typically (its body and its column list, in
+    # characters): for --plan's disk before the store holds any. A guess from the
+    # emulator's answers, which take the shapes the provider documents.
+    answer_chars: int = 500
 
     @property
     def default_area_type(self) -> str | None:
@@ -48,7 +52,12 @@ class Dataset:
 
 
 CATALOGUE: tuple[Dataset, ...] = (
-    Dataset("work-and-travel/occupation", "occupation", about="Census 2021 occupation (SOC 2020)"),
+    Dataset(
+        "work-and-travel/occupation",
+        "occupation",
+        about="Census 2021 occupation (SOC 2020)",
+        answer_chars=1860,
+    ),
     Dataset(
         "work-and-travel/ns-sec-occupation-types-affluence",
         "affluence",
@@ -66,6 +75,7 @@ CATALOGUE: tuple[Dataset, ...] = (
         "income",
         area_types=(),
         about="mean household income and its rank (a flat body)",
+        answer_chars=190,
     ),
     Dataset(
         "crime/monthly-crimes",
@@ -73,6 +83,7 @@ CATALOGUE: tuple[Dataset, ...] = (
         area_types=(),
         needs=("month",),
         about="crimes in a month (month=YYYY-MM)",
+        answer_chars=280,
     ),
     Dataset(
         "geography/postcode-details",
@@ -80,6 +91,7 @@ CATALOGUE: tuple[Dataset, ...] = (
         area_types=(),
         postcode_segment=False,
         about="the postcode's geography",
+        answer_chars=190,
     ),
     Dataset(
         "environment/flood-risk",
@@ -87,6 +99,7 @@ CATALOGUE: tuple[Dataset, ...] = (
         area_types=(),
         postcode_segment=False,
         about="flood risk",
+        answer_chars=150,
     ),
 )
 

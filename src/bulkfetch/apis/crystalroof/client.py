@@ -172,7 +172,19 @@ class CrystalRoof(HttpClient):
 
     def output_rows(self, body: str) -> list[dict[str, Any]]:
         parsed = speedups.loads(body)
-        return [{**flatten(parsed["data"]), "data_date": parsed.get("dataDate")}]
+        line = flatten(parsed["data"])
+        line["data_date"] = parsed.get("dataDate")
+        return [line]
+
+    def output_column(self, path: tuple[str | int, ...]) -> str | None:
+        """The column of :meth:`output_rows`' line a value of a body at ``path`` (its keys
+        and list places) is, if one: ``data``'s by their keys, ``dataDate``. A line is its
+        body's values so named, and nothing else."""
+        if path == ("dataDate",):
+            return "data_date"
+        if len(path) > 1 and path[0] == "data" and all(type(key) is str for key in path):
+            return ".".join(map(str, path[1:]))  # as flatten names them
+        return None
 
     def output_document(self, body: str) -> dict[str, Any]:
         parsed = speedups.loads(body)
@@ -238,6 +250,13 @@ class DatasetOperation(Generic[R]):
     def short(self) -> str:
         """What its columns are prefixed with beside other datasets' (``income``)."""
         return self.choice.short
+
+    @property
+    def answer_bytes(self) -> int | None:
+        """What one answer typically keeps in the store (for a plan's disk); None for a
+        dataset outside the catalogue."""
+        known = find(self.choice.path)
+        return None if known is None else known.answer_chars
 
     @property
     def template(self) -> Mapping[str, str]:

@@ -21,6 +21,9 @@ __all__ = ["UK_BOUNDS", "Location", "LocationKind", "parse_location", "path_segm
 # Outward code (area, district) then inward code (sector digit, unit letters); GIR 0AA is
 # the one historic exception still in use.
 _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})|(GIR)(0AA))$")
+# A postcode in its normal form already (as most files hold them, and as a normalised value
+# is parsed again for each dataset of a pass): itself, with no more work.
+_NORMAL_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}")
 _COORDINATES = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)\s*$")
 _UPRN = re.compile(r"^uprn\s*(\d{1,12})$", re.IGNORECASE)
 _PLAIN_UPRN = re.compile(r"^(\d{1,12})$")
@@ -84,6 +87,8 @@ def parse_location(raw: str, *, plain_uprn: bool = False) -> Location:
     """Parse and normalise a postcode, ``lat,long`` in the UK, or a UPRN (``uprn12345``; and
     ``12345`` with ``plain_uprn``, for a column of UPRNs: elsewhere a number is no location,
     not a paid call); raise if it cannot be one."""
+    if _NORMAL_POSTCODE.fullmatch(raw):
+        return Location(LocationKind.POSTCODE, raw)
     text = raw.strip()
     if not text:
         raise InvalidInputError("empty location", value=raw)
