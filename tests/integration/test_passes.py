@@ -6,7 +6,7 @@ PostgreSQL database for the store's part, and against the real emulator for the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from bulkfetch.run.passes import begin_pass
 from bulkfetch.samples import postcodes, write_postcode_file
 from bulkfetch.store import RowEntry, RunSpec, Store
 from tests.conftest import KEY, Emulator
-from tests.integration.test_streaming import _Answered
+from tests.integration.test_streaming import _Answered, held_back
 
 THREE = ("occupation", "income", "flood-risk")
 
@@ -187,13 +187,6 @@ async def test_a_pass_streams_its_first_rows_while_the_rest_are_read(
     first, rest = list(postcodes(CHUNK + 10, seed=33)), list(postcodes(200, seed=34))
     progress = _Answered()
 
-    async def values() -> AsyncIterator[str]:
-        for value in first:
-            yield value
-        await progress.first.wait()  # never, if the engine waited for the whole input
-        for value in rest:
-            yield value
-
     clock = SystemClock()
     with anyio.fail_after(60):
         async with (
@@ -202,8 +195,8 @@ async def test_a_pass_streams_its_first_rows_while_the_rest_are_read(
         ):
             operations = {name: DatasetOperation.of(api, choose(name, {})) for name in THREE[:2]}
             runs = await begin_pass(
-                store, operations, IterableSource(values()), column=COLUMN, name="streamed",
-                clock=clock, progress=progress, stream=True,
+                store, operations, IterableSource(held_back(first, rest, progress)),
+                column=COLUMN, name="streamed", clock=clock, progress=progress, stream=True,
             )  # fmt: skip
             one, two = runs.values()
             assert (one.rows, two.rows) == (0, 0)

@@ -42,6 +42,16 @@ class _Answered:
         pass
 
 
+async def held_back(first: list[str], rest: list[str], progress: _Answered) -> AsyncIterator[str]:
+    """``first``, then ``rest`` only once a lookup was answered: an input that would never end
+    if the engine waited for the whole of it."""
+    for value in first:
+        yield value
+    await progress.first.wait()
+    for value in rest:
+        yield value
+
+
 async def test_the_first_rows_are_answered_before_the_rest_are_read(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -50,13 +60,6 @@ async def test_the_first_rows_are_answered_before_the_rest_are_read(
     then reads and answers the rest, and ends with every row final."""
     first, rest = list(postcodes(CHUNK + CHUNK // 2, seed=1)), list(postcodes(300, seed=2))
     progress = _Answered()
-
-    async def values() -> AsyncIterator[str]:
-        for value in first:
-            yield value
-        await progress.first.wait()  # never, if the engine waited for the whole input
-        for value in rest:
-            yield value
 
     clock = SystemClock()
     with anyio.fail_after(60):
@@ -67,7 +70,7 @@ async def test_the_first_rows_are_answered_before_the_rest_are_read(
             run = await Run.begin(
                 store,
                 api.operation("occupation", {}),
-                IterableSource(values()),
+                IterableSource(held_back(first, rest, progress)),
                 column=COLUMN,
                 name="streamed",
                 clock=clock,

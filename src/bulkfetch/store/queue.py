@@ -26,8 +26,6 @@ from bulkfetch.store.queue_sql import (
 )
 from bulkfetch.store.records import Claim, RowEntry
 from bulkfetch.store.schema import (
-    ANSWERED_STATES,
-    FINAL_STATES,
     SETTLED_STATES,
     jobs,
     run_jobs,
@@ -97,27 +95,6 @@ class Queue:
         # stopped at once leaves them in flight): the store is kept, to say so on resume.
         self._access.answered = self._access.answered or bool(result.jobs)
         return result
-
-    async def answered(self, fingerprints: Sequence[str], since: float | None) -> int:
-        """How many of these lookups the store has a final answer for (answered at or after
-        ``since``, when given: an older answer is to be fetched again)."""
-
-        def statements(conn: Connection) -> int:
-            final: sa.ColumnElement[bool] = jobs.c.state.in_(FINAL_STATES)
-            if since is not None:
-                final = sa.and_(
-                    final,
-                    sa.or_(jobs.c.state.not_in(ANSWERED_STATES), jobs.c.updated_at >= since),
-                )
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(
-                        jobs.c.fingerprint.in_(list(fingerprints)), final
-                    )
-                ).scalar_one()
-            )
-
-        return await self._access.read(statements)
 
     async def next_due(self, run_id: int) -> float | None:
         """When the earliest pending job of the run becomes due (on a shared store, or the
