@@ -9,12 +9,14 @@ import pytest
 from aioresponses import aioresponses
 
 from bulkfetch.adapter import ResultKind
-from bulkfetch.apis.labormarket import LaborMarket, WireNames, normalise_cip, normalise_soc
+from bulkfetch.apis.labormarket import LaborMarket, WireNames, answers, normalise_cip, normalise_soc
 from bulkfetch.errors import (
     AuthenticationError,
+    BadResponseError,
     InvalidInputError,
     QuotaExhaustedError,
     RejectedError,
+    RetryableError,
 )
 from tests.unit.mock_http import MockedResponse
 
@@ -168,6 +170,7 @@ async def test_a_soc_batch_splits_back_per_code(api: LaborMarket) -> None:
         reply = await api.fetch(lookups)
     kinds = [r.kind for r in reply.results]
     assert kinds == [ResultKind.OK, ResultKind.OK, ResultKind.NOT_FOUND]
+    assert reply.results[2].error == "no data for this code in the US (national)"
     first, second = (result.body or "" for result in reply.results[:2])
     assert '"15-1252"' in first
     assert "MSA_TO_STATE" in second
@@ -175,27 +178,47 @@ async def test_a_soc_batch_splits_back_per_code(api: LaborMarket) -> None:
     assert reply.remaining == 7
 
 
-async def test_cip_goes_one_code_a_request_until_answers_name_their_codes(api: LaborMarket) -> None:
-    """Attribution unknown: batch of one. Seen: 25. Missing: one, with a notice said once."""
+async def test_cip_goes_25_a_request_until_an_answer_does_not_name_its_codes(
+    api: LaborMarket,
+) -> None:
+    """25 from the first; several unnamed in an answer: unreadable, then one a request."""
     codes = api.operation("by_cip", {}).client
-    assert codes.batch_size == 1
+    assert codes.batch_size == 25
     with aioresponses() as mocked:
         mocked.post(
             CIP_URL,
             payload=answer(occupation("15-1252", matchedCipCodes=["11.0701"])),
             response_class=MockedResponse,
         )
-        await codes.fetch([api.lookup("11.0701", by="cip")])
+        reply = await codes.fetch([api.lookup(c, by="cip") for c in ("11.0701", "11.0702")])
+    assert [r.kind for r in reply.results] == [ResultKind.OK, ResultKind.NOT_FOUND]
     assert codes.batch_size == 25
 
     async with LaborMarket(PLATFORM, base_url=BASE) as plain:
         plain_codes = plain.operation("by_cip", {}).client
+        pair = [plain.lookup(c, by="cip") for c in ("11.0701", "11.0702")]
         with aioresponses() as mocked:
-            for _ in range(2):
-                mocked.post(
-                    CIP_URL, payload=answer(occupation("15-1252")), response_class=MockedResponse
-                )
-            await plain.fetch([plain.lookup("11.0701", by="cip")])
-            await plain.fetch([plain.lookup("11.0702", by="cip")])
-        assert plain_codes.batch_size == 1
+            mocked.post(
+                CIP_URL, payload=answer(occupation("15-1252")), response_class=MockedResponse
+            )
+            with pytest.raises(BadResponseError):
+                await plain.fetch(pair)
+            assert plain_codes.batch_size == 1
+            with pytest.raises(RetryableError, match="sent again on its own"):
+                await plain.fetch(pair)  # not sent: nothing is mocked for it
+            mocked.post(
+                CIP_URL, payload=answer(occupation("15-1252")), response_class=MockedResponse
+            )
+            alone = await plain.fetch(pair[:1])
+        assert alone.results[0].kind is ResultKind.OK
         assert len(plain.notices) == 1
+
+
+def test_a_code_with_no_data_says_for_which_region(api: LaborMarket) -> None:
+    """A state written as people write it is its FIPS code; the miss names the state."""
+    lookup = api.lookup("15-1252", region="CA")
+    assert lookup.param("region") == "6"
+    data = {"regionType": "state", "region": "6", "matchedOccupations": []}
+    result = answers.code_result(200, lookup, None, data)
+    assert result.kind is ResultKind.NOT_FOUND
+    assert result.error == "no data for this code in California (state 6)"

@@ -26,6 +26,9 @@ from tests.unit.clock import FakeClock
         ((None, 6), ("state", "6")),
         ((None, " 41860 "), ("msa", "41860")),
         ((None, "99"), ("national", "")),
+        ((None, "CA"), ("state", "6")),
+        (("state", " new  york "), ("state", "36")),
+        ((None, "California"), ("state", "6")),
         (("state", "06"), ("state", "6")),
         (("msa", "41860"), ("msa", "41860")),
         (("national", None), ("national", "")),
@@ -35,7 +38,7 @@ from tests.unit.clock import FakeClock
 def test_a_region_without_its_type_is_what_its_code_must_be(
     given: tuple[str | None, str | int | None], resolved: tuple[str, str]
 ) -> None:
-    """1-2 digits a state (leading zeros as written), 5 an MSA, 99 or none the nation."""
+    """1-2 digits or a postal code or name a state, 5 digits an MSA, 99 or none the nation."""
     assert resolve_region(*given) == resolved
 
 
@@ -43,7 +46,8 @@ def test_a_region_without_its_type_is_what_its_code_must_be(
     ("given", "message"),
     [
         ((None, "123"), "neither a state FIPS code"),
-        ((None, "CA"), "a region code is"),
+        ((None, "Narnia"), "a region is a state"),
+        (("msa", "CA"), "a state, not a msa region"),
         (("national", "6"), "takes no region code"),
         (("state", None), "needs a region code"),
         (("county", "6"), "must be one of"),
@@ -58,8 +62,10 @@ def test_a_region_that_cannot_be_is_refused(
 
 
 def test_codes_as_real_files_hold_them() -> None:
-    """O*NET-SOC suffixes, a label before the code, a typographic dash, a decimal comma."""
+    """O*NET-SOC suffixes, a label, a typographic dash, a spreadsheet float, a decimal comma."""
     for raw in ("15-1252.00", "SOC 15-1252", "soc:15-1252", "15\u20131252", "15-1252.01"):
+        assert normalise_soc(raw) == "15-1252", raw
+    for raw in ("151252.0", " 151252.00 "):
         assert normalise_soc(raw) == "15-1252", raw
     for raw in ("CIP 11.0701", "cip: 11.0701", "11,0701", "CIP110701"):
         assert normalise_cip(raw) == "11.0701", raw

@@ -10,6 +10,7 @@ from typing import Any
 from bulkfetch import speedups
 from bulkfetch.adapter import LookupResult, ResultKind
 from bulkfetch.apis.labormarket.models import LaborMarketResult, codes_of, result_of
+from bulkfetch.apis.labormarket.states import state_name
 from bulkfetch.apis.labormarket.wire import PATH, WireNames
 from bulkfetch.errors import BadResponseError
 from bulkfetch.io.flatten import flatten
@@ -76,7 +77,7 @@ def code_result(
     }
     body = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
     if not occupations:
-        reason = _warnings_text(warnings) or "the answer does not mention this code"
+        reason = _warnings_text(warnings) or f"no data for this code in {_region_text(kept)}"
         return LookupResult(ResultKind.NOT_FOUND, status, body=body, error=reason)
     columns = tuple(
         dict.fromkeys(column for occupation in occupations for column in flatten(occupation))
@@ -121,6 +122,17 @@ def _warning_concerns(warning: Any, socs: set[Any]) -> bool:
         return named in socs
     message = str(warning.get("message", ""))
     return any(isinstance(soc, str) and soc in message for soc in socs)
+
+
+def _region_text(kept: Mapping[str, Any]) -> str:
+    """The region an answer is for, as a person reads it: ``California (state 6)``."""
+    kind, code = kept.get("regionType"), kept.get("region")
+    if kind == "state" and isinstance(code, str | int):
+        name = state_name(str(code).lstrip("0"))
+        return f"state {code}" if name is None else f"{name} (state {code})"
+    if kind == "msa":
+        return f"MSA {code}"
+    return "the US (national)"
 
 
 def _warnings_text(warnings: Sequence[Mapping[str, Any]]) -> str:

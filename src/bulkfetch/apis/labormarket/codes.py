@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from bulkfetch.apis.labormarket.states import state_fips
 from bulkfetch.errors import InvalidInputError
 
 __all__ = ["REGION_TYPES", "normalise", "normalise_cip", "normalise_soc", "resolve_region"]
@@ -14,15 +15,18 @@ REGION_TYPES = ("national", "state", "msa")
 # word processor makes, O*NET-SOC's detail suffix ("15-1252.00", "15-1299.08" lie within
 # SOC 15-1252 and 15-1299), a decimal comma ("11,0701"), a spreadsheet's lost leading zero.
 _SOC = re.compile(r"^(?:SOC\s*[:#-]?\s*)?(\d{2})[-\u2010-\u2015\s.]?(\d{4})(?:\.\d{2})?$", re.I)
+# A SOC code a spreadsheet took for a number: 151252.0.
+_SPREADSHEET_FLOAT = re.compile(r"^(\d{6})\.0+$")
 _CIP = re.compile(r"^(?:CIP\s*[:#-]?\s*)?(\d{1,2})[.,]?(\d{4})$", re.I)
 
 
 def normalise_soc(raw: str) -> str:
-    """``151252``, `` 15-1252 ``, ``SOC 15-1252`` and O*NET-SOC ``15-1252.00`` ->
-    ``15-1252`` (SOC 2018, six digits)."""
-    match = _SOC.match(raw.strip())
+    """``151252``, `` 15-1252 ``, ``SOC 15-1252``, O*NET-SOC ``15-1252.00`` and a
+    spreadsheet's ``151252.0`` -> ``15-1252`` (SOC 2018, six digits)."""
+    text = raw.strip()
+    match = _SOC.match(_SPREADSHEET_FLOAT.sub(r"\1", text))
     if not match:
-        raise InvalidInputError(f"not a SOC code (like 15-1252): {raw.strip()!r}", value=raw)
+        raise InvalidInputError(f"not a SOC code (like 15-1252): {text!r}", value=raw)
     return f"{match.group(1)}-{match.group(2)}"
 
 
@@ -51,6 +55,7 @@ _NATIONAL_CODE = "99"  # what the regions endpoint calls the nation
 def resolve_region(region_type: str | None, region: str | int | None) -> tuple[str, str]:
     """``(region type, code)`` as the API takes them, or :class:`InvalidInputError`.
 
+    A state may be written as its postal code (``CA``) or its name (``California``).
     Without a type, a code is what its digits make it: 1-2 digits a state FIPS code
     (``06`` and ``6`` are both California), 5 an MSA code, ``99`` the nation. A code that
     fits neither, or a national query given a code, is refused: never answered nationally
@@ -62,9 +67,14 @@ def resolve_region(region_type: str | None, region: str | int | None) -> tuple[s
             f"the region type must be one of {', '.join(REGION_TYPES)}; got {region_type!r}"
         )
     if code and not code.isdigit():
-        raise InvalidInputError(
-            f"a region code is a state FIPS code (like 6) or an MSA code (like 41860); got {code!r}"
-        )
+        fips = state_fips(code)
+        if fips is None or region_type not in (None, "state"):
+            raise InvalidInputError(
+                "a region is a state (its postal code CA, its name California, or its FIPS"
+                f" code 6) or an MSA code (like 41860); got {code!r}"
+                + ("" if fips is None else f", a state, not a {region_type} region")
+            )
+        return "state", fips
     if region_type is None:
         if not code or code == _NATIONAL_CODE:
             return "national", ""

@@ -69,7 +69,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=REGION_TYPES,
         help="default: what --region's code is (1-2 digits a state, 5 an MSA), else national",
     )
-    lmi.add_argument("--region", help="state FIPS (6 or 06) or MSA code (see 'bulkfetch regions')")
+    lmi.add_argument(
+        "--region",
+        help="a state (CA, California, or its FIPS code 6 or 06) or an MSA code (41860);"
+        " 'bulkfetch regions' lists them",
+    )
     lmi.add_argument("--include-skills", action="store_true")
     lmi.add_argument("--fields", help="comma-separated fields to ask for (sparse fieldset)")
     lmi.add_argument(
