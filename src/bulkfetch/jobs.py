@@ -43,6 +43,9 @@ class RowStatus(enum.StrEnum):
     FAILED = "failed"
     PENDING = "pending"  # the run stopped (quota, key, Ctrl-C) before this row's lookup
 
+    def __repr__(self) -> str:  # as it is written in the output: 'ok', not <RowStatus.OK...>
+        return repr(self.value)
+
     @classmethod
     def of(cls, state: JobState) -> RowStatus:
         return _ROW_STATUS[state]

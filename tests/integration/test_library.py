@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import bulkfetch
-from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich
+from bulkfetch import CrystalRoof, NotFoundError, QuotaExhaustedError, enrich, fetch_many
 from bulkfetch.apis.crystalroof.emulator import OCCUPATION_GROUPS
 from bulkfetch.engine import StopRequest
 from bulkfetch.jobs import StopKind
@@ -38,6 +38,20 @@ async def test_answers_are_deterministic_and_spellings_agree(emulator: Emulator)
         first = await api.occupation("SW1A 1AA")
         second = await api.occupation("sw1a1aa")
     assert first == second
+
+
+async def test_missing_values_are_empty_locations(emulator: Emulator, tmp_path: Path) -> None:
+    """None and a DataFrame's NaN are 'empty location', no call; statuses print as written."""
+    values = [None, float("nan"), "sw1a1aa"]
+    async with CrystalRoof(KEY, base_url=emulator.url) as api:
+        items = [i async for i in fetch_many(api.occupation, values, db=tmp_path / "s.db")]
+    assert [(i.input, i.status, i.error) for i in items[:2]] == [
+        ("", "invalid", "empty location"),
+        ("", "invalid", "empty location"),
+    ]
+    assert repr(items[2].status) == "'ok'"
+    assert "status='ok'" in repr(items[2])
+    assert emulator.ledger()["requests"] == 1
 
 
 async def test_unknown_postcode_raises_not_found(start_emulator: StartEmulator) -> None:
