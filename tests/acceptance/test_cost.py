@@ -214,3 +214,23 @@ def test_progress_lines_when_nobody_watches(emulator: Emulator, tmp_path: Path) 
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert all(0 <= gap <= 2 for gap in gaps)  # whole seconds: 1 s apart, give or take one
     assert all(" rows (" in line and "calls/s" in line and "ETA" in line for line in lines)
+
+
+def test_a_plan_needs_no_key(emulator: Emulator, tmp_path: Path) -> None:
+    """--plan with no key: the same plan as with one, no request; a run without one: exit 2."""
+    postcodes, codes = tmp_path / "in.csv", tmp_path / "soc.csv"
+    write_postcode_file(postcodes, 30, seed=8)
+    soc_file(codes, 30, seed=8)
+    no_keys = {"CRYSTALROOF_API_KEY": "", "LMI_PLATFORM_KEY": ""}
+    commands = [
+        ("enrich", postcodes, "--column", "postcode"),
+        ("labor-market", codes, "--by", "soc", "--column", "soc", "--region", "CA"),
+    ]
+    for command in commands:
+        where = (*command, "--out", tmp_path / "o.csv", "--db", tmp_path / "s.db")
+        args = (*where, "--base-url", emulator.url, "--plan", "--json")
+        assert plan_of(run_cli(*args, env=no_keys)) == plan_of(run_cli(*args))
+        refused = run_cli(*where, "--base-url", emulator.url, env=no_keys)
+        assert refused.returncode == 2
+        assert "--plan needs none" in refused.stderr
+    assert emulator.ledger()["requests"] == 0

@@ -13,10 +13,10 @@ from bulkfetch.apis.crystalroof.catalogue import AREA_TYPES, CATALOGUE
 from bulkfetch.apis.crystalroof.client import DEFAULT_BASE_URL, OCCUPATION, CrystalRoof
 from bulkfetch.apis.crystalroof.columns import LocationColumns
 from bulkfetch.cli import options
+from bulkfetch.cli.keys import key_or_plan
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.engine import StopRequest
-from bulkfetch.errors import UsageError
 from bulkfetch.run import RunReport
 
 __all__ = ["KEY_VARIABLE", "add_commands"]
@@ -72,9 +72,11 @@ def _enrich(args: argparse.Namespace, err: Console) -> int:
     datasets = args.dataset or [OCCUPATION]
     choices(datasets, args.area_type)  # refused before anything else
     LocationColumns(args.column, args.lat_column, args.lon_column, args.uprn_column)
-    key = args.api_key or os.environ.get(KEY_VARIABLE)
-    if not key:
-        raise UsageError(f"no API key: set {KEY_VARIABLE} or pass --api-key")
+    key = key_or_plan(
+        args.api_key or os.environ.get(KEY_VARIABLE),
+        plan=args.plan,
+        missing=f"no API key: set {KEY_VARIABLE} or pass --api-key",
+    )
 
     async def job(stop: StopRequest, bar: ProgressBar) -> RunReport:
         base_url = args.base_url or DEFAULT_BASE_URL

@@ -20,10 +20,10 @@ from bulkfetch.apis.labormarket.regions import known_regions
 from bulkfetch.apis.labormarket.wire import WireNames
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
+from bulkfetch.cli.keys import key_or_plan
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.engine import StopRequest
-from bulkfetch.errors import UsageError
 from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.run import RunReport
 from bulkfetch.store import Store
@@ -99,11 +99,14 @@ def client_from(
     timeout: float,
     wire: WireNames,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
+    plan: bool = False,
 ) -> LaborMarket:
-    """A client with the keys of ``environ``."""
-    platform_key = environ.get(PLATFORM_KEY)
-    if not platform_key:
-        raise UsageError(f"no platform key: set {PLATFORM_KEY}")
+    """A client with the keys of ``environ`` (none needed for a plan)."""
+    platform_key = key_or_plan(
+        environ.get(PLATFORM_KEY),
+        plan=plan,
+        missing=f"no platform key: set {PLATFORM_KEY}",
+    )
     return LaborMarket(
         platform_key,
         customer_key=environ.get(CUSTOMER_KEY) or None,
@@ -124,6 +127,7 @@ def _client(args: argparse.Namespace) -> LaborMarket:
         timeout=args.timeout,
         max_answer_bytes=args.max_answer_bytes,
         wire=dataclasses.replace(WireNames(), **overrides),
+        plan=getattr(args, "plan", False),
     )
 
 
@@ -143,6 +147,8 @@ def _labor_market(args: argparse.Namespace, err: Console) -> int:
                 fields=[f.strip() for f in args.fields.split(",")] if args.fields else None,
                 include_skills=args.include_skills,
                 msa_fallback=args.msa_fallback,
+                # A plan without a key checks a region by its form, not by the API's list.
+                check_regions=bool(os.environ.get(PLATFORM_KEY)),
                 **bulk_options(args, stop, bar),
             )
 
