@@ -78,7 +78,8 @@ class Plan:
         lines = [
             f"rows: {self.rows} ({self.invalid} invalid: no call)",
             f"distinct lookups: {self.lookups} ({self.answered} answered in the store: no call)",
-            f"to fetch: {self.units} billable lookups in {self.requests} requests",
+            f"to fetch: {_count(self.units, 'billable lookup')} in"
+            f" {_count(self.requests, 'request')}",
         ]
         if self.disk is not None:
             lines.append(self.disk.describe())
@@ -319,6 +320,10 @@ async def _held(
         name=None,
     )
     return await store.sizes.rows_held(spec.run_key)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _duration(seconds: float) -> str:
