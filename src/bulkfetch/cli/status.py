@@ -39,7 +39,10 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "status", help="the runs a store holds: what each fetched, spent and how it ended"
     )
     status.add_argument("--db", default="bulkfetch.db")
-    status.add_argument("--run", type=int, help="one run's id (default: every run)")
+    status.add_argument(
+        "--run",
+        help="one run's id, or the name a library run was given (run=...); default: every run",
+    )
     status.add_argument("--json", action="store_true", help="as JSON, for scripts")
     status.set_defaults(handler=_status)
 
@@ -78,13 +81,13 @@ async def _print_status(args: argparse.Namespace) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
         if args.run is None:
             found = await store.runs.listing()
-        else:
-            one = await store.runs.counts(args.run)
-            if one is None:
-                raise UsageError(
-                    f"the store holds no run {args.run} ('bulkfetch status' lists them)"
-                )
-            found = [one]
+        elif args.run.strip().isdigit():
+            one = await store.runs.counts(int(args.run))
+            found = [] if one is None else [one]
+        else:  # a library run's name: every run of that name (one a dataset)
+            found = [c for c in await store.runs.listing() if _name(c) == args.run]
+        if args.run is not None and not found:
+            raise UsageError(f"the store holds no run {args.run!r} ('bulkfetch status' lists them)")
     if args.json:
         print(json.dumps({"runs": [_as_json(counts) for counts in found]}, indent=2))
         return ExitCode.OK
@@ -102,7 +105,10 @@ def _print_run(counts: RunCounts) -> None:
     if options:
         _line(f"  options: {', '.join(f'{k}={v}' for k, v in sorted(options.items()))}")
     if counts.input and counts.input.get("path"):
-        _line(f"  input: {counts.input['path']}")
+        named = f" (run {_name(counts)!r})" if _name(counts) else ""
+        _line(f"  input: {counts.input['path']}{named}")
+    if counts.input and counts.input.get("column"):
+        _line(f"  column: {_columns(counts.input['column'])}")
     _line(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.jobs_by_state.items()))
     _line(f"  lookups: {states or 'none'}")
@@ -146,8 +152,36 @@ def _as_json(counts: RunCounts) -> dict[str, Any]:
 
 
 def _options(counts: RunCounts) -> dict[str, str]:
-    """What the run's lookups share, but the endpoint (named already) and the origin."""
-    return {k: v for k, v in (counts.options or {}).items() if k not in {"endpoint", "origin"}}
+    """What the run's lookups share, but the endpoint (named already), the origin and what
+    is empty (an option the dataset does not take)."""
+    return {
+        k: v
+        for k, v in (counts.options or {}).items()
+        if k not in {"endpoint", "origin"} and v not in ("", None)
+    }
+
+
+def _columns(key: str) -> str:
+    """The input columns a run read, as its key names them: one column's name, or
+    CrystalRoof's ``[uprn, location, lat, lon]`` (those given)."""
+    try:
+        named = json.loads(key)
+    except ValueError:
+        return key
+    if not (isinstance(named, list) and len(named) == len(_LOCATION_PARTS)):
+        return key
+    return ", ".join(
+        f"{part} {name}" for part, name in zip(_LOCATION_PARTS, named, strict=True) if name
+    )
+
+
+_LOCATION_PARTS = ("uprn", "location", "lat", "lon")
+
+
+def _name(counts: RunCounts) -> str | None:
+    """The name a library run was given (``run=...``), if any."""
+    name = (counts.input or {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 def _when(timestamp: float) -> str:

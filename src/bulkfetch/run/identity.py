@@ -47,7 +47,10 @@ def run_spec(
         endpoint=endpoint,
         description=f"{adapter.name} {endpoint} of {name or source.name}",
         adapter=json.dumps(adapter.spec(), sort_keys=True),
-        input=json.dumps({**source.identity(), "sha256": content, "name": name}, sort_keys=True),
+        input=json.dumps(
+            {**source.identity(), "sha256": content, "name": name, "column": column},
+            sort_keys=True,
+        ),
         lineage=lineage,
         header=json.dumps(source.header(), ensure_ascii=False),
         options=json.dumps(dict(template), sort_keys=True),
