@@ -91,7 +91,14 @@ class MissingColumnError(UsageError):
         self.column = column
         self.available = available
         listed = ", ".join(repr(name) for name in available) or "(none: the file has no header)"
-        super().__init__(f"no column {column!r} in the input; its columns are: {listed}")
+        close = [name for name in available if _loose(name) == _loose(column)]
+        hint = f" (did you mean {close[0]!r}?)" if len(close) == 1 else ""
+        super().__init__(f"no column {column!r} in the input{hint}; its columns are: {listed}")
+
+
+def _loose(name: str) -> str:
+    """A column name as a person may mistype it: case, spaces, dashes and underscores aside."""
+    return "".join(c for c in name.casefold() if c.isalnum())
 
 
 class StoreError(BulkfetchError):

@@ -10,7 +10,7 @@ import pytest
 
 from bulkfetch.apis.labormarket import normalise_cip, normalise_soc, resolve_region
 from bulkfetch.engine.reach import Reachability
-from bulkfetch.errors import ConnectError, InvalidInputError, UsageError
+from bulkfetch.errors import ConnectError, InvalidInputError, MissingColumnError, UsageError
 from bulkfetch.io.delimited import CsvSource
 from bulkfetch.io.files import check_output
 from bulkfetch.io.records import output_names
@@ -177,3 +177,21 @@ async def test_no_connection_pauses_everyone_then_one_probe_then_gives_up() -> N
     assert "127.0.0.1:1" in reach.gave_up
     assert "5 tries over 7.5 s" in reach.gave_up
     assert not await reach.admit()  # given up: no more waiting; the run's stop takes over
+
+
+@pytest.mark.parametrize(
+    ("given", "header", "hint"),
+    [
+        ("Postcode", ["id", "postcode"], "(did you mean 'postcode'?)"),
+        ("post code", ["post_code", "id"], "(did you mean 'post_code'?)"),
+        ("pc", ["postcode"], None),
+        ("POSTCODE", ["postcode", "Postcode"], None),  # two as close: no guess
+    ],
+)
+def test_a_missing_column_a_case_or_a_space_away_is_suggested(
+    given: str, header: list[str], hint: str | None
+) -> None:
+    """One column that differs only in case, spaces, dashes or underscores is named."""
+    text = str(MissingColumnError(given, header))
+    assert ("did you mean" in text) is (hint is not None)
+    assert hint is None or hint in text
