@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bulkfetch.cli import emulate, fetch, status, terminal, work
 from bulkfetch.cli.exits import ExitCode
+from bulkfetch.cli.helptext import Parser, examples
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
 from bulkfetch.plugins import plugins
 
@@ -20,11 +21,20 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bulkfetch", description="Bulk lookups against rate-limited, paid HTTP APIs."
+    parser = Parser(
+        prog="bulkfetch",
+        description="Bulk lookups against rate-limited, paid HTTP APIs.",
+        epilog=examples(
+            "bulkfetch emulate --port 8710 &    # an emulator of the APIs, on this machine",
+            "bulkfetch enrich postcodes.csv --column postcode --out enriched.csv"
+            " --base-url http://127.0.0.1:8710",
+            "bulkfetch COMMAND --help           # a command's options, defaults and examples",
+        ),
     )
     parser.add_argument("--version", action=_Version, help="show the version and exit")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", required=True, parser_class=Parser
+    )
     for found in plugins().values():
         if found.add_commands is not None:
             found.add_commands(commands)

@@ -12,6 +12,7 @@ import anyio
 from rich.console import Console
 
 from bulkfetch.cli.exits import ExitCode
+from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
 from bulkfetch.describe import load_description
 from bulkfetch.errors import UsageError
@@ -23,17 +24,37 @@ if TYPE_CHECKING:  # the server is imported by the command that runs it, not at 
 __all__ = ["add", "burst", "config_of", "latency"]
 
 
+_FAULTS = {
+    "fail": "share of calls answered 500",
+    "drop": "share of calls whose connection is dropped before an answer",
+    "slow": "share of calls answered after --slow-seconds",
+    "truncate": "share of answers cut off midway",
+    "throttle": "share of calls answered 429 at random",
+}
+
+
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    emulate = commands.add_parser("emulate", help="run the local API emulator")
-    emulate.add_argument("--host", default="127.0.0.1")
+    emulate = commands.add_parser(
+        "emulate",
+        help="run the local API emulator",
+        epilog=examples(
+            "bulkfetch emulate --port 8710",
+            "bulkfetch emulate --rate-limit 5 --quota 1000 --fail-rate 0.05    # a hard day",
+        ),
+    )
+    emulate.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     emulate.add_argument("--port", type=port, default=8710, help="0 picks a free port")
     emulate.add_argument("--keys", help="comma-separated valid keys (default: any key)")
     emulate.add_argument("--rate-limit", type=positive_int, help="calls per key per second")
     emulate.add_argument("--quota", type=count, help="billed calls per key, then refused")
-    emulate.add_argument("--not-found-rate", type=fraction, default=0.03)
-    for fault in ("fail", "drop", "slow", "truncate", "throttle"):
-        emulate.add_argument(f"--{fault}-rate", type=fraction, default=0.0)
-    emulate.add_argument("--slow-seconds", type=seconds, default=30.0)
+    emulate.add_argument(
+        "--not-found-rate", type=fraction, default=0.03, help="share of lookups answered 404"
+    )
+    for fault, what in _FAULTS.items():
+        emulate.add_argument(f"--{fault}-rate", type=fraction, default=0.0, help=what)
+    emulate.add_argument(
+        "--slow-seconds", type=seconds, default=30.0, help="how long a slow answer takes"
+    )
     emulate.add_argument(
         "--burst-429",
         type=burst,
@@ -46,7 +67,9 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=(0.0, 0.0),
         help="MIN[,MAX] seconds added to answers",
     )
-    emulate.add_argument("--seed", type=count, default=0)
+    emulate.add_argument(
+        "--seed", type=count, default=0, help="seeds the random faults, for a run to repeat"
+    )
     emulate.add_argument(
         "--api",
         type=Path,

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from bulkfetch.cli import options
+from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
 from bulkfetch.describe import DescribedApi, load_description
@@ -30,9 +31,11 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parents=options.file_run(),
         help="run a file through any API a description file says (see examples/apis/)",
         description="Run a file through the API described in --api (a TOML file: its base"
-        " URL, keys, request, batches, limits, and the answer's fields to write). Example:"
-        " bulkfetch fetch --api examples/apis/postcodes-io.toml"
-        " examples/apis/postcodes-io.csv --column postcode --out out.csv",
+        " URL, keys, request, batches, limits, and the answer's fields to write).",
+        epilog=examples(
+            "bulkfetch fetch --api examples/apis/postcodes-io.toml"
+            " examples/apis/postcodes-io.csv --column postcode --out out.csv",
+        ),
     )
     command.add_argument(
         "--api", required=True, type=Path, help="the API's description (a .toml file)"
@@ -47,7 +50,12 @@ def add_api(
     make: Make,
 ) -> None:
     """The command of a plugin's API: its client made by ``make``."""
-    command = commands.add_parser(name, parents=options.file_run(), help=help)
+    command = commands.add_parser(
+        name,
+        parents=options.file_run(),
+        help=help,
+        epilog=examples(f"bulkfetch {name} input.csv --column COLUMN --out output.csv"),
+    )
     command.set_defaults(handler=lambda args, err: _run(args, err, make))
 
 

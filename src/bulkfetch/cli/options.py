@@ -145,9 +145,9 @@ def duration(text: str) -> float:
     return value
 
 
-def source(*, column_required: bool = True) -> argparse.ArgumentParser:
-    """Where the input comes from and how it is read (``column_required=False``: the
-    command has other ways to say where its lookups are)."""
+def source(*, column_needed_unless: str | None = None) -> argparse.ArgumentParser:
+    """Where the input comes from and how it is read (``column_needed_unless``: the
+    command's other ways to say where its lookups are, which make ``--column`` optional)."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "input",
@@ -156,7 +156,10 @@ def source(*, column_required: bool = True) -> argparse.ArgumentParser:
         "- for standard input)",
     )
     options.add_argument(
-        "--column", required=column_required, help="the column holding the lookups"
+        "--column",
+        required=column_needed_unless is None,
+        help="the column holding the lookups"
+        + (f" (needed unless {column_needed_unless})" if column_needed_unless else ""),
     )
     options.add_argument(
         "--input-format",
@@ -309,6 +312,7 @@ def bulk() -> argparse.ArgumentParser:
     return options
 
 
-def file_run(*, column_required: bool = True) -> list[argparse.ArgumentParser]:
-    """Every option of a command that runs a file through an API into a file."""
-    return [source(column_required=column_required), output(), api(), bulk(), calls()]
+def file_run(*, column_needed_unless: str | None = None) -> list[argparse.ArgumentParser]:
+    """Every option of a command that runs a file through an API into a file
+    (``column_needed_unless``: the command's other ways to say where its lookups are)."""
+    return [source(column_needed_unless=column_needed_unless), output(), api(), bulk(), calls()]

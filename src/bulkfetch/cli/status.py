@@ -14,6 +14,7 @@ from rich.console import Console
 from bulkfetch import speedups
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
+from bulkfetch.cli.helptext import examples
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
 from bulkfetch.io.sinks import STDOUT, output_format
@@ -27,7 +28,10 @@ __all__ = ["add"]
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = commands.add_parser(
-        "export", parents=[options.output()], help="write a run's output from the store"
+        "export",
+        parents=[options.output()],
+        help="write a run's output from the store",
+        epilog=examples("bulkfetch export --db bulkfetch.db --run 1 --out again.csv"),
     )
     export.add_argument("--db", required=True, help="the job store")
     export.add_argument(
@@ -36,9 +40,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.set_defaults(handler=_export)
 
     status = commands.add_parser(
-        "status", help="the runs a store holds: what each fetched, spent and how it ended"
+        "status",
+        help="the runs a store holds: what each fetched, spent and how it ended",
+        epilog=examples(
+            "bulkfetch status",
+            "bulkfetch status --db postgresql://user@host/db --run 2 --json",
+        ),
     )
-    status.add_argument("--db", default="bulkfetch.db")
+    status.add_argument("--db", default="bulkfetch.db", help="the job store (a file or a URL)")
     status.add_argument(
         "--run",
         help="one run's id, or the name a library run was given (run=...); default: every run",

@@ -11,6 +11,7 @@ from rich.console import Console
 from bulkfetch import speedups
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode, exit_code
+from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import supervised
 from bulkfetch.cli.terminal import say
@@ -29,6 +30,9 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "work",
         parents=[options.calls()],
         help="join the runs of a shared (PostgreSQL) store as one more worker",
+        epilog=examples(
+            "bulkfetch work --db postgresql://user@host/db    # on each machine of a fleet"
+        ),
     )
     command.add_argument(
         "--api",

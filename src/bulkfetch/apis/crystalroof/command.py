@@ -13,6 +13,7 @@ from bulkfetch.apis.crystalroof.catalogue import AREA_TYPES, CATALOGUE
 from bulkfetch.apis.crystalroof.client import DEFAULT_BASE_URL, OCCUPATION, CrystalRoof
 from bulkfetch.apis.crystalroof.columns import LocationColumns
 from bulkfetch.cli import options
+from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.keys import key_or_plan
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
@@ -27,8 +28,17 @@ KEY_VARIABLE = "CRYSTALROOF_API_KEY"  # where the key comes from: off the comman
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "enrich",
-        parents=options.file_run(column_required=False),
+        parents=options.file_run(
+            column_needed_unless="--lat-column and --lon-column, or --uprn-column, are given"
+        ),
         help="add CrystalRoof columns to a file of UK locations",
+        epilog=examples(
+            "bulkfetch enrich postcodes.csv --column postcode --out enriched.csv",
+            "bulkfetch enrich postcodes.csv --column postcode --out enriched.csv --plan"
+            "    # what it costs; no call, no key",
+            "bulkfetch enrich points.parquet --lat-column lat --lon-column lon"
+            " --dataset occupation --dataset income --out enriched.xlsx",
+        ),
     )
     command.add_argument("--lat-column", help="the column of latitudes (with --lon-column)")
     command.add_argument("--lon-column", help="the column of longitudes (with --lat-column)")
@@ -51,7 +61,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--api-key", help=f"the CrystalRoof key (better: the {KEY_VARIABLE} variable)"
     )
     command.set_defaults(handler=_enrich)
-    listing = commands.add_parser("datasets", help="the CrystalRoof datasets bulkfetch knows")
+    listing = commands.add_parser(
+        "datasets",
+        help="the CrystalRoof datasets bulkfetch knows",
+        epilog=examples("bulkfetch datasets"),
+    )
     listing.set_defaults(handler=_datasets)
 
 

@@ -20,6 +20,7 @@ from bulkfetch.apis.labormarket.regions import known_regions
 from bulkfetch.apis.labormarket.wire import WireNames
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
+from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.keys import key_or_plan
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
@@ -46,7 +47,12 @@ _WIRE_OPTIONS = {
 def _lmi_options() -> argparse.ArgumentParser:
     """Options of every Labor Market command: environment and the undocumented wire names."""
     shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("--environment", choices=("test", "production"), default="test")
+    shared.add_argument(
+        "--environment",
+        choices=("test", "production"),
+        default="test",
+        help="the provider's test (synthetic, not billed) or production API",
+    )
     wire = shared.add_argument_group("wire names the provider's docs leave open")
     defaults = WireNames()
     for name, meaning in _WIRE_OPTIONS.items():
@@ -62,8 +68,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "labor-market",
         parents=[*options.file_run(), _lmi_options()],
         help="add US labor-market data to a file of SOC or CIP codes",
+        epilog=examples(
+            "bulkfetch labor-market jobs.csv --by soc --column soc --out out.csv",
+            "bulkfetch labor-market programs.csv --by cip --column cip --region CA --out out.xlsx",
+        ),
     )
-    lmi.add_argument("--by", choices=("soc", "cip"), required=True)
+    lmi.add_argument(
+        "--by", choices=("soc", "cip"), required=True, help="the kind of code --column holds"
+    )
     lmi.add_argument(
         "--region-type",
         choices=REGION_TYPES,
@@ -74,7 +86,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a state (CA, California, or its FIPS code 6 or 06) or an MSA code (41860);"
         " 'bulkfetch regions' lists them",
     )
-    lmi.add_argument("--include-skills", action="store_true")
+    lmi.add_argument(
+        "--include-skills", action="store_true", help="each occupation's skills in the answer"
+    )
     lmi.add_argument("--fields", help="comma-separated fields to ask for (sparse fieldset)")
     lmi.add_argument(
         "--msa-fallback", action="store_true", help="state projections where an MSA has none"
@@ -85,8 +99,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "regions",
         parents=[_lmi_options(), options.api()],
         help="the Labor Market API's regions, as a table",
+        epilog=examples("bulkfetch regions --type state"),
     )
-    regions.add_argument("--type", choices=REGION_TYPES, dest="region_type")
+    regions.add_argument(
+        "--type", choices=REGION_TYPES, dest="region_type", help="only regions of this type"
+    )
     regions.add_argument("--db", default="bulkfetch.db", help="where the regions are kept")
     regions.set_defaults(handler=_regions)
 
