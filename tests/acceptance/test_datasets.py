@@ -36,6 +36,8 @@ def test_three_datasets_one_row_each_then_a_fourth_bills_only_its_own(
     ledger = emulator.ledger()
     assert ledger["billed_total"] == 3 * distinct
     assert ledger["billed_twice"] == 0
+    for run, name in enumerate(("occupation", "income", "flood-risk"), start=1):
+        assert f"run {run} ({name}) spent now: {distinct} billed lookups" in done.stderr
     rows = read_csv(out)
     assert [r["id"] for r in rows] == [r["id"] for r in read_csv(source)]
     header = list(rows[0])

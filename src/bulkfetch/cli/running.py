@@ -78,7 +78,7 @@ def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace
         else:
             print("\n".join(printable(line) for line in report.plan.describe()))
         return ExitCode.OK
-    _print_summary(report, err, bar.shown)
+    _print_summary(report, err, bar.shown, args.db)
     return exit_code(report)
 
 
@@ -113,21 +113,28 @@ async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope, bar: Progr
             bar.notice(f"bulkfetch: {name}: finishing the calls in flight (again to quit at once)")
 
 
-def _print_summary(report: RunReport, err: Console, shown: set[str]) -> None:
+def _print_summary(report: RunReport, err: Console, shown: set[str], db: str) -> None:
+    from bulkfetch.store import shown_store  # the run loaded it: no cost at start-up
+
+    named = report.parts or (("", report),)
     if report.enqueued_only:
+        where = shown_store(db)
+        runs = ", ".join(f"{part.run_id}{f' ({name})' if name else ''}" for name, part in named)
         say(
             err,
-            f"run {report.run_id}: {report.rows} rows enqueued. Start workers with 'bulkfetch "
-            f"work --db URL'; write the output with 'bulkfetch export --db URL --run "
-            f"{report.run_id} --out FILE'.",
+            f"run{'s' if len(named) > 1 else ''} {runs}: {report.rows} rows enqueued. Start"
+            f" workers with 'bulkfetch work --db {where}'; write the output with 'bulkfetch"
+            f" export --db {where} --run {report.run_id} --out FILE'.",
         )
         return
     parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))
     say(err, f"{report.rows} rows: {parts or 'none'}; output {report.output}")
-    say(err, f"spent now: {report.spent.describe()}")
-    if report.run_spent is not None:
-        cap = f" (cap: {report.max_calls})" if report.max_calls is not None else ""
-        say(err, f"run {report.run_id} so far: {report.run_spent.describe()}{cap}")
+    cap = f" (cap: {report.max_calls})" if report.max_calls is not None else ""
+    for name, part in named:
+        run = f"run {part.run_id}{f' ({name})' if name else ''}"
+        say(err, f"{run} spent now: {part.spent.describe()}")
+        if part.run_spent is not None:
+            say(err, f"{run} so far: {part.run_spent.describe()}{cap}")
     for notice in report.notices:
         if notice not in shown:
             say(err, f"note: {notice}")

@@ -168,7 +168,19 @@ async def _run(
     if not options.get("work", True):
         await first.set_cap(cap)  # one run (several with a cap are refused before)
         notices = [n for run in runs.values() for n in run.notices]
-        return RunReport(first.id, None, first.rows, {}, enqueued_only=True, notices=notices)
+        enqueued = {
+            name: RunReport(run.id, None, run.rows, {}, enqueued_only=True)
+            for name, run in runs.items()
+        }
+        return RunReport(
+            first.id,
+            None,
+            first.rows,
+            {},
+            enqueued_only=True,
+            notices=notices,
+            parts=tuple(enqueued.items()) if len(runs) > 1 else (),
+        )
     pacer = await pacer_for(
         store,
         first.client,
@@ -203,7 +215,8 @@ async def _run(
     if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):
         for run in runs.values():
             await store.runs.complete(run.id)
-    return combined_report([await run.report(statuses, out, rate) for run in runs.values()])
+    reports = {name: await run.report(statuses, out, rate) for name, run in runs.items()}
+    return combined_report(reports)
 
 
 async def _cap(store: Store, run: Run, others: Iterable[Run], cap: int | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +62,8 @@ class RunReport:
     notices: Sequence[str] = ()
     enqueued_only: bool = False  # work=False: rows counts the rows enqueued; nothing written
     plan: Plan | None = None  # plan=True: what the run would fetch; nothing was
+    # Several runs over one input (a dataset each): each one's report, by dataset.
+    parts: tuple[tuple[str, RunReport], ...] = ()
 
     @property
     def calls(self) -> int:
@@ -75,9 +77,11 @@ class RunReport:
         return self.stop_kind is None and not any(self.statuses.get(s) for s in unsettled)
 
 
-def combined_report(reports: Sequence[RunReport]) -> RunReport:
-    """The reports of several runs written as one output (their statuses, the output's):
-    what they spent together, how the first that stopped stopped, every notice once."""
+def combined_report(named: Mapping[str, RunReport]) -> RunReport:
+    """The reports of several runs written as one output (their statuses, the output's),
+    by dataset: what they spent together, how the first that stopped stopped, every notice
+    once, and each one's own (``parts``)."""
+    reports = list(named.values())
     spent, run_spent = Spend(), Spend()
     for report in reports:
         spent.add_spend(report.spent)
@@ -92,6 +96,7 @@ def combined_report(reports: Sequence[RunReport]) -> RunReport:
         stop_kind=stopped.stop_kind,
         stop_reason=stopped.stop_reason,
         notices=notices,
+        parts=tuple(named.items()),
     )
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "SlotDecision",
     "SlotGrant",
     "Store",
+    "shown_store",
 ]
 
 
@@ -96,13 +97,14 @@ class Store:
         try:
             database = await open_database(os.fspath(target), exclusive=exclusive)
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"cannot open the store {_shown(target)}: {reason(exc)}") from exc
+            raise StoreError(f"cannot open the store {shown_store(target)}: {reason(exc)}") from exc
         try:
             await database.run(create_schema)
         except BaseException as exc:
             await database.close()
             if isinstance(exc, SQLAlchemyError):
-                raise StoreError(f"cannot open the store {_shown(target)}: {reason(exc)}") from exc
+                where = shown_store(target)
+                raise StoreError(f"cannot open the store {where}: {reason(exc)}") from exc
             raise
         return cls(Access(database))
 
@@ -134,7 +136,7 @@ class Store:
             await self.close()
 
 
-def _shown(target: str | os.PathLike[str]) -> str:
+def shown_store(target: str | os.PathLike[str]) -> str:
     """The store's name fit for a message: a URL without its password."""
     text = os.fspath(target)
     if "://" not in text:
