@@ -117,10 +117,10 @@ def test_standard_input_and_standard_output(
 def test_parquet_and_json_lines_outputs_hold_what_the_csv_holds(
     emulator: Emulator, tmp_path: Path, reference: bytes
 ) -> None:
-    """Parquet (typed columns) and JSON Lines (the nested answer): row for row, value for
-    value, what the CSV output says."""
+    """Parquet (typed columns), JSON Lines (the nested answer) and XLSX (a workbook): row for
+    row, value for value, what the CSV output says."""
     source = tmp_path / "in.csv"
-    for out in ("out.parquet", "out.jsonl"):
+    for out in ("out.parquet", "out.jsonl", "out.xlsx"):
         done = enrich(emulator, source, tmp_path / out, tmp_path / "s.db")
         assert done.returncode == 0, done.stderr
     expected = list(csv.DictReader(reference.decode().splitlines()))
@@ -130,6 +130,12 @@ def test_parquet_and_json_lines_outputs_hold_what_the_csv_holds(
     assert table.schema.field("residents.Total").type == pa.int64()
     for want, got in zip(expected, table.to_pylist(), strict=True):
         assert {k: "" if v is None else str(v) for k, v in got.items()} == want
+
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)["output"]
+    header, *cells = sheet.iter_rows(values_only=True)
+    assert list(header) == list(expected[0])
+    assert [{k: "" if v is None else str(v) for k, v in zip(header, row, strict=True)}
+            for row in cells] == expected  # fmt: skip
 
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(lines) == len(expected)

@@ -11,9 +11,8 @@ import pytest
 
 from bulkfetch.errors import UsageError
 from bulkfetch.io.delimited import DelimitedSource
-from bulkfetch.io.formats import open_source
+from bulkfetch.io.formats import open_source, output_format
 from bulkfetch.io.jsonl import JsonlSource
-from bulkfetch.io.sinks import output_format
 from bulkfetch.io.sources import text
 from bulkfetch.io.xlsx import XlsxSource
 
@@ -75,15 +74,24 @@ def test_formats_follow_the_name_unless_given(tmp_path: Path) -> None:
     assert isinstance(open_source(tmp_path / "a.xlsx"), XlsxSource)
     assert open_source(tmp_path / "a.tsv") == DelimitedSource(tmp_path / "a.tsv", delimiter="\t")
     assert isinstance(open_source(tmp_path / "a.dat", format="jsonl"), JsonlSource)
-    assert [output_format(Path(n)) for n in ("o.csv", "o.TSV", "o.jsonl", "o.parquet", "-")] == [
+    names = ("o.csv", "o.TSV", "o.jsonl", "o.parquet", "-", "o.xlsx", "o.txt", "o")
+    assert [output_format(Path(n)) for n in names] == [
         "csv",
         "tsv",
         "jsonl",
         "parquet",
         "csv",
+        "xlsx",
+        "csv",
+        "csv",
     ]
     with pytest.raises(UsageError, match="one of"):
         output_format(Path("o.csv"), "xml")
+    with pytest.raises(UsageError, match=r"does not write \.json files \(JSON Lines: \.jsonl\)"):
+        output_format(Path("o.json"))
+    with pytest.raises(UsageError, match=r"does not write \.xls files"):
+        output_format(Path("o.XLS"))
+    assert output_format(Path("o.json"), "jsonl") == "jsonl"  # given: as given
 
 
 def test_a_format_whose_library_is_missing_names_the_extra(

@@ -191,7 +191,8 @@ def output() -> argparse.ArgumentParser:
         "--format",
         dest="output_format",
         choices=FORMATS,
-        help="default: what the output's name says (.tsv, .jsonl, .parquet), else CSV",
+        help="default: what the output's name says (.csv, .tsv, .jsonl, .parquet, .xlsx; no"
+        " extension: CSV); another extension is refused",
     )
     options.add_argument(
         "--raw-values",

@@ -1,8 +1,10 @@
-"""An input file opened in its format: the one given, else the one its name says."""
+"""The formats files are read and written in: an input opened in its format, and an
+output's; the one given, else the one the file's name says."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from bulkfetch.errors import UsageError
 from bulkfetch.io.delimited import DelimitedSource
@@ -11,7 +13,14 @@ from bulkfetch.io.parquet import ParquetSource
 from bulkfetch.io.sources import Source
 from bulkfetch.io.xlsx import XlsxSource
 
-__all__ = ["INPUT_FORMATS", "input_format", "open_source"]
+__all__ = [
+    "FORMATS",
+    "INPUT_FORMATS",
+    "OutputFormat",
+    "input_format",
+    "open_source",
+    "output_format",
+]
 
 INPUT_FORMATS = ("csv", "tsv", "jsonl", "xlsx", "parquet")
 _BY_SUFFIX = {
@@ -54,3 +63,37 @@ def open_source(
     if found == "parquet":
         return ParquetSource(path)
     return DelimitedSource(path, encoding, errors, "\t" if found == "tsv" else delimiter)
+
+
+OutputFormat = Literal["csv", "tsv", "jsonl", "parquet", "xlsx"]
+FORMATS: tuple[OutputFormat, ...] = ("csv", "tsv", "jsonl", "parquet", "xlsx")
+_OUTPUT_BY_SUFFIX: dict[str, OutputFormat] = {
+    "": "csv",  # no extension (and standard output, "-"): CSV
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".xlsx": "xlsx",
+}
+
+
+def output_format(out: Path, given: str | None = None) -> OutputFormat:
+    """The format ``given``, else the one the output's name says: an extension bulkfetch
+    does not write (``.json``, ``.xls``) is refused, never written as CSV under its name."""
+    if given is not None:
+        if given not in FORMATS:
+            raise UsageError(f"the output format is one of {', '.join(FORMATS)}; got {given!r}")
+        return given
+    suffix = out.suffix.lower()
+    found = _OUTPUT_BY_SUFFIX.get(suffix)
+    if found is None:
+        hint = " (JSON Lines: .jsonl)" if suffix == ".json" else ""
+        names = ", ".join(s for s in _OUTPUT_BY_SUFFIX if s)
+        raise UsageError(
+            f"bulkfetch does not write {suffix} files{hint}: name the output {names}, or give"
+            " --format"
+        )
+    return found

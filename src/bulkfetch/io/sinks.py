@@ -12,12 +12,13 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Protocol
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
 from bulkfetch.io.cells import hides_formula, neutral
 from bulkfetch.io.files import atomic_file, atomic_text_file
+from bulkfetch.io.formats import FORMATS, OutputFormat, output_format
 from bulkfetch.io.lines import Lines, as_text
 from bulkfetch.io.records import (
     OutputRecord,
@@ -41,15 +42,6 @@ __all__ = [
     "write_many",
 ]
 
-OutputFormat = Literal["csv", "tsv", "jsonl", "parquet"]
-FORMATS: tuple[OutputFormat, ...] = ("csv", "tsv", "jsonl", "parquet")
-_BY_SUFFIX: dict[str, OutputFormat] = {
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-}
 STDOUT = Path("-")
 
 
@@ -62,21 +54,13 @@ class Sink(Protocol):
 
 
 def write_many(sink: Sink, records: Iterable[RecordValues]) -> None:
-    """Write records, in order: at once where the sink can (CSV, TSV, JSON Lines)."""
-    if isinstance(sink, CsvSink | JsonlSink):
-        sink.write_all(records)
+    """Write records, in order: at once where the sink can (CSV, TSV, JSON Lines, XLSX)."""
+    write_all = getattr(sink, "write_all", None)
+    if write_all is not None:
+        write_all(records)
         return
     for values in records:
         sink.write(OutputRecord(*values))
-
-
-def output_format(out: Path, given: str | None = None) -> OutputFormat:
-    """The format ``given``, else the one the output's name says (CSV by default)."""
-    if given is not None:
-        if given not in FORMATS:
-            raise UsageError(f"the output format is one of {', '.join(FORMATS)}; got {given!r}")
-        return given
-    return _BY_SUFFIX.get(out.suffix.lower(), "csv")
 
 
 @contextmanager
@@ -104,6 +88,14 @@ def open_sink(
             ParquetSink(temp, header, columns, row_column=row_column, types=types or {}) as parquet,
         ):
             yield parquet
+        return
+    if output == "xlsx":
+        if out == STDOUT:
+            raise UsageError("XLSX cannot be written to standard output: give --out a file")
+        from bulkfetch.io.workbook import XlsxSink  # the xlsx extra
+
+        with atomic_file(out) as temp, XlsxSink(temp, header, columns, row_column) as book:
+            yield book
         return
     with _text(out) as handle:
         if output == "jsonl":
