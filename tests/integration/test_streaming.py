@@ -28,7 +28,7 @@ class _Answered:
         self.first = anyio.Event()
         self.totals: list[int] = []
 
-    def start(self, total_rows: int, settled_rows: int) -> None:
+    def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
         self.totals.append(total_rows)
 
     def grow(self, total_rows: int) -> None:

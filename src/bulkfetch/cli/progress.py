@@ -60,10 +60,11 @@ class ProgressBar:
         )
         self._task: TaskID | None = None
         self._started: float | None = None
+        self._label = ""
         self._total = 0
         self._settled = 0
         self._first_settled = 0
-        self.spent = Spend()
+        self.spent = Spend()  # this run's, since it started (a pass's runs: each its own)
         self.failed = 0
         self.shown: set[str] = set()  # the notices printed as they came
 
@@ -87,13 +88,16 @@ class ProgressBar:
         self.shown.add(text)
         self._progress.console.print(printable(text), markup=False, highlight=False)
 
-    def start(self, total_rows: int, settled_rows: int) -> None:
+    def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
+        """A bar for a run (another below it for each further run of a pass, named)."""
         self._started = self._clock.monotonic()
+        self._label = printable(label)
         self._total, self._settled = total_rows, settled_rows
         self._first_settled = settled_rows
+        self.spent, self.failed = Spend(), 0
         if self._enabled:
             self._task = self._progress.add_task(
-                "enriching",
+                self._label or "enriching",
                 total=total_rows,
                 completed=settled_rows,
                 rate=0.0,
@@ -139,16 +143,19 @@ class ProgressBar:
         left = total - self._settled
         eta = _clock_text(left / rows_per_second) if rows_per_second > 0 and left else "-"
         when = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        named = f" {self._label}" if self._label else ""
         return (
-            f"{when} progress: {self._settled} of {total} rows{share};"
+            f"{when} progress{named}: {self._settled} of {total} rows{share};"
             f" {self._per_second(self.spent.requests):.1f} calls/s; {self.spent.units} billed;"
             f" {self.spent.rate_limited} 429s; {self.failed} failed; ETA {eta}"
         )
 
     def _per_second(self, count: int) -> float:
+        """``count`` a second since the run started, over a second at least: never more
+        than went out in one second (the first calls land in a burst)."""
         if self._started is None:
             return 0.0
-        return count / max(self._clock.monotonic() - self._started, 1e-6)
+        return count / max(self._clock.monotonic() - self._started, 1.0)
 
 
 def _clock_text(seconds: float) -> str:

@@ -191,9 +191,9 @@ async def _run(
         tell=first.tell,
     )
     done: list[Run] = []
-    for run in runs.values():
+    for name, run in runs.items():
         await _cap(store, run, [r for r in runs.values() if r is not run], cap)
-        run.progress.start(run.rows, 0)
+        run.progress.start(run.rows, 0, name if len(runs) > 1 else "")
         await run.work(
             pacer,
             settings=engine_settings(options),

@@ -17,7 +17,9 @@ __all__ = ["Progress", "RunReport", "Silent", "WorkReport", "combined_report"]
 class Progress(Protocol):
     """What a run reports as it goes (the CLI draws a bar from it)."""
 
-    def start(self, total_rows: int, settled_rows: int) -> None: ...
+    def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
+        """A run begins its calls (``label``: which of a pass's runs: its dataset)."""
+        ...
 
     def grow(self, total_rows: int) -> None:
         """The run holds this many rows now: its input is read as its first rows are worked."""
@@ -33,7 +35,7 @@ class Progress(Protocol):
 class Silent:
     """Progress nobody watches."""
 
-    def start(self, total_rows: int, settled_rows: int) -> None:
+    def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
         pass
 
     def grow(self, total_rows: int) -> None:
