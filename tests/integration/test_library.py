@@ -142,6 +142,19 @@ def test_importing_the_package_loads_what_is_used_when_it_is_used() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_command_line_reads_no_description_it_is_not_given() -> None:
+    """The command line's start-up imports no part of described APIs but their plugin."""
+    check = (
+        "import sys\n"
+        "from bulkfetch.cli.app import _parser\n"
+        "_parser()\n"
+        "loaded = {m for m in sys.modules if m.startswith('bulkfetch.describe.')}\n"
+        "assert loaded == {'bulkfetch.describe.plugin'}, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_version_is_said_by_the_command_line() -> None:
     """``bulkfetch --version`` prints the installed version and exits 0."""
     done = subprocess.run(

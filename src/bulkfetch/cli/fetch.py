@@ -8,7 +8,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -16,9 +16,12 @@ from bulkfetch.cli import options
 from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.running import bulk_options, run_bulk_command
-from bulkfetch.describe import DescribedApi, load_description
+from bulkfetch.describe import load_description
 from bulkfetch.engine import StopRequest
 from bulkfetch.run import RunReport, run_file
+
+if TYPE_CHECKING:
+    from bulkfetch.describe import DescribedApi
 
 __all__ = ["add", "add_api"]
 
@@ -60,6 +63,8 @@ def add_api(
 
 
 def _fetch(args: argparse.Namespace, err: Console) -> int:
+    from bulkfetch.describe.client import DescribedApi  # only this command's client
+
     description = load_description(args.api)  # a mistake in it: refused before anything
 
     def make(**settings: Any) -> DescribedApi:

@@ -16,18 +16,21 @@ is paid for.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkfetch.adapter import Client
-from bulkfetch.describe.client import DescribedApi, DescribedOperation
-from bulkfetch.describe.schema import Description, parse
-from bulkfetch.describe.text import DescriptionError, read_toml
 from bulkfetch.errors import UsageError
 from bulkfetch.plugins import rebuild
+
+if TYPE_CHECKING:
+    from bulkfetch.describe.client import DescribedApi, DescribedOperation
+    from bulkfetch.describe.schema import Description
+    from bulkfetch.describe.text import DescriptionError
 
 NAME = "described"  # the plugin that rebuilds described APIs' clients (describe.plugin)
 
@@ -42,9 +45,28 @@ __all__ = [
 ]
 
 
+# Imported when first used: the plugin that rebuilds described runs is loaded by every
+# command, and most never read a description.
+_WHERE = {
+    "DescribedApi": "bulkfetch.describe.client",
+    "DescribedOperation": "bulkfetch.describe.client",
+    "Description": "bulkfetch.describe.schema",
+    "DescriptionError": "bulkfetch.describe.text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)
+
+
 def load_description(path: str | Path) -> Description:
     """The description in the TOML file at ``path``, checked; a :class:`DescriptionError`
     naming the file, line and key of a mistake."""
+    from bulkfetch.describe.schema import parse
+    from bulkfetch.describe.text import read_toml
+
     data, places = read_toml(Path(path))
     return parse(data, file=str(path), places=places)
 
@@ -59,6 +81,8 @@ def load_api(
     """A client of the API described in ``path``: its secrets from ``environ`` (default: the
     environment), at ``base_url`` (default: the description's). ``options``: the client's
     (``timeout``, ``rate``, ``max_attempts``, ``max_answer_bytes``, ``session``)."""
+    from bulkfetch.describe.client import DescribedApi
+
     return DescribedApi(
         load_description(path),
         environ=os.environ if environ is None else environ,

@@ -5,11 +5,12 @@ description it was given."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulkfetch.describe.client import DescribedApi
-from bulkfetch.describe.schema import parse
 from bulkfetch.plugins import ApiPlugin, on_call
+
+if TYPE_CHECKING:
+    from bulkfetch.describe.client import DescribedApi
 
 __all__ = ["NAME", "plugin"]
 
@@ -17,6 +18,9 @@ from bulkfetch.describe import NAME
 
 
 def _rebuild(spec: Mapping[str, Any], environ: Mapping[str, str] | None) -> DescribedApi:
+    from bulkfetch.describe.client import DescribedApi  # only a described run's rebuild
+    from bulkfetch.describe.schema import parse
+
     description = parse(spec["description"], file=str(spec.get("file") or "the run's description"))
     return DescribedApi(description, environ=environ, **DescribedApi.options_of(spec))
 
