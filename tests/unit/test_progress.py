@@ -39,3 +39,14 @@ def test_each_run_of_a_pass_is_named_and_paced_on_its_own() -> None:
     clock.now += 2.0
     bar.advance(10, _answers(10))
     assert "progress income: 10 of 100 rows (10%); 5.0 calls/s; 10 billed" in bar.line()
+
+
+def test_a_run_worked_again_starts_its_count_again() -> None:
+    """A worker back on a run: its rows of the run's total, not added to the last time's."""
+    clock = FakeClock()
+    bar = ProgressBar(Console(file=io.StringIO()), clock=clock)
+    bar.start(2000, 0, "run 1")
+    bar.advance(1990, _answers(3))
+    bar.start(2000, 0, "run 1")
+    bar.advance(2000, ())  # the run's rows settled, as the store counts them
+    assert "progress run 1: 2000 of 2000 rows (100%)" in bar.line()

@@ -59,6 +59,7 @@ class ProgressBar:
             transient=False,
         )
         self._task: TaskID | None = None
+        self._tasks: dict[str, TaskID] = {}  # a bar each label: a run worked again reuses its
         self._started: float | None = None
         self._label = ""
         self._total = 0
@@ -96,8 +97,13 @@ class ProgressBar:
         self._first_settled = settled_rows
         self.spent, self.failed = Spend(), 0
         if self._enabled:
-            self._task = self._progress.add_task(
-                self._label or "enriching",
+            task = self._tasks.get(self._label)
+            if task is None:
+                task = self._tasks[self._label] = self._progress.add_task(
+                    self._label or "enriching", rate=0.0, billed=0, limited=0, retries=0
+                )
+            self._progress.update(
+                task,
                 total=total_rows,
                 completed=settled_rows,
                 rate=0.0,
@@ -105,6 +111,7 @@ class ProgressBar:
                 limited=0,
                 retries=0,
             )
+            self._task = task
 
     def grow(self, total_rows: int) -> None:
         self._total = total_rows

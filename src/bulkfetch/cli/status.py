@@ -18,7 +18,7 @@ from bulkfetch.cli.helptext import examples
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
 from bulkfetch.io.sinks import STDOUT, output_format
-from bulkfetch.jobs import RowStatus
+from bulkfetch.jobs import JobState, RowStatus
 from bulkfetch.run import export_run
 from bulkfetch.store import RunCounts, Store
 from bulkfetch.untrusted import printable
@@ -119,7 +119,7 @@ def _print_run(counts: RunCounts) -> None:
     if counts.input and counts.input.get("column"):
         _line(f"  column: {_columns(counts.input['column'])}")
     _line(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
-    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.jobs_by_state.items()))
+    states = ", ".join(f"{n} {state}" for state, n in sorted(_states(counts).items()))
     _line(f"  lookups: {states or 'none'}")
     spend = counts.spend
     cap = f" (cap: {counts.max_units})" if counts.max_units is not None else ""
@@ -151,7 +151,7 @@ def _as_json(counts: RunCounts) -> dict[str, Any]:
         "updated_at": _when(counts.updated_at),
         "rows": counts.rows,
         "invalid_rows": counts.invalid_rows,
-        "lookups": counts.jobs_by_state,
+        "lookups": _states(counts),
         "spent": counts.spend.as_json(),
         "max_calls": counts.max_units,
         "stop": {"kind": counts.stop_kind, "reason": counts.stop_reason}
@@ -168,6 +168,15 @@ def _options(counts: RunCounts) -> dict[str, str]:
         for k, v in (counts.options or {}).items()
         if k not in {"endpoint", "origin"} and v not in ("", None)
     }
+
+
+def _states(counts: RunCounts) -> dict[str, int]:
+    """Lookups by state, as a user reads them: a lookup a worker has claimed is "leased"
+    (its call may be in flight, or still waiting its turn: at most --concurrency are)."""
+    return {_STATE_NAMES.get(state, state): n for state, n in counts.jobs_by_state.items()}
+
+
+_STATE_NAMES = {JobState.IN_FLIGHT.value: "leased"}
 
 
 def _columns(key: str) -> str:

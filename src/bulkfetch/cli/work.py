@@ -61,7 +61,6 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                     "'bulkfetch work' joins a shared store: give --db postgresql://user@host/db"
                     " (a SQLite store is worked by the command that made its run)"
                 )
-            bar.start(0, 0)
             return await work(
                 store,
                 os.environ,

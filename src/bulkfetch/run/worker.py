@@ -88,6 +88,8 @@ async def work(
                         tell=None if progress is None else progress.notice,
                     )
                 run = Run(store, run_id, adapter, clock=clock, progress=progress, stop=stop)
+                if progress is not None:  # the run's rows; its rows settled come at its first
+                    progress.start(detail.rows_enqueued, 0, f"run {run_id}")
                 if max_calls is not None and run_id not in prepared:
                     await run.set_cap(max_calls)
                 # Failed jobs get their fresh attempts once a worker.
