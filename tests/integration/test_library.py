@@ -155,6 +155,23 @@ def test_the_command_line_reads_no_description_it_is_not_given() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_version_alone_builds_no_command() -> None:
+    """``bulkfetch --version`` imports no command, no API: it is said before any of them."""
+    check = (
+        "import sys\n"
+        "from bulkfetch.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0\n"
+        "assert 'bulkfetch.cli.app' not in sys.modules\n"
+        "assert not any(m.startswith('bulkfetch.apis') for m in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("bulkfetch ")
+
+
 def test_the_version_is_said_by_the_command_line() -> None:
     """``bulkfetch --version`` prints the installed version and exits 0."""
     done = subprocess.run(

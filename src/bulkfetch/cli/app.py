@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bulkfetch.cli import emulate, fetch, status, terminal, work
+from bulkfetch.cli import emulate, fetch, print_version, status, terminal, work
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import Parser, examples
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
@@ -54,9 +54,7 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        import bulkfetch
-
-        print(f"bulkfetch {bulkfetch.__version__}")  # on standard output, as argparse's
+        print_version()
         parser.exit()
 
 
