@@ -1,4 +1,4 @@
-"""The command line's exit codes (documented in the README), and what a run's report
+"""The command line's exit codes (documented in docs/cli.md), and what a run's report
 means as one."""
 
 from __future__ import annotations

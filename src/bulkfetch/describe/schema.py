@@ -3,7 +3,7 @@ naming fields that exist, every batch with a way to tie answers back. A mistake 
 :class:`~bulkfetch.describe.text.DescriptionError` naming the file, the line and the key,
 found before any store is opened or call made.
 
-The format, key by key, is in the README ("Your own API") and ``examples/apis/``.
+The format, key by key, is in docs/your-own-api.md and ``examples/apis/``.
 """
 
 from __future__ import annotations
