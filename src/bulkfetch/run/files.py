@@ -99,6 +99,12 @@ async def run_file(
     with contextlib.ExitStack() as files:
         source = _source(path, files, options)
         picker(column).bind(source.header())
+        if out != STDOUT:  # first: an output that is the store or the input says so
+            db = options.get("db", "bulkfetch.db")
+            kept = {"the input": path} if path != STDIN else {}
+            check_output(
+                out, not_to={**kept, **({} if "://" in str(db) else {"the store": Path(db)})}
+            )
         output = output_format(out, options.get("output_format"))
         if len(parts) > 1 and options.get("max_calls") and not options.get("work", True):
             raise UsageError(
@@ -107,12 +113,6 @@ async def run_file(
             )
         if options.get("plan", False):
             return await _plan(parts, source, column, options)
-        if out != STDOUT:
-            db = options.get("db", "bulkfetch.db")
-            kept = {"the input": path} if path != STDIN else {}
-            check_output(
-                out, not_to={**kept, **({} if "://" in str(db) else {"the store": Path(db)})}
-            )
         store = await Store.open(options.get("db", "bulkfetch.db"))
         try:
             if before is not None:
