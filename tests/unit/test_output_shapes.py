@@ -155,6 +155,38 @@ def test_a_shape_gives_the_columns_asked_for(columns: list[str], date: Any) -> N
     assert fast._learning == 31  # learnt from the first: the others read by its shape
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        '{"data": {"r": {"Total": -0, "A, b": -1}, "k": "x"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 03, "A, b": -1}, "k": "x"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 1234567890123456789, "A, b": -1}, "k": "x"}, "dataDate": "1"}',
+        '{"data": {"r": {"Tota": 10, "A, b": -1}, "k": "x"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 3, "A, b": -1}, "k": "=x"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 3, "A, b": -1}, "k": 7}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 3, "A, b": -1}, "k": "x,y"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 3, "A, b": "1"}, "k": "x"}, "dataDate": "2021"}',
+        '{"data": {"r": {"Total": 3, "A, b": -1}, "k": "x"}, "dataDate": "2021"} ',
+    ],
+)
+def test_a_text_of_another_shape_is_decoded(other: str) -> None:
+    """A text not of a learnt shape, or with a value of another kind there: as decoded."""
+    first = '{"data": {"r": {"Total": 3, "A, b": -1}, "k": "x"}, "dataDate": "2021"}'
+    columns = ["r.Total", "r.A, b", "k", "data_date"]
+    fast = CsvSink(io.StringIO(), [], columns, row_column=False)
+    slow = CsvSink(io.StringIO(), [], columns, row_column=False)
+    fast.render(CrystalRoof("key"), first)
+    assert len(fast._shapes) == 1
+
+    def rendered(sink: CsvSink, answers: Any) -> Any:
+        try:
+            return sink.render(answers, other)
+        except ValueError:  # not JSON
+            return "refused"
+
+    assert rendered(fast, CrystalRoof("key")) == rendered(slow, _Flat())
+
+
 def _lookup(location: str) -> Lookup:
     return Lookup.of("crystalroof", "http://o", "a/b", {"location": location})
 

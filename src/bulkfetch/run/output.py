@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bulkfetch import speedups
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
 from bulkfetch.io.records import NOTHING, RecordValues, Rendered
@@ -38,6 +38,7 @@ _STATUS: dict[str | None, str] = {s.value: RowStatus.of(s).value for s in JobSta
 _OK, _PENDING, _FAILED = RowStatus.OK.value, RowStatus.PENDING.value, RowStatus.FAILED.value
 _KEPT = frozenset(status.value for status in _ANSWERED)
 _CHUNK = 5000  # rows of the input's rest written at once
+_status_of = itemgetter(2)  # a record's status
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +129,24 @@ async def write_output(
 
 def _single(
     page: list[StoredRow], not_yet: str, render: _Renderer, statuses: Counter[str]
-) -> Iterator[RecordValues]:
+) -> list[RecordValues]:
     """One part's rows as its sink writes them, counted: each as its own lookup says, with
-    no object made for it but its record, gone once written. A lookup's answer is rendered
-    once for the rows of it seen last (see :class:`_Renderer`)."""
-    loads = speedups.loads
+    no object made for it but its record. A lookup's answer is rendered once for the rows
+    of it seen last (see :class:`_Renderer`)."""
     seen = render.seen
     sink, answers = render.sink, render.side.parts[0].answers
-    for row_no, job_id, state, body, why, fields in page:
+    records: list[RecordValues] = []
+    add = records.append
+    for (row_no, job_id, state, body, why, _), fields in zip(
+        page, Results.page_fields(page), strict=True
+    ):
         status = _STATUS.get(state, "invalid")
         error = None if status == _OK else not_yet if status == _PENDING else why
         answer = NOTHING
         if body is not None and job_id is not None and status in _KEPT:
             kept = seen.get(job_id)
             if kept is None:
-                try:
-                    kept = sink.render(answers, body)
-                except Exception as exc:  # as _render_kept: the output goes on without it
-                    kept = _unwritable(exc)
+                kept = _render_kept(sink, answers, body)
                 if len(seen) >= _Renderer.SIZE:
                     seen.clear()
                 seen[job_id] = kept
@@ -153,8 +154,9 @@ def _single(
                 status, error = _FAILED, kept
             else:
                 answer = kept
-        statuses[status] += 1
-        yield row_no, loads(fields) if fields is not None else [], status, answer, error
+        add((row_no, fields, status, answer, error))
+    statuses.update(map(_status_of, records))
+    return records
 
 
 def _merged(
