@@ -218,7 +218,7 @@ def test_a_loop_left_by_break_lands_its_calls_when_the_client_closes(
     left = program(script, emulator, db, 50)
     assert (left.returncode, left.stdout.strip(), left.stderr) == (0, "50", "")
     (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
-    assert "leased" not in run["lookups"]
+    assert "in_flight" not in run["lookups"]
     assert run["stop"] == {"kind": "interrupted", "reason": "the caller stopped iterating"}
     finished = program(script, emulator, db, 0)  # never left: to the end
     assert (finished.returncode, finished.stdout.strip()) == (0, "400"), finished.stderr
@@ -242,6 +242,6 @@ def test_a_loop_left_by_break_with_no_close_warns_what_it_abandons(
     assert "RuntimeWarning: fetch_many was left before its end" in left.stderr
     assert "contextlib.aclosing(fetch_many(...))" in left.stderr
     (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
-    abandoned = run["lookups"].get("leased", 0)
+    abandoned = run["lookups"].get("in_flight", 0)
     assert abandoned <= 16
     assert run["stop"]["reason"].startswith(f"stopped at once with {abandoned} calls in flight")

@@ -10,6 +10,7 @@ from rich.console import Console
 from bulkfetch.cli.running import _print_summary
 from bulkfetch.run.report import RunReport, combined_report
 from bulkfetch.spend import Spend
+from bulkfetch.store import shown_store
 
 
 def _said(report: RunReport, db: str = "s.db") -> str:
@@ -41,3 +42,9 @@ def test_enqueued_only_names_every_run_and_masks_the_password() -> None:
     assert "runs 3 (occupation), 4 (income): 5 rows enqueued" in said
     assert "--db postgresql://me:***@db.example/runs" in said
     assert "hunter2" not in said
+
+
+def test_a_store_url_shows_no_secret_of_its_query() -> None:
+    """A password in the query string is masked as the URL's own is; sslmode is kept."""
+    said = shown_store("postgresql://me:pw@h/db?sslmode=require&sslpassword=x&password=y")
+    assert said == "postgresql://me:***@h/db?password=***&sslmode=require&sslpassword=***"

@@ -39,3 +39,16 @@ def test_rows_past_a_sheets_limit_go_on_a_new_sheet_with_the_header(
     book = openpyxl.load_workbook(tmp_path / "o.xlsx")
     assert book.sheetnames == ["output", "output 2"]
     assert [r[3] for r in rows] == ["value", 1, 2, "value", 3, 4]
+
+
+def test_codes_and_identifiers_that_look_like_numbers_stay_text(tmp_path: Path) -> None:
+    """52.0200 and a 12-digit UPRN keep their text; lone surrogates and U+FFFF are U+FFFD."""
+    given = ["52.0200", "100023336956", "1.10", "12345678901", "a\ud800b\uffff"]
+    rows = _written(tmp_path / "o.xlsx", given)
+    assert [row[3] for row in rows[1:]] == [
+        "52.0200",
+        "100023336956",
+        "1.10",
+        12345678901,
+        "a\ufffdb\ufffd",
+    ]

@@ -25,10 +25,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(0)
     # The start-up's imports make next to no garbage: no collection looks for it, and what
     # they made is left out of every later one (gc.freeze) rather than traced again.
-    gc.disable()
-    try:
+    if argv is None and gc.isenabled():  # the console script's process: once
+        gc.disable()
+        try:
+            from bulkfetch.cli.app import main as run
+        finally:
+            gc.freeze()
+            gc.enable()
+    else:  # called in a process of its own caller's (tests, a program): its gc left alone
         from bulkfetch.cli.app import main as run
-    finally:
-        gc.freeze()
-        gc.enable()
     run(argv)

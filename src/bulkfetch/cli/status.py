@@ -17,7 +17,8 @@ from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import examples
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
-from bulkfetch.io.sinks import STDOUT, output_format
+from bulkfetch.io.formats import output_format, writable
+from bulkfetch.io.sinks import STDOUT
 from bulkfetch.jobs import JobState, RowStatus
 from bulkfetch.run import export_run
 from bulkfetch.store import RunCounts, Store
@@ -61,6 +62,7 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     if args.out != STDOUT:
         check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
     output = output_format(args.out, args.output_format)
+    writable(args.out, output)
 
     async def write() -> dict[str, int]:
         async with await Store.open(args.db, exclusive=False) as store:
@@ -90,7 +92,7 @@ async def _print_status(args: argparse.Namespace) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
         if args.run is None:
             found = await store.runs.listing()
-        elif args.run.strip().isdigit():
+        elif args.run.strip().isdecimal():
             one = await store.runs.counts(int(args.run))
             found = [] if one is None else [one]
         else:  # a library run's name: every run of that name (one a dataset)
@@ -151,7 +153,7 @@ def _as_json(counts: RunCounts) -> dict[str, Any]:
         "updated_at": _when(counts.updated_at),
         "rows": counts.rows,
         "invalid_rows": counts.invalid_rows,
-        "lookups": _states(counts),
+        "lookups": counts.jobs_by_state,
         "spent": counts.spend.as_json(),
         "max_calls": counts.max_units,
         "stop": {"kind": counts.stop_kind, "reason": counts.stop_reason}

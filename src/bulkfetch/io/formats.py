@@ -3,6 +3,7 @@ output's; the one given, else the one the file's name says."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,7 @@ __all__ = [
     "input_format",
     "open_source",
     "output_format",
+    "writable",
 ]
 
 INPUT_FORMATS = ("csv", "tsv", "jsonl", "xlsx", "parquet")
@@ -78,6 +80,19 @@ _OUTPUT_BY_SUFFIX: dict[str, OutputFormat] = {
     ".parquet": "parquet",
     ".xlsx": "xlsx",
 }
+
+
+def writable(out: Path, output: OutputFormat) -> None:
+    """Refuse, before any call, an output its format cannot be written to: a workbook or a
+    Parquet file to standard output, or one whose library is not installed."""
+    needs = {"xlsx": ("XLSX", "openpyxl", "xlsx"), "parquet": ("Parquet", "pyarrow", "parquet")}
+    if output not in needs:
+        return
+    name, library, extra = needs[output]
+    if str(out) == "-":
+        raise UsageError(f"{name} cannot be written to standard output: give --out a file")
+    if importlib.util.find_spec(library) is None:
+        raise UsageError(f"writing {name} needs {library}: pip install 'bulkfetch[{extra}]'")
 
 
 def output_format(out: Path, given: str | None = None) -> OutputFormat:

@@ -194,10 +194,10 @@ def text(value: Any) -> str:
     """A typed value (a spreadsheet's or a Parquet file's cell, a JSON value) as the text
     a lookup reads: whole numbers without ``.0``, nothing for none or a missing value (NaN,
     pandas' NA and NaT), JSON for the rest."""
-    if value is None or type(value).__name__ in _MISSING:
-        return ""
     if isinstance(value, str):
         return value
+    if value is None or type(value).__name__ in _MISSING:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value != value:  # NaN: a DataFrame's missing value

@@ -23,11 +23,15 @@ __all__ = ["XlsxSink"]
 # What a sheet holds: rows (the header repeated on each further sheet), and a cell's text.
 MAX_ROWS = 1_048_576
 MAX_CELL_CHARS = 32_767
-# A plain number, as a spreadsheet would read it and write it back the same: no leading
-# zeros (an identifier such as 00123 stays text), no more digits than a double keeps.
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?")
-# Characters a workbook cannot hold (controls but tab, LF and CR): written as U+FFFD.
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A plain number, as a spreadsheet reads it and shows it back the same: no leading zeros
+# (00123 stays text), no trailing zeros after the point (52.0200, a code, stays text), at
+# most 11 digits before it (a 12-digit UPRN stays text: a spreadsheet shows it as 1E+11)
+# and 15 in all (what a double keeps).
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,10})(?:\.\d{0,14}[1-9])?")
+_DIGITS = 15
+# Characters a workbook cannot hold (controls but tab, LF and CR, lone surrogates, the two
+# non-characters U+FFFE and U+FFFF): written as U+FFFD.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class XlsxSink:
@@ -52,7 +56,8 @@ class XlsxSink:
         self._header: list[str] | None = None
         self._text = io.StringIO()
         self._csv = CsvSink(self._text, header, columns, row_column=row_column, raw_values=True)
-        self._sheet = self._new_sheet()
+        self._sheet: Any = None
+        self._new_sheet()
         self._drain()
 
     def __enter__(self) -> XlsxSink:
@@ -78,15 +83,15 @@ class XlsxSink:
         self._csv.write_all(records)
         self._drain()
 
-    def _new_sheet(self) -> Any:
+    def _new_sheet(self) -> None:
+        """The sheet rows go to from now on, under the header if it is known."""
         self._sheets += 1
         self._rows = 0
-        sheet = self._book.create_sheet("output" if self._sheets == 1 else f"output {self._sheets}")
+        name = "output" if self._sheets == 1 else f"output {self._sheets}"
+        self._sheet = self._book.create_sheet(name)
         if self._header is not None:
-            self._sheet = sheet
-            sheet.append([self._cell(name) for name in self._header])
+            self._sheet.append([self._string(column) for column in self._header])
             self._rows = 1
-        return sheet
 
     def _drain(self) -> None:
         """Append the lines the CSV sink wrote since last, as rows of cells."""
@@ -96,14 +101,21 @@ class XlsxSink:
         for line in csv.reader(io.StringIO(text, newline="")):
             if self._header is None:
                 self._header = line
-            elif self._rows >= MAX_ROWS:
-                self._sheet = self._new_sheet()
-            self._sheet.append([self._cell(value) for value in line])
+                self._sheet.append([self._string(column) for column in line])
+            else:
+                if self._rows >= MAX_ROWS:
+                    self._new_sheet()
+                self._sheet.append([self._cell(value) for value in line])
             self._rows += 1
 
     def _cell(self, value: str) -> Any:
-        if _NUMBER.fullmatch(value):
+        """A number where the text is a plain one, else the text."""
+        if _NUMBER.fullmatch(value) and sum(c.isdigit() for c in value) <= _DIGITS:
             return float(value) if "." in value else int(value)
+        return self._string(value)
+
+    def _string(self, value: str) -> Any:
+        """Text, even when it begins with "=": never a formula."""
         cell = self._cell_type(self._sheet, value=_ILLEGAL.sub("\ufffd", value[:MAX_CELL_CHARS]))
-        cell.data_type = "s"  # text, even when it begins with "=": never a formula
+        cell.data_type = "s"
         return cell

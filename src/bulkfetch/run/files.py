@@ -14,7 +14,7 @@ from bulkfetch.clock import SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
-from bulkfetch.io.formats import open_source
+from bulkfetch.io.formats import open_source, writable
 from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
 from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
@@ -99,19 +99,21 @@ async def run_file(
     with contextlib.ExitStack() as files:
         source = _source(path, files, options)
         picker(column).bind(source.header())
-        if out != STDOUT:  # first: an output that is the store or the input says so
+        plan = options.get("plan", False)
+        if out != STDOUT and not plan:  # first: an output that is the store or the input
             db = options.get("db", "bulkfetch.db")
             kept = {"the input": path} if path != STDIN else {}
             check_output(
                 out, not_to={**kept, **({} if "://" in str(db) else {"the store": Path(db)})}
             )
         output = output_format(out, options.get("output_format"))
+        writable(out, output)  # before any call: what the format needs
         if len(parts) > 1 and options.get("max_calls") and not options.get("work", True):
             raise UsageError(
                 "--max-calls caps several datasets together only when they are worked here,"
                 " one after another: leave out --no-work, or run each dataset on its own"
             )
-        if options.get("plan", False):
+        if plan:
             return await _plan(parts, source, column, options)
         store = await Store.open(options.get("db", "bulkfetch.db"))
         try:

@@ -137,11 +137,16 @@ class Store:
 
 
 def shown_store(target: str | os.PathLike[str]) -> str:
-    """The store's name fit for a message: a URL without its password."""
+    """The store's name fit for a message: a URL without its password, nor the value of a
+    query parameter that may hold one (``?password=``, ``sslpassword=``, a token, a key)."""
     text = os.fspath(target)
     if "://" not in text:
         return text
     try:
-        return sa.make_url(text).render_as_string(hide_password=True)
+        url = sa.make_url(text)
     except sa.exc.ArgumentError:
         return "(an unreadable URL)"
+    secret = ("pass", "secret", "token", "key")
+    query = {k: "***" if any(s in k.lower() for s in secret) else v for k, v in url.query.items()}
+    shown = url.set(query=query).render_as_string(hide_password=True)
+    return str(shown).replace("%2A%2A%2A", "***")  # the mask as the password's reads

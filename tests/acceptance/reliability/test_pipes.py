@@ -50,6 +50,6 @@ def test_messages_to_a_reader_that_went_away_stop_the_run_quietly(
     assert process.returncode == 141
     assert stdout == ""
     (run,) = json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"]
-    assert "leased" not in run["lookups"]
+    assert "in_flight" not in run["lookups"]
     assert run["stop"]["reason"] == "standard error was closed"
     assert "pending" in out.read_text()

@@ -21,8 +21,8 @@ __all__ = ["Codes"]
 
 class Codes:
     """The adapter and writer of one kind of code: 25 codes a request (CIP codes one a
-    request once an answer shows it does not say which input code each occupation
-    matched); a CIP answer's occupations a line each."""
+    request until answers show they say which input code each occupation matched); a CIP
+    answer's occupations a line each."""
 
     fixed_columns = ("regionType", "region", "warnings")
 
@@ -39,7 +39,7 @@ class Codes:
 
     @property
     def batch_size(self) -> int:
-        if self.by == "cip" and self.client.cip_attribution is False:
+        if self.by == "cip" and self.client.cip_attribution is not True:
             return 1
         return MAX_CODES
 

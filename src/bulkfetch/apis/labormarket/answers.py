@@ -132,7 +132,9 @@ def _region_text(kept: Mapping[str, Any]) -> str:
         return f"state {code}" if name is None else f"{name} (state {code})"
     if kind == "msa":
         return f"MSA {code}"
-    return "the US (national)"
+    if kind == "national":
+        return "the US (national)"
+    return f"{kind} {code}"
 
 
 def _warnings_text(warnings: Sequence[Mapping[str, Any]]) -> str:

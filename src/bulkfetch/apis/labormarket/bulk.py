@@ -27,15 +27,14 @@ async def labor_market(
     fields: Sequence[str] | None = None,
     include_skills: bool = False,
     msa_fallback: bool = False,
-    check_regions: bool = True,
     **options: Unpack[RunOptions],
 ) -> RunReport:
     """Add labor-market data to every row of a file of SOC or CIP codes.
 
     Codes are packed 25 to a request (CIP too, unless answers do not say which code an
     occupation came from), split back per code, and stored per code. A state or MSA is
-    checked against the API's regions before the first call (unless not ``check_regions``:
-    a plan made without a key checks only its form).
+    checked against the API's regions before the first call (a plan, which makes none,
+    checks only its form).
     """
     query = {
         "region_type": region_type,
@@ -50,8 +49,6 @@ async def labor_market(
         input_path,
         column=column,
         out=out,
-        before=(lambda store: check_region(api, store, region_type, region))
-        if check_regions
-        else None,
+        before=lambda store: check_region(api, store, region_type, region),
         **options,
     )

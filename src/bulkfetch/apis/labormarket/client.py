@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import anyio
 
 from bulkfetch import speedups
 from bulkfetch.adapter import Reply
@@ -39,7 +38,6 @@ from bulkfetch.errors import (
     ApiError,
     BadResponseError,
     InvalidInputError,
-    RetryableError,
 )
 from bulkfetch.http import (
     MAX_ANSWER_BYTES,
@@ -105,9 +103,8 @@ class LaborMarket(HttpClient):
         self._platform_key = platform_key
         self._customer_key = customer_key
         # Whether CIP answers say which input code each occupation matched: unknown until an
-        # answer with an occupation in it has been read. Until then, one CIP request at a time.
+        # answer with an occupation in it has been read. Until then, one CIP code a request.
         self._cip_attribution: bool | None = None
-        self._probing = anyio.Lock()
         self._notices: list[str] = []
 
     @property
@@ -235,26 +232,6 @@ class LaborMarket(HttpClient):
         return tuple(self._notices)
 
     async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        """One request for ``lookups``. CIP codes go 25 a request from the first; until an
-        answer with occupations in it shows whether CIP answers say which code each came
-        from, one such request is in flight at a time, and once one shows they do not, a
-        request of several is not sent: its codes are tried again one a request."""
-        if lookups[0].endpoint != "by-cip" or len(lookups) == 1:
-            return await self._fetch(lookups)
-        if self._cip_attribution is None:
-            async with self._probing:
-                if self._cip_attribution is None:
-                    return await self._fetch(lookups)
-        if self._cip_attribution is False:
-            raise RetryableError(
-                "CIP answers do not say which code an occupation came from: each code is"
-                " sent again on its own",
-                retry_after=0.0,
-                endpoint=f"{PATH}/by-cip",
-            )
-        return await self._fetch(lookups)
-
-    async def _fetch(self, lookups: Sequence[Lookup]) -> Reply:
         answer = await self._send(lookups)
         remaining, reset_in = self.rate_news(answer)
         data = self._read(answer)
@@ -262,7 +239,8 @@ class LaborMarket(HttpClient):
         if lookups[0].endpoint == "by-soc":
             per_code = answers.split_soc(data, codes)
         else:
-            self._learn_attribution(data.get("matchedOccupations") or [])
+            if len(codes) == 1:
+                self._learn_attribution(data.get("matchedOccupations") or [])
             per_code = answers.split_cip(data, codes, self.wire.cip_attribution_field)
         results = [
             answers.code_result(answer.status, lookup, per_code.get(lookup.param("code")), data)
@@ -279,8 +257,7 @@ class LaborMarket(HttpClient):
         if not self._cip_attribution:
             self._notices.append(
                 "CIP answers do not say which input code each occupation came from, so CIP "
-                "codes are sent one a request (the request of several codes that showed it is"
-                " asked again code by code)"
+                "codes are sent one a request (each code is still one lookup, billed once)"
             )
 
     # -- the wire -----------------------------------------------------------------------

@@ -164,8 +164,6 @@ def _labor_market(args: argparse.Namespace, err: Console) -> int:
                 fields=[f.strip() for f in args.fields.split(",")] if args.fields else None,
                 include_skills=args.include_skills,
                 msa_fallback=args.msa_fallback,
-                # A plan without a key checks a region by its form, not by the API's list.
-                check_regions=bool(os.environ.get(PLATFORM_KEY)),
                 **bulk_options(args, stop, bar),
             )
 
