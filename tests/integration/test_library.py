@@ -129,6 +129,13 @@ async def test_a_stop_while_reading_the_input_still_writes_every_row(
     assert emulator.ledger()["billed_twice"] == 0
 
 
+def in_a_process(check: str) -> subprocess.CompletedProcess[str]:
+    """``check`` (Python's source) run by an interpreter of its own, which it passes."""
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_importing_the_package_loads_what_is_used_when_it_is_used() -> None:
     """``import bulkfetch`` loads no client, HTTP or database library until a name needs it."""
     check = (
@@ -138,8 +145,7 @@ def test_importing_the_package_loads_what_is_used_when_it_is_used() -> None:
         "assert bulkfetch.LaborMarket.__name__ == 'LaborMarket' and 'aiohttp' in sys.modules\n"
         "assert bulkfetch.__version__ and 'plan' in dir(bulkfetch)\n"
     )
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    in_a_process(check)
 
 
 def test_the_command_line_reads_no_description_it_is_not_given() -> None:
@@ -151,8 +157,7 @@ def test_the_command_line_reads_no_description_it_is_not_given() -> None:
         "loaded = {m for m in sys.modules if m.startswith('bulkfetch.describe.')}\n"
         "assert loaded == {'bulkfetch.describe.plugin'}, loaded\n"
     )
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    in_a_process(check)
 
 
 def test_the_version_alone_builds_no_command() -> None:
@@ -167,8 +172,7 @@ def test_the_version_alone_builds_no_command() -> None:
         "assert 'bulkfetch.cli.app' not in sys.modules\n"
         "assert not any(m.startswith('bulkfetch.apis') for m in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    done = in_a_process(check)
     assert done.stdout.startswith("bulkfetch ")
 
 
