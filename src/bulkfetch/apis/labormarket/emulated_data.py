@@ -9,6 +9,8 @@ import random
 import re
 from typing import Any
 
+from bulkfetch.apis.labormarket import states as known_states
+
 __all__ = [
     "CIP",
     "CIP_SERIES",
@@ -95,19 +97,7 @@ _CIP_TO_GROUPS = {
     "52": ("11", "13", "41", "43"), "22": ("23",), "26": ("19", "29"), "40": ("19",),
     "12": ("35", "39"), "47": ("49",), "46": ("47",), "49": ("53",), "43": ("33",),
 }  # fmt: skip
-STATES = {
-    "1": "Alabama", "2": "Alaska", "4": "Arizona", "5": "Arkansas", "6": "California",
-    "8": "Colorado", "9": "Connecticut", "10": "Delaware", "11": "District of Columbia",
-    "12": "Florida", "13": "Georgia", "15": "Hawaii", "16": "Idaho", "17": "Illinois",
-    "18": "Indiana", "19": "Iowa", "20": "Kansas", "21": "Kentucky", "22": "Louisiana",
-    "23": "Maine", "24": "Maryland", "25": "Massachusetts", "26": "Michigan", "27": "Minnesota",
-    "28": "Mississippi", "29": "Missouri", "30": "Montana", "31": "Nebraska", "32": "Nevada",
-    "33": "New Hampshire", "34": "New Jersey", "35": "New Mexico", "36": "New York",
-    "37": "North Carolina", "38": "North Dakota", "39": "Ohio", "40": "Oklahoma", "41": "Oregon",
-    "42": "Pennsylvania", "44": "Rhode Island", "45": "South Carolina", "46": "South Dakota",
-    "47": "Tennessee", "48": "Texas", "49": "Utah", "50": "Vermont", "51": "Virginia",
-    "53": "Washington", "54": "West Virginia", "55": "Wisconsin", "56": "Wyoming",
-}  # fmt: skip
+STATES = {fips: name for fips, (_, name) in known_states.STATES.items()}
 MSAS = {
     "12060": "Atlanta-Sandy Springs-Alpharetta, GA",
     "14460": "Boston-Cambridge-Newton, MA-NH",

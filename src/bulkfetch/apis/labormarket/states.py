@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-__all__ = ["state_fips", "state_name"]
+__all__ = ["STATES", "state_fips", "state_name"]
 
-# FIPS code: (postal code, name). The 50 states, the District of Columbia and Puerto Rico.
-_STATES: dict[str, tuple[str, str]] = {
+# FIPS code: (postal code, name). The 50 states and the District of Columbia.
+STATES: dict[str, tuple[str, str]] = {
     "1": ("AL", "Alabama"),
     "2": ("AK", "Alaska"),
     "4": ("AZ", "Arizona"),
@@ -58,11 +58,11 @@ _STATES: dict[str, tuple[str, str]] = {
     "54": ("WV", "West Virginia"),
     "55": ("WI", "Wisconsin"),
     "56": ("WY", "Wyoming"),
-    "72": ("PR", "Puerto Rico"),
 }
+_KNOWN = {**STATES, "72": ("PR", "Puerto Rico")}  # and a territory people write as a state
 _BY_TEXT = {
     text: fips
-    for fips, (postal, name) in _STATES.items()
+    for fips, (postal, name) in _KNOWN.items()
     for text in (postal.casefold(), name.casefold())
 }
 
@@ -75,5 +75,5 @@ def state_fips(text: str) -> str | None:
 
 def state_name(fips: str) -> str | None:
     """A state's name by its FIPS code (as the API writes it: no leading zero)."""
-    known = _STATES.get(fips)
+    known = _KNOWN.get(fips)
     return None if known is None else known[1]
