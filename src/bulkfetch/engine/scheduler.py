@@ -12,13 +12,13 @@ A send is held from just before a call goes out until its outcome is committed, 
 calls made but not yet stored never exceed ``concurrency``: that bounds what a ``kill -9``
 can cost in calls billed twice. The claimer leases about a second of calls at a time, and
 the next second's once the workers start on their last chunk, so claims are few and large
-and the workers never wait for one. The writer is the only task that stores outcomes; it
+and the workers never wait for one; while the adapter is probing, one batch at a time
+(:mod:`bulkfetch.engine.claims`). The writer is the only task that stores outcomes; it
 commits those that land together in one transaction (:mod:`bulkfetch.engine.commits`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import secrets
@@ -30,6 +30,7 @@ import anyio
 
 from bulkfetch.adapter import Adapter
 from bulkfetch.clock import Clock, SystemClock, wait_for
+from bulkfetch.engine import claims
 from bulkfetch.engine.arrivals import Arrivals
 from bulkfetch.engine.classify import answered, failed, released
 from bulkfetch.engine.commits import gather
@@ -181,25 +182,22 @@ class _Engine:
 
     # -- claimer ------------------------------------------------------------------------
 
-    def _chunk(self) -> int:
-        """Batches to lease in one claim: about a second of calls (at the limiter's rate, or
-        as many as went through in the last second when no rate is set), never fewer than
-        the workers send at once nor more than ``claim_limit``."""
-        rate = self.limiter.rate
-        per_second = self.limiter.throughput if rate is None else math.ceil(rate)
-        return max(self.settings.concurrency, min(self.settings.claim_limit, per_second))
-
     async def _claimer(self, batches: Handoff[list[Job]]) -> None:
         while not self.stop.requested:
             # Lease a chunk once the workers are down to their last one, and as many batches
             # wait as workers: few, large claims, workers that never wait, and no more leased
             # than is about to be sent (a lease that runs out is another worker's to send).
-            chunk = self._chunk()
-            while self.outstanding > chunk or len(batches) > self.settings.concurrency:
+            # Probing: nothing out, then one batch, of the size the last answer taught.
+            chunk = claims.chunk(self.limiter, self.settings)
+            while (
+                self.outstanding > (0 if claims.probing(self.adapter) else chunk)
+                or len(batches) > self.settings.concurrency
+            ):
                 self.progressed = anyio.Event()
                 if not await self.waits.unless_stopped(self.progressed.wait):
                     return
             self.progressed = anyio.Event()
+            chunk = 1 if claims.probing(self.adapter) else chunk
             size = self.adapter.batch_size
             claim = await self.store.queue.claim(
                 self.run_id,

@@ -21,8 +21,9 @@ __all__ = ["Codes"]
 
 class Codes:
     """The adapter and writer of one kind of code: 25 codes a request (CIP codes one a
-    request until answers show they say which input code each occupation matched); a CIP
-    answer's occupations a line each."""
+    request, and one request at a time, until an answer shows they say which input code
+    each occupation matched; one a request if it shows they do not); a CIP answer's
+    occupations a line each."""
 
     fixed_columns = ("regionType", "region", "warnings")
 
@@ -42,6 +43,12 @@ class Codes:
         if self.by == "cip" and self.client.cip_attribution is not True:
             return 1
         return MAX_CODES
+
+    @property
+    def probing(self) -> bool:
+        """CIP codes while no answer has shown whether occupations name their codes: the
+        engine sends them one at a time until one does (or shows they do not)."""
+        return self.by == "cip" and self.client.cip_attribution is None
 
     @property
     def expands_rows(self) -> bool:

@@ -103,7 +103,8 @@ class LaborMarket(HttpClient):
         self._platform_key = platform_key
         self._customer_key = customer_key
         # Whether CIP answers say which input code each occupation matched: unknown until an
-        # answer with an occupation in it has been read. Until then, one CIP code a request.
+        # answer with an occupation in it has been read. Until then, one CIP code a request,
+        # one request at a time (the adapter is probing: the engine waits for each answer).
         self._cip_attribution: bool | None = None
         self._notices: list[str] = []
 
