@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import (
     CUSTOMER_KEY,
     PLATFORM_KEY,
+    Cli,
     Emulator,
     StartEmulator,
     bulkfetch_command,
@@ -136,6 +137,40 @@ def test_production_with_keys_sends_both_and_stores_neither(
     assert result.returncode == 0, result.stderr
     printed = result.stdout + result.stderr + run_cli("status", "--db", tmp_path / "s.db").stdout
     for secret in (PLATFORM_KEY, CUSTOMER_KEY):
+        assert secret not in printed
+        for path in tmp_path.iterdir():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_keys_given_as_options_are_sent_and_kept_nowhere(
+    start_emulator: StartEmulator, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key variables: --api-key and --customer-key are sent, printed nowhere, stored nowhere."""
+    platform, customer = "pk_test_given_on_the_line_42", "ck_given_on_the_line_77"
+    emulator = start_emulator("--lmi-production", "--keys", platform)
+    for variable in ("LMI_PLATFORM_KEY", "LMI_CUSTOMER_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    source, out, db = tmp_path / "soc.csv", tmp_path / "o.csv", tmp_path / "s.db"
+    distinct = soc_file(source, 60, seed=4)
+    command = (
+        "labor-market", source, "--by", "soc", "--column", "soc", "--out", out, "--db", db,
+        "--base-url", emulator.url, "--environment", "production",
+    )  # fmt: skip
+    unkeyed = cli(*command)
+    assert unkeyed.code == 2
+    assert "set LMI_PLATFORM_KEY or pass --api-key" in unkeyed.err
+    no_customer = cli(*command, "--api-key", platform)
+    assert no_customer.code == 2
+    assert "set LMI_CUSTOMER_KEY or pass --customer-key" in no_customer.err
+    assert emulator.ledger()["requests"] == 0
+
+    ran = cli(*command, "--api-key", platform, "--customer-key", customer)
+    assert ran.code == 0, ran.err
+    assert emulator.ledger()["by_path"][BY_SOC] == math.ceil(len(distinct) / 25)
+    status = cli("status", "--db", db)
+    printed = "".join(r.out + r.err for r in (unkeyed, no_customer, ran, status))
+    assert {row["status"] for row in read_csv(out)} <= {"ok", "not_found"}
+    for secret in (platform, customer):
         assert secret not in printed
         for path in tmp_path.iterdir():
             assert secret.encode() not in path.read_bytes(), path

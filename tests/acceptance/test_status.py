@@ -1,14 +1,19 @@
 """``bulkfetch status`` as a user reads it: a run found by its name, the columns it read,
-no empty options."""
+no empty options, what its reruns had from the store."""
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 from pathlib import Path
 
 import anyio
+import pytest
 
 from bulkfetch import CrystalRoof, fetch_many
+from bulkfetch.apis.crystalroof.locations import parse_location
+from bulkfetch.samples import write_postcode_file
 from tests.conftest import KEY, Emulator, run_cli
 
 
@@ -44,3 +49,43 @@ def test_status_names_the_run_its_columns_and_only_real_options(
     unknown = run_cli("status", "--db", db, "--run", "nobody")
     assert unknown.returncode == 2
     assert "no run 'nobody'" in unknown.stderr
+
+
+def _from_store(db: Path) -> dict[int, int]:
+    """Each run's "from the store" as status --json says it, by run id."""
+    ran = run_cli("status", "--db", db, "--json")
+    assert ran.returncode == 0, ran.stderr
+    return {run["run"]: run["spent"]["from_store"] for run in json.loads(ran.stdout)["runs"]}
+
+
+@pytest.mark.parametrize(
+    "datasets", [("occupation",), ("occupation", "income")], ids=["one-run", "a-pass-of-two"]
+)
+def test_a_rerun_answered_from_the_store_is_counted_in_status(
+    emulator: Emulator, tmp_path: Path, datasets: tuple[str, ...]
+) -> None:
+    """The same enrich twice: the rerun bills nothing; status counts its lookups from the store."""
+    source = write_postcode_file(
+        tmp_path / "in.csv", 120, seed=5, repeat_rate=0.2, malformed_rate=0
+    )
+    with source.open(encoding="utf-8", newline="") as rows:
+        lookups = len({parse_location(row["postcode"]).value for row in csv.DictReader(rows)})
+    db = tmp_path / "s.db"
+    chosen = [arg for name in datasets for arg in ("--dataset", name)]
+    command: tuple[str | Path, ...] = (
+        "enrich", source, "--column", "postcode", "--out", tmp_path / "o.csv", "--db", db,
+        "--base-url", emulator.url, "--rate", "5000", *chosen,
+    )  # fmt: skip
+    first = run_cli(*command)
+    assert first.returncode == 0, first.stderr
+    billed = emulator.ledger()["billed_total"]
+    assert billed == lookups * len(datasets)
+    assert set(_from_store(db).values()) == {0}
+
+    again = run_cli(*command)
+    assert again.returncode == 0, again.stderr
+    assert emulator.ledger()["billed_total"] == billed
+    assert f"{lookups} from the store" in " ".join(again.stderr.split())
+    assert _from_store(db) == dict.fromkeys(range(1, len(datasets) + 1), lookups)
+    listed = run_cli("status", "--db", db).stdout
+    assert listed.count(f"from the store (not billed): {lookups}\n") == len(datasets)

@@ -145,6 +145,7 @@ async def test_a_stop_one_worker_records_stops_the_others(postgres_url: str) -> 
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    8: ("ALTER TABLE runs DROP COLUMN from_store",),
     7: ("ALTER TABLE runs DROP COLUMN fields_run",),
     6: ("DROP TABLE rate_windows",),
     5: (
@@ -172,7 +173,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
@@ -195,6 +196,7 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     assert counts.rows == 1
     assert counts.spend.connect_failures == 0
     assert counts.spend.units == 0
+    assert counts.spend.from_store == 0
     assert counts.max_units is None
     assert detail is not None
     if version < 3:  # an older run kept no rows: its output needs its command
@@ -204,3 +206,31 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
         assert [row.fields for row in rows] == [[]]
     assert found == (str(SCHEMA_VERSION),)
     assert {"rate_budgets", "rate_windows"} <= tables
+
+
+async def test_a_run_of_before_counts_what_it_had_from_the_store(tmp_path: Path) -> None:
+    """Migrated to 8: a run keeps what it had from the store before it began; a rerun adds."""
+    db = tmp_path / "old.db"
+    async with await Store.open(db) as store:
+        first = await store.runs.begin(SPEC, now=1.0)
+        await store.queue.enqueue(first.id, [RowEntry(0, lookup("P0"))], now=1.0)
+        (job,) = (
+            await store.queue.claim(first.id, owner="a", limit=1, now=2.0, lease_seconds=60)
+        ).jobs
+        answered = Outcome(job.id, OutcomeKind.DONE, status=200, body="{}", columns=())
+        await store.queue.apply(first.id, [answered], now=2.0, max_attempts=3, owner="a")
+        later = await store.runs.begin(RunSpec("later", "crystalroof", "occupation", "t"), 5.0)
+        entries = [RowEntry(0, lookup("P0")), RowEntry(1, lookup("P1"))]
+        await store.queue.enqueue(later.id, entries, now=5.0)
+    with sqlite3.connect(db) as conn:  # as bulkfetch of schema 7 left it
+        for statement in _ADDED_IN[8]:
+            conn.execute(statement)
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    async with await Store.open(db) as store:
+        kept = {run: await store.runs.counts(run) for run in (first.id, later.id)}
+        rerun = await store.runs.add_from_store(later.id, 2)
+    with sqlite3.connect(db) as conn:
+        stored = dict(conn.execute("SELECT id, from_store FROM runs").fetchall())
+    assert {run: c.spend.from_store for run, c in kept.items() if c} == {first.id: 0, later.id: 1}
+    assert rerun == 3
+    assert stored == {first.id: 0, later.id: 3}

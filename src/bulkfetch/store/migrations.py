@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -42,6 +42,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Several runs over one input, read once: one of them keeps the rows' fields. A run of
     # before keeps its own (NULL: its own).
     6: ("ALTER TABLE runs ADD COLUMN fields_run INTEGER",),
+    # What a run's invocations answered from the store, summed. A run of before kept no
+    # invocation's figure: it starts at what its first one had from the store, the lookups
+    # answered before it began (what status counted until then; answered: ANSWERED_STATES).
+    7: (
+        "ALTER TABLE runs ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0",
+        "UPDATE runs SET from_store = (SELECT COUNT(*) FROM run_jobs"
+        " JOIN jobs ON jobs.id = run_jobs.job_id WHERE run_jobs.run_id = runs.id"
+        " AND jobs.state IN ('done', 'not_found')"
+        " AND jobs.updated_at < runs.created_at)",
+    ),
 }
 
 _SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes

@@ -54,6 +54,9 @@ runs = sa.Table(
     # whose rows keep this run's rows' fields, where its own are NULL; None: its own. That
     # run keeps its own, always: no chain.
     sa.Column("fields_run", sa.Integer),
+    # Since version 8. The lookups the run's invocations answered from the store (not
+    # billed), each as its summary said, summed.
+    sa.Column("from_store", sa.Integer, nullable=False, default=0),
 )
 
 jobs = sa.Table(

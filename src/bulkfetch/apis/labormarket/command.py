@@ -32,7 +32,8 @@ from bulkfetch.untrusted import printable
 
 __all__ = ["CUSTOMER_KEY", "PLATFORM_KEY", "add_commands", "client_from"]
 
-# Where the keys come from: environment variables, so that they stay off command lines.
+# Where the keys come from: environment variables, so that they stay off command lines
+# (labor-market's --api-key and --customer-key, where given, go before them).
 PLATFORM_KEY = "LMI_PLATFORM_KEY"
 CUSTOMER_KEY = "LMI_CUSTOMER_KEY"
 # Wire names the Labor Market docs leave open: option -> WireNames field.
@@ -93,6 +94,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     lmi.add_argument(
         "--msa-fallback", action="store_true", help="state projections where an MSA has none"
     )
+    lmi.add_argument(
+        "--api-key", help=f"the platform key, pk_... (better: the {PLATFORM_KEY} variable)"
+    )
+    lmi.add_argument(
+        "--customer-key",
+        help="the end-customer key, ck_..., that --environment production needs"
+        f" (better: the {CUSTOMER_KEY} variable)",
+    )
     lmi.set_defaults(handler=_labor_market)
 
     regions = commands.add_parser(
@@ -117,16 +126,33 @@ def client_from(
     wire: WireNames,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
     plan: bool = False,
+    platform_key: str | None = None,
+    customer_key: str | None = None,
+    options: bool = False,
 ) -> LaborMarket:
-    """A client with the keys of ``environ`` (none needed for a plan)."""
-    platform_key = key_or_plan(
-        environ.get(PLATFORM_KEY),
+    """A client with the keys given, else those of ``environ`` (none needed for a plan).
+    ``options``: the command takes them as --api-key and --customer-key (its errors say so)."""
+    given = {PLATFORM_KEY: "--api-key", CUSTOMER_KEY: "--customer-key"} if options else {}
+
+    def missing(kind: str, variable: str) -> str:
+        flag = f" or pass {given[variable]}" if variable in given else ""
+        return f"no {kind}: set {variable}{flag}"
+
+    platform = key_or_plan(
+        platform_key or environ.get(PLATFORM_KEY),
         plan=plan,
-        missing=f"no platform key: set {PLATFORM_KEY}",
+        missing=missing("platform key", PLATFORM_KEY),
     )
+    customer = customer_key or environ.get(CUSTOMER_KEY) or None
+    if environment == "production":  # production calls need it; a plan makes none
+        customer = key_or_plan(
+            customer,
+            plan=plan,
+            missing=missing("end-customer key (production calls need one)", CUSTOMER_KEY),
+        )
     return LaborMarket(
-        platform_key,
-        customer_key=environ.get(CUSTOMER_KEY) or None,
+        platform,
+        customer_key=customer,
         environment="production" if environment == "production" else "test",
         base_url=base_url,
         timeout=timeout,
@@ -145,6 +171,10 @@ def _client(args: argparse.Namespace) -> LaborMarket:
         max_answer_bytes=args.max_answer_bytes,
         wire=dataclasses.replace(WireNames(), **overrides),
         plan=getattr(args, "plan", False),
+        # labor-market's; regions takes its keys from the variables only.
+        platform_key=getattr(args, "api_key", None),
+        customer_key=getattr(args, "customer_key", None),
+        options=hasattr(args, "api_key"),
     )
 
 
