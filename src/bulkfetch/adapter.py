@@ -69,7 +69,13 @@ class Reply:
 
 
 class Adapter(Protocol):
-    """What the engine needs from an API."""
+    """What the engine needs from an API.
+
+    An adapter may also have a ``probing`` property (optional: the engine reads it with a
+    default of False): True while it does not yet know its batch size and learns it from
+    answers. The engine then sends one request at a time, and claims the next batch only
+    once the last answer was read, at the ``batch_size`` the adapter says then.
+    """
 
     @property
     def name(self) -> str:
@@ -105,7 +111,14 @@ class Adapter(Protocol):
 
 
 class Answers(Protocol):
-    """How the kept bodies of an adapter's answers are written out."""
+    """How the kept bodies of an adapter's answers are written out.
+
+    A writer may also have, to be found by ``getattr``: ``output_column(path)``, the column
+    a body's value at a path is (see :mod:`bulkfetch.io.shapes`); ``part_names(templates)``,
+    the names runs' columns carry, one a run's template (alone or side by side: one rule
+    for both; none: unprefixed alone, the endpoints' names side by side); and
+    ``known_columns(template)``, the value columns a run's answers fill, known before any
+    answer (none: those its answers showed)."""
 
     @property
     def fixed_columns(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import pytest
 import bulkfetch
 from bulkfetch.describe import load_description
 from bulkfetch.samples import write_postcode_file
+from tests.acceptance.reliability.helpers import rows_but_lookup
 from tests.conftest import KEY, Cli, StartEmulator
 from tests.integration.test_max_age import DAY, ShiftedClock
 
@@ -79,7 +80,8 @@ def test_crystalroofs_occupation_described_writes_what_enrich_writes(
     start_emulator: StartEmulator, cli: Cli, tmp_path: Path
 ) -> None:
     """CrystalRoof's occupation as a description: on the same input and store, its output
-    is `bulkfetch enrich`'s byte for byte, in CSV and in JSON Lines."""
+    is `bulkfetch enrich`'s, in CSV and JSON Lines, but for the dataset's name before
+    enrich's value columns and the lookup as each normalises it."""
     source = write_postcode_file(
         tmp_path / "in.csv", 300, seed=5, repeat_rate=0.2, malformed_rate=0.03
     )
@@ -91,7 +93,7 @@ def test_crystalroofs_occupation_described_writes_what_enrich_writes(
         assert cli("enrich", *common, "--out", built_in).code == 0
         ran = cli("fetch", "--api", OCCUPATION, *common, "--out", described)
         assert ran.code == 0, ran.err
-        assert described.read_bytes() == built_in.read_bytes()
+        assert rows_but_lookup(described) == rows_but_lookup(built_in)
     statuses = Counter(row["status"] for row in _rows(tmp_path / "fetch.csv"))
     assert min(statuses["not_found"], statuses["invalid"], statuses["ok"]) > 0
 

@@ -77,9 +77,10 @@ def test_one_call_per_distinct_postcode(
         except InvalidInputError:
             malformed += 1
             assert row["status"] == "invalid"
-            assert row["residents.Total"] == ""
+            assert row["occupation.residents.Total"] == ""
             continue
         assert row["status"] in {"ok", "not_found"}
+        assert row["lookup"] == canonical  # the postcode as looked up
         values = {k: v for k, v in row.items() if k not in {"id", "postcode", "note"}}
         # Every spelling of one postcode gets the same answer.
         assert by_postcode.setdefault(canonical, values) == values
@@ -94,22 +95,31 @@ def test_one_call_per_distinct_postcode(
 
 
 def test_output_columns_are_the_api_s_own_names(emulator: Emulator, tmp_path: Path) -> None:
-    """Input columns, status, error, <group>.<key> as the API spells it, then data_date."""
+    """Input columns, lookup, status, error, <dataset>.<group>.<key> as the API spells it,
+    then data_date."""
     source = tmp_path / "in.csv"
     source.write_text("postcode,extra\nW6 0WW,a\n")
     out = tmp_path / "out.csv"
     assert enrich(emulator, source, out, tmp_path / "s.db").returncode == 0
     header = next(csv.reader(out.read_text(encoding="utf-8").splitlines()))
-    assert header[:5] == ["postcode", "extra", "status", "error", "residents.Total"]
-    assert "residents.2. Professional occupations" in header
-    assert "rank.2. Professional occupations" in header
-    assert header[5] == "residents.1. Managers, directors and senior officials"
-    assert "rank.Total" not in header
-    assert header[-1] == "data_date"
+    assert header[:6] == [
+        "postcode",
+        "extra",
+        "lookup",
+        "status",
+        "error",
+        "occupation.residents.Total",
+    ]
+    assert "occupation.residents.2. Professional occupations" in header
+    assert "occupation.rank.2. Professional occupations" in header
+    assert header[6] == "occupation.residents.1. Managers, directors and senior officials"
+    assert "occupation.rank.Total" not in header
+    assert header[-1] == "occupation.data_date"
     (row,) = read_csv(out)
-    groups = [v for k, v in row.items() if k.startswith("residents.") and k != "residents.Total"]
-    assert sum(map(int, groups)) == int(row["residents.Total"])
-    assert row["data_date"] == "2021-03-21"
+    total = "occupation.residents.Total"
+    groups = [v for k, v in row.items() if k.startswith("occupation.residents.") and k != total]
+    assert sum(map(int, groups)) == int(row[total])
+    assert (row["lookup"], row["occupation.data_date"]) == ("W6 0WW", "2021-03-21")
 
 
 def test_second_run_makes_no_call_and_writes_the_same_file(
@@ -258,7 +268,7 @@ def test_demo_key_works_inside_w6_0(start_emulator: StartEmulator, tmp_path: Pat
     assert result.returncode == 0, result.stderr
     rows = read_csv(tmp_path / "o.csv")
     assert [row["status"] for row in rows] == ["ok", "ok"]
-    assert all(int(row["residents.Total"]) > 0 for row in rows)
+    assert all(int(row["occupation.residents.Total"]) > 0 for row in rows)
     assert emulator.ledger()["billed"] != {}
     assert emulator.ledger()["billed_total"] == 2
 

@@ -114,8 +114,8 @@ async def test_a_formula_behind_a_separator_is_quoted_whole(tmp_path: Path) -> N
         run_id = await _run(store, [_body({"v": "x;=1+2"}), _body({"v": "y"}), None])
         await write_output(store, [Part("", run_id, api)], out, "csv")
     lines = _text(out).splitlines()
-    assert lines[1] == '"=1+2","W6 0WW","ok","","x;=1+2","\'=2021-03-21"'
-    assert lines[2] == "@me,N1 9GU,ok,,y,'=2021-03-21"
+    assert lines[1] == '"=1+2","W6 0WW","W6 0WW","ok","","x;=1+2","\'=2021-03-21"'
+    assert lines[2] == "@me,N1 9GU,N1 9GU,ok,,y,'=2021-03-21"
 
 
 async def test_raw_values_are_written_as_the_api_gave_them(tmp_path: Path) -> None:

@@ -128,10 +128,10 @@ def test_the_plugin_is_a_command_that_runs_resumes_and_exports(
     resumed = run(plugin_path, *command)
     assert resumed.returncode == 0, resumed.stderr
     rows = out.read_text().splitlines()
-    assert rows[0] == "word,status,error,word_,upper,length"
-    assert rows[1] == "apple,ok,,apple,APPLE,5"
-    assert rows[3] == "xylophone,not_found,not found,,,"
-    assert rows[6].startswith("not a word,invalid,not a word: 'not a word'")
+    assert rows[0] == "word,lookup,status,error,word_,upper,length"
+    assert rows[1] == "apple,apple,ok,,apple,APPLE,5"
+    assert rows[3] == "xylophone,xylophone,not_found,not found,,,"
+    assert rows[6].startswith("not a word,,invalid,not a word: 'not a word'")
     assert len(rows) == len(WORDS) + 1
     ledger = echo.ledger()
     assert ledger["billed_twice"] == 0

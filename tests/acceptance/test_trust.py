@@ -284,7 +284,7 @@ def test_the_csv_says_why_a_row_is_not_ok(start_emulator: StartEmulator, tmp_pat
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "o.csv", encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
-    assert header[:5] == ["status", "postcode", "error", "status_", "error_"]
+    assert header[:6] == ["status", "postcode", "error", "lookup", "status_", "error_"]
     out = read_csv(tmp_path / "o.csv")
     assert [r["status"] for r in out] == [f"mine{i}" for i in range(6)]
     reasons: dict[str, set[str]] = {r["status_"]: set() for r in out}

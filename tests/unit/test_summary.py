@@ -32,7 +32,8 @@ def test_each_dataset_of_a_pass_says_what_it_spent() -> None:
 
 
 def test_enqueued_only_names_every_run_and_masks_the_password() -> None:
-    """--no-work over two datasets: both runs named, the real URL, no password."""
+    """--no-work over two datasets: both runs named, and in the export it says, the real
+    URL, no password."""
     parts = tuple(
         (name, RunReport(run, None, 5, {}, enqueued_only=True))
         for run, name in ((3, "occupation"), (4, "income"))
@@ -41,6 +42,7 @@ def test_enqueued_only_names_every_run_and_masks_the_password() -> None:
     said = _said(report, "postgresql://me:hunter2@db.example/runs")
     assert "runs 3 (occupation), 4 (income): 5 rows enqueued" in said
     assert "--db postgresql://me:***@db.example/runs" in said
+    assert "--run 3,4 --out FILE" in said
     assert "hunter2" not in said
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from bulkfetch.engine import EngineSettings
 from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.io.formats import INPUT_FORMATS
+from bulkfetch.io.names import NAMINGS
 from bulkfetch.io.sinks import FORMATS
 from bulkfetch.pacing.limits import Limit, parse_limit
 
@@ -70,6 +71,11 @@ def _real(text: str, wanted: str, fits: Callable[[float], bool]) -> float:
 def positive_int(text: str) -> int:
     """A whole number from 1 to what the store can hold."""
     return _whole(text, 1, _STORED)
+
+
+def run_ids(text: str) -> list[int]:
+    """Run ids, comma-separated (``1,2``): each a whole number from 1 on."""
+    return [positive_int(part.strip()) for part in text.split(",")]
 
 
 def count(text: str) -> int:
@@ -202,6 +208,15 @@ def output() -> argparse.ArgumentParser:
         " and is not a plain number gets a ' before it, so that a spreadsheet shows it rather"
         " than runs it; your input's cells are never changed. JSON Lines and Parquet always"
         " hold what the API gave",
+    )
+    options.add_argument(
+        "--column-names",
+        choices=NAMINGS,
+        default="as-is",
+        help="the names of the columns bulkfetch adds (lookup, status, error and the"
+        " answers'): as-is (occupation.residents.1. Managers, directors...) or snake"
+        " (occupation_residents_1_managers_directors...), which pandas and SQL take as they"
+        " are; your input's columns keep their names",
     )
     return options
 

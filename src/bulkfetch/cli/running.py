@@ -41,6 +41,7 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
         db=args.db,
         output_format=args.output_format,
         raw_values=args.raw_values,
+        column_names=args.column_names,
         input_format=args.input_format,
         delimiter=args.delimiter,
         sheet=args.sheet,
@@ -124,7 +125,8 @@ def _print_summary(report: RunReport, err: Console, shown: set[str], db: str) ->
             err,
             f"run{'s' if len(named) > 1 else ''} {runs}: {report.rows} rows enqueued. Start"
             f" workers with 'bulkfetch work --db {where}'; write the output with 'bulkfetch"
-            f" export --db {where} --run {report.run_id} --out FILE'.",
+            f" export --db {where} --run {','.join(str(part.run_id) for _, part in named)}"
+            " --out FILE'.",
         )
         return
     parts = ", ".join(f"{count} {status}" for status, count in sorted(report.statuses.items()))

@@ -32,11 +32,18 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "export",
         parents=[options.output()],
         help="write a run's output from the store",
-        epilog=examples("bulkfetch export --db bulkfetch.db --run 1 --out again.csv"),
+        epilog=examples(
+            "bulkfetch export --db bulkfetch.db --run 1 --out again.csv",
+            "bulkfetch export --db bulkfetch.db --run 1,2 --out both-datasets.csv",
+        ),
     )
     export.add_argument("--db", required=True, help="the job store")
     export.add_argument(
-        "--run", required=True, type=options.positive_int, help="the run id ('status' shows it)"
+        "--run",
+        required=True,
+        type=options.run_ids,
+        help="the run id ('status' shows it), or the ids of one pass's runs, comma-separated"
+        " (1,2: one command's datasets), written side by side as that command wrote them",
     )
     export.set_defaults(handler=_export)
 
@@ -67,7 +74,12 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     async def write() -> dict[str, int]:
         async with await Store.open(args.db, exclusive=False) as store:
             return await export_run(
-                store, args.run, args.out, output_format=output, raw_values=args.raw_values
+                store,
+                args.run,
+                args.out,
+                output_format=output,
+                raw_values=args.raw_values,
+                naming=args.column_names,
             )
 
     statuses = speedups.run(write)

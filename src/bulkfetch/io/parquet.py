@@ -159,6 +159,7 @@ class ParquetSink:
         path: Path,
         header: Sequence[str],
         columns: Sequence[str],
+        titles: Sequence[str] | None = None,
         *,
         row_column: bool,
         types: Mapping[str, str],
@@ -167,7 +168,7 @@ class ParquetSink:
         self._pa = pa
         self._columns = list(columns)
         self._row_column = row_column
-        added = added_columns(self._columns, row_column=row_column)
+        added = added_columns(self._columns if titles is None else titles, row_column=row_column)
         names = [*distinct_names(header), *output_names(header, added)]
         arrow = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
         fields = [pa.field(name, pa.string()) for name in names[: len(header)]]

@@ -71,13 +71,18 @@ def open_sink(
     columns: Sequence[str],
     *,
     row_column: bool,
+    titles: Sequence[str] | None = None,
+    looked_up: bool = False,
     types: Mapping[str, str] | None = None,
     raw_values: bool = False,
 ) -> Iterator[Sink]:
     """A sink writing to ``out`` (``-``: standard output) in ``output`` format: input columns,
-    then ``columns`` (the answers' value and fixed columns). ``types``: each value column's
-    type for Parquet (see :class:`bulkfetch.io.parquet.ColumnTypes`). ``raw_values``: CSV and
-    TSV cells from the API as they are, formulas and all."""
+    then ``columns`` (the answers' value and fixed columns), named ``titles`` (default:
+    as they are). ``looked_up``: each record's last field, and ``header``'s last name, are
+    the value the row looked up (JSON Lines: beside the input, not in it). ``types``: each
+    value column's type for Parquet (see :class:`bulkfetch.io.parquet.ColumnTypes`).
+    ``raw_values``: CSV and TSV cells from the API as they are, formulas and all."""
+    titles = list(columns) if titles is None else list(titles)
     if output == "parquet":
         if out == STDOUT:
             raise UsageError("Parquet cannot be written to standard output: give --out a file")
@@ -85,7 +90,9 @@ def open_sink(
 
         with (
             atomic_file(out) as temp,
-            ParquetSink(temp, header, columns, row_column=row_column, types=types or {}) as parquet,
+            ParquetSink(
+                temp, header, columns, titles, row_column=row_column, types=types or {}
+            ) as parquet,
         ):
             yield parquet
         return
@@ -94,12 +101,12 @@ def open_sink(
             raise UsageError("XLSX cannot be written to standard output: give --out a file")
         from bulkfetch.io.workbook import XlsxSink  # the xlsx extra
 
-        with atomic_file(out) as temp, XlsxSink(temp, header, columns, row_column) as book:
+        with atomic_file(out) as temp, XlsxSink(temp, header, columns, titles, row_column) as book:
             yield book
         return
     with _text(out) as handle:
         if output == "jsonl":
-            yield JsonlSink(handle, header)
+            yield JsonlSink(handle, header[:-1] if looked_up else header, looked_up=looked_up)
         else:
             delimiter = "\t" if output == "tsv" else ","
             yield CsvSink(
@@ -107,6 +114,7 @@ def open_sink(
                 header,
                 columns,
                 row_column=row_column,
+                titles=titles,
                 delimiter=delimiter,
                 raw_values=raw_values,
             )
@@ -157,6 +165,7 @@ class CsvSink:
         columns: Sequence[str],
         *,
         row_column: bool,
+        titles: Sequence[str] | None = None,
         delimiter: str = ",",
         raw_values: bool = False,
     ) -> None:
@@ -181,7 +190,8 @@ class CsvSink:
         self._column_of: Any = None
         self._learning = 0
         self._row_column = row_column
-        added = [self._cell(name) for name in added_columns(self._columns, row_column=row_column)]
+        named = self._columns if titles is None else list(titles)
+        added = [self._cell(name) for name in added_columns(named, row_column=row_column)]
         names = output_names(header, added)
         # Readers take a file's first U+FEFF for a byte-order mark and drop it, unless quoted.
         bom = bool(header) and header[0].startswith("\ufeff")
@@ -312,7 +322,7 @@ class CsvSink:
             self._pending.clear()
 
 
-_OWN_KEYS = frozenset({"input", "status", "error"})  # a JSON Lines row's own, always
+_OWN_KEYS = frozenset({"input", "lookup", "status", "error"})  # a JSON Lines row's own
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False)
 
 
@@ -321,10 +331,13 @@ class JsonlSink:
 
     An answer's part of its lines is made once, as text, when it is rendered."""
 
-    def __init__(self, handle: IO[str], header: Sequence[str]) -> None:
+    def __init__(self, handle: IO[str], header: Sequence[str], *, looked_up: bool = False) -> None:
+        """``looked_up``: each record's fields end with the value it looked up, after those
+        of ``header``: a ``lookup`` key of its line."""
         self._handle = handle
         self._header = distinct_names(header)
         self._statuses: dict[str, str] = {}
+        self._looked_up = looked_up
 
     def render(self, answers: Answers, body: str) -> Rendered:
         document = answers.output_document(body)
@@ -351,14 +364,17 @@ class JsonlSink:
                 continue
             # What json.dumps makes of the line's object, piece by piece.
             given = _json(dict(zip(header, fields, strict=False)))
+            looked = f', "lookup": {_json(fields[-1])}' if self._looked_up else ""
             said = self._statuses.get(status) or self._statuses.setdefault(status, _json(status))
             why = "" if error is None else f', "error": {_json(error)}'
             tail = texts[0] if texts else ""
-            lines.append(f'{{"input": {given}, "status": {said}{why}{tail}}}\n')
+            lines.append(f'{{"input": {given}{looked}, "status": {said}{why}{tail}}}\n')
         self._handle.write("".join(lines))
 
     def _line(self, fields: Sequence[str], status: str, error: str | None) -> dict[str, Any]:
         line: dict[str, Any] = {"input": dict(zip(self._header, fields, strict=False))}
+        if self._looked_up:
+            line["lookup"] = fields[-1]
         line["status"] = status
         if error is not None:
             line["error"] = error

@@ -39,7 +39,12 @@ class XlsxSink:
     (with ``raw_values``: a cell in a workbook is text, never run, so it needs no ``'``)."""
 
     def __init__(
-        self, path: Path, header: Sequence[str], columns: Sequence[str], row_column: bool
+        self,
+        path: Path,
+        header: Sequence[str],
+        columns: Sequence[str],
+        titles: Sequence[str] | None = None,
+        row_column: bool = False,
     ) -> None:
         try:
             from openpyxl import Workbook
@@ -55,7 +60,9 @@ class XlsxSink:
         self._rows = 0
         self._header: list[str] | None = None
         self._text = io.StringIO()
-        self._csv = CsvSink(self._text, header, columns, row_column=row_column, raw_values=True)
+        self._csv = CsvSink(
+            self._text, header, columns, row_column=row_column, titles=titles, raw_values=True
+        )
         self._sheet: Any = None
         self._new_sheet()
         self._drain()

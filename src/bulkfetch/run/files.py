@@ -21,7 +21,7 @@ from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
 from bulkfetch.jobs import RowStatus
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
-from bulkfetch.run.output import Part, write_output
+from bulkfetch.run.output import ColumnNaming, Part, write_output
 from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.passes import begin_pass
 from bulkfetch.run.plan import plan_pass, sum_plans
@@ -39,6 +39,7 @@ class RunOptions(TypedDict, total=False):
     output_format: OutputFormat | None  # default: what the output's name says (CSV)
     raw_values: bool  # CSV and TSV: the API's values as given, even a formula (default False:
     # a value a spreadsheet would run gets a leading "'"; see bulkfetch.io.cells)
+    column_names: ColumnNaming  # the added columns' names: "as-is" (default) or "snake"
     input_format: str | None  # csv, tsv, jsonl, xlsx, parquet; default: what its name says
     delimiter: str | None  # delimited text's; default: found from its header line
     sheet: str | None  # an .xlsx input's sheet; default: the first
@@ -203,16 +204,24 @@ async def _run(
             max_age=options.get("max_age"),
         )
         done.append(run)
-    raw = options.get("raw_values", False)
+    raw, naming = options.get("raw_values", False), options.get("column_names", "as-is")
     if len(runs) == 1:
-        return await first.report(await first.write(out, output, raw_values=raw), out, rate)
+        statuses = await first.write(out, output, raw_values=raw, naming=naming)
+        return await first.report(statuses, out, rate)
     for run in runs.values():
         run.check_writable()
     merged = [Part(name, run.id, run.client) for name, run in runs.items()]
     # Rows the first run stopped before enqueueing are written pending, from the input.
     rest = None if first.enqueue_complete else source.rows()
     statuses = await write_output(
-        store, merged, out, output, rest=rest, rest_from=first.rows, raw_values=raw
+        store,
+        merged,
+        out,
+        output,
+        rest=rest,
+        rest_from=first.rows,
+        raw_values=raw,
+        naming=naming,
     )
     if not statuses.get(RowStatus.PENDING.value) and all(r.stop.kind is None for r in done):
         for run in runs.values():

@@ -1,32 +1,40 @@
 """A pass's output, written from the store alone: a row per input row, in input order, as it
-was enqueued, with its status, the reason when it is not ok, and its answers as the sink
-writes them. One writer for a run of one dataset and for several runs over one input
-(CrystalRoof's datasets side by side): each run is a :class:`Part`; one part's columns
-are its own (``residents.Total``), several parts' are prefixed by their names
-(``income.status``, ``income.error``, ``income.totalMeanAnnualIncome``), and a row is
-``ok`` only when every part answered it. A kept answer the sink cannot write makes its
-row failed, not the output."""
+was enqueued, with the value it looked up (as normalised), its status, the reason when it is
+not ok, and its answers as the sink writes them. One writer for a run of one dataset and for
+several runs over one input (CrystalRoof's datasets side by side): each run is a
+:class:`Part`, and one rule names their columns, alone or side by side: a part's value
+columns carry its name (``occupation.residents.Total``; none for an API whose writer names
+no parts), and side by side each part has its own status and error too
+(``income.status``, ``income.error``), a row ``ok`` only when every part answered it. A
+part's columns are those its writer knows before any answer, then those its answers showed:
+the same header whether the run stopped early or finished. A kept answer the sink cannot
+write makes its row failed, not the output."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkfetch.adapter import Answers
 from bulkfetch.errors import UsageError
-from bulkfetch.io.records import NOTHING, RecordValues, Rendered
+from bulkfetch.io.names import ColumnNaming, named
+from bulkfetch.io.records import NOTHING, RecordValues, Rendered, output_names
 from bulkfetch.io.sinks import OutputFormat, Sink, open_sink, write_many
 from bulkfetch.io.sources import Row, each_row
 from bulkfetch.jobs import JobState, RowStatus
+from bulkfetch.run.parts import Part, named_parts, template_of
 from bulkfetch.store import Store
 from bulkfetch.store.records import StoredRow
 from bulkfetch.store.results import Results
 
-__all__ = ["OutputFormat", "Part", "write_output"]
+__all__ = ["LOOKUP", "ColumnNaming", "OutputFormat", "Part", "write_output"]
+
+LOOKUP = "lookup"  # the column of the value a row looked up, as normalised
+# Names the columns bulkfetch adds have, beside which an answer's column is renamed.
+_ADDED = ("row", "status", "error", LOOKUP)
 
 # A row's status from its parts' (a value that cannot be valid aside): the first of these
 # any part has, else ok.
@@ -39,15 +47,6 @@ _OK, _PENDING, _FAILED = RowStatus.OK.value, RowStatus.PENDING.value, RowStatus.
 _KEPT = frozenset(status.value for status in _ANSWERED)
 _CHUNK = 5000  # rows of the input's rest written at once
 _status_of = itemgetter(2)  # a record's status
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One run of a pass: the name its columns carry beside others', and its writer."""
-
-    name: str
-    run_id: int
-    answers: Answers
 
 
 class _Said(NamedTuple):
@@ -68,12 +67,14 @@ async def write_output(
     rest: Iterator[Row] | AsyncIterator[Row] | None = None,
     rest_from: int = 0,
     raw_values: bool = False,
+    naming: ColumnNaming = "as-is",
 ) -> dict[str, int]:
     """Write the parts' rows, in input order (and the rows of ``rest`` from ``rest_from``
     on: the input's rows the first part had not enqueued when it stopped, all pending); the
     count of each row status. ``raw_values``: CSV and TSV cells from the API as they are
-    (see :mod:`bulkfetch.io.cells`). One ordered scan of each part's rows, a page at a
-    time, written a page at a time."""
+    (see :mod:`bulkfetch.io.cells`); ``naming``: the added columns' names as they are, or
+    in snake case (see :mod:`bulkfetch.io.names`). One ordered scan of each part's rows, a
+    page at a time, written a page at a time."""
     details = [await store.runs.detail(part.run_id) for part in parts]
     first = details[0]
     if first is None:
@@ -88,26 +89,31 @@ async def write_output(
         )
     stopped = next((d.stop_reason for d in details if d is not None and d.stop_reason), None)
     not_yet = "not fetched yet" + (f" (the run stopped: {stopped})" if stopped else "")
-    side = _Side(parts)
-    columns = await side.columns(store)
+    templates = [template_of(detail) for detail in details]
+    side = _Side(named_parts(parts, templates))
+    columns, titles = await side.columns(store, templates)
     types = await side.types(store) if output_format == "parquet" else None
+    header = [*first.header, *output_names(first.header, [LOOKUP])]
     statuses: Counter[str] = Counter()
+    looked_up = await store.results.looked_up(parts[0].run_id)
     with open_sink(
         out,
         output_format,
-        first.header,
+        header,
         columns,
+        titles=named(titles, naming, taken=_ADDED),
+        looked_up=True,
         row_column=side.expands_rows,
         types=types,
         raw_values=raw_values,
     ) as sink:
         render = _Renderer(side, sink)
         if side.single:
-            async for page in store.results.scan(parts[0].run_id):
+            async for page in store.results.scan(parts[0].run_id, looked_up):
                 write_many(sink, _single(page, not_yet, render, statuses))
         else:
             ahead = [_Ahead(store.results.scan(part.run_id)) for part in parts[1:]]
-            async for page in store.results.scan(parts[0].run_id):
+            async for page in store.results.scan(parts[0].run_id, looked_up):
                 for other in ahead:  # the other parts' rows as far as the page goes
                     await other.read_to(page[-1][0])
                 write_many(sink, _merged(page, ahead, not_yet, render, statuses))
@@ -117,7 +123,7 @@ async def write_output(
             chunk: list[RecordValues] = []
             async for row_no, fields in each_row(rest):
                 if row_no >= rest_from:  # not enqueued: the run stopped while reading the input
-                    chunk.append((row_no, fields, _PENDING, blank, not_yet))
+                    chunk.append((row_no, [*fields, ""], _PENDING, blank, not_yet))
                     if len(chunk) >= _CHUNK:
                         statuses[_PENDING] += len(chunk)
                         write_many(sink, chunk)
@@ -137,9 +143,10 @@ def _single(
     sink, answers = render.sink, render.side.parts[0].answers
     records: list[RecordValues] = []
     add = records.append
-    for (row_no, job_id, state, body, why, _), fields in zip(
+    for (row_no, job_id, state, body, why, _, lookup), fields in zip(
         page, Results.page_fields(page), strict=True
     ):
+        fields.append(lookup or "")
         status = _STATUS.get(state, "invalid")
         error = None if status == _OK else not_yet if status == _PENDING else why
         answer = NOTHING
@@ -171,7 +178,7 @@ def _merged(
     while enqueueing) has the rest pending."""
     side = render.side
     for row in page:
-        row_no, _, state, _, why, fields = row
+        row_no, _, state, _, why, fields, lookup = row
         said = [_part_of(found, not_yet) for found in (row, *[o.at(row_no) for o in ahead])]
         note = (why or "") if _STATES.get(state) is None else None
         status, error = side.status(said, note)
@@ -179,7 +186,7 @@ def _merged(
         if isinstance(answer, str):
             status, error, answer = RowStatus.FAILED, answer, NOTHING
         statuses[status.value] += 1
-        yield row_no, Results.fields(fields), status.value, answer, error
+        yield row_no, [*Results.fields(fields), lookup or ""], status.value, answer, error
 
 
 def _render_kept(sink: Sink, answers: Answers, body: str) -> Rendered | str:
@@ -214,15 +221,26 @@ class _Side:
         self._said = said
         return self
 
-    async def columns(self, store: Store) -> list[str]:
-        """The output's value columns: what the parts' answers fill, then their fixed ones."""
-        names: list[str] = []
-        for part in self.parts:
+    async def columns(
+        self, store: Store, templates: Sequence[Mapping[str, str]]
+    ) -> tuple[list[str], list[str]]:
+        """The output's value columns (what the parts' writers know before any answer, then
+        what their answers fill, then their fixed ones), and their names as written."""
+        columns: list[str] = []
+        titles: list[str] = []
+        for part, template in zip(self.parts, templates, strict=True):
             fixed = part.answers.fixed_columns
-            kept = [c for c in await store.results.columns(part.run_id) if c not in fixed]
+            known = getattr(part.answers, "known_columns", None)
+            filled = [
+                *(known(template) if known is not None else ()),
+                *(await store.results.columns(part.run_id)),
+            ]
+            kept = [c for c in dict.fromkeys(filled) if c not in fixed]
             own = [*kept, *fixed] if self.single else ["status", "error", *kept, *fixed]
-            names += own if self.single else [f"{part.name}.{c}" for c in own]
-        return names
+            named = [f"{part.name}.{c}" if part.name else c for c in own]
+            columns += own if self.single else named
+            titles += named
+        return columns, titles
 
     async def types(self, store: Store) -> dict[str, str]:
         """Each value column's Parquet type, from every kept answer of the parts."""
@@ -273,7 +291,7 @@ class _Side:
                 one["error"] = each.error
             if each.body is not None:
                 one.update(part.answers.output_document(each.body))
-            document[part.name] = one
+            document[part.name or ""] = one
         return document
 
 
@@ -310,7 +328,7 @@ def _part_of(row: StoredRow | None, not_yet: str) -> _Said:
     """What a part says of a row."""
     if row is None:
         return _Said(RowStatus.PENDING, not_yet)
-    _, job_id, stored, body, why, _ = row
+    _, job_id, stored, body, why, _, _ = row
     state = _STATES.get(stored)
     status = RowStatus.INVALID if state is None else RowStatus.of(state)
     error = not_yet if status is RowStatus.PENDING else None if status is RowStatus.OK else why

@@ -20,7 +20,7 @@ from bulkfetch.jobs import JobState, Outcome, OutcomeKind, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import BULK_CHUNK, CHUNK
-from bulkfetch.run.output import OutputFormat, Part, write_output
+from bulkfetch.run.output import ColumnNaming, OutputFormat, Part, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
@@ -234,23 +234,30 @@ class Run:
             raise unread[0]
 
     async def write(
-        self, out: Path, output_format: OutputFormat = "csv", *, raw_values: bool = False
+        self,
+        out: Path,
+        output_format: OutputFormat = "csv",
+        *,
+        raw_values: bool = False,
+        naming: ColumnNaming = "as-is",
     ) -> dict[str, int]:
         """Write the output from the store; the count of each row status (see
         :meth:`check_writable` for what is refused first). ``raw_values``: CSV and TSV cells
-        from the API as they are (see :mod:`bulkfetch.io.cells`)."""
+        from the API as they are (see :mod:`bulkfetch.io.cells`); ``naming``: the added
+        columns' names as they are or in snake case (see :mod:`bulkfetch.io.names`)."""
         self.check_writable()
         source = self.source
         # Rows the run stopped before enqueueing are written pending, from the input.
         rest = source.rows() if not self.enqueue_complete and source is not None else None
         statuses = await write_output(
             self.store,
-            [Part("", self.id, self.client)],
+            [Part(None, self.id, self.client)],
             out,
             output_format,
             rest=rest,
             rest_from=self.rows,
             raw_values=raw_values,
+            naming=naming,
         )
         if self.stop.kind is None and not statuses.get(RowStatus.PENDING.value):
             await self.store.runs.complete(self.id)
@@ -315,7 +322,12 @@ class Run:
             answered = sum(
                 n for state, n in counts.jobs_by_state.items() if JobState(state).is_answered
             )
+            counted = self.spent.from_store  # what an earlier report of this process kept
             self.spent.from_store = max(0, answered - self.answered_here)
+            if self.spent.from_store != counted:  # the run keeps each invocation's, once
+                counts.spend.from_store = await self.store.runs.add_from_store(
+                    self.id, self.spent.from_store - counted
+                )
         return RunReport(
             run_id=self.id,
             output=out,

@@ -21,11 +21,12 @@ import anyio
 from bulkfetch.adapter import Client
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
+from bulkfetch.errors import UsageError
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.plugins import rebuild
-from bulkfetch.run.output import OutputFormat
+from bulkfetch.run.output import ColumnNaming, OutputFormat, Part, write_output
 from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.report import Progress, WorkReport
 from bulkfetch.run.run import Run
@@ -113,14 +114,41 @@ async def work(
 
 async def export_run(
     store: Store,
-    run_id: int,
+    run_id: int | Sequence[int],
     out: Path,
     *,
     output_format: OutputFormat = "csv",
     raw_values: bool = False,
+    naming: ColumnNaming = "as-is",
 ) -> dict[str, int]:
     """Write run ``run_id``'s output from the store alone (its rows and their answers), on
-    any host, with or without its input file. The count of each row status. ``raw_values``:
-    CSV and TSV cells from the API as they are (see :mod:`bulkfetch.io.cells`)."""
-    run = await Run.attach(store, run_id, None)
-    return await run.write(out, output_format, raw_values=raw_values)
+    any host, with or without its input file; several runs of one pass (``[1, 2]``), side
+    by side as their command wrote them. The count of each row status. ``raw_values``: CSV
+    and TSV cells from the API as they are (see :mod:`bulkfetch.io.cells`); ``naming``: the
+    added columns' names (see :mod:`bulkfetch.io.names`)."""
+    ids = [run_id] if isinstance(run_id, int) else list(dict.fromkeys(run_id))
+    runs = [await Run.attach(store, one, None) for one in ids]
+    if len(runs) == 1:
+        return await runs[0].write(out, output_format, raw_values=raw_values, naming=naming)
+    await _one_pass(store, ids)
+    for run in runs:
+        run.check_writable()
+    parts = [Part(None, run.id, run.client) for run in runs]
+    return await write_output(
+        store, parts, out, output_format, raw_values=raw_values, naming=naming
+    )
+
+
+async def _one_pass(store: Store, ids: Sequence[int]) -> None:
+    """Refuse runs side by side that are not over one input (its rows one for one)."""
+    inputs = {}
+    for one in ids:
+        detail = await store.runs.detail(one)
+        inputs[one] = None if detail is None else (detail.input, detail.header)
+    first = inputs[ids[0]]
+    others = [str(one) for one in ids[1:] if first is None or inputs[one] != first]
+    if others:
+        raise UsageError(
+            f"run {ids[0]} and run {', '.join(others)} are not over the same input: give"
+            " --run the runs of one pass (one command's datasets, as it named them)"
+        )

@@ -64,6 +64,7 @@ class RunDetail:
     header: list[str] | None = None  # None: a run made before version 3, rows not kept
     rows_enqueued: int = 0
     stop_reason: str | None = None
+    options: str | None = None  # JSON: what its lookups share (its template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +100,10 @@ class OutputRow:
 # A row of a run's output as a scan of the store gives it (``Results.scan``), a plain tuple:
 # a million rows cost no object each. Its number, its job's id and state (both None: the
 # input could not be a valid lookup; a state is a JobState's value), the job's kept body,
-# why the row is invalid or the job's last error, and the row's fields as enqueued, as JSON
-# text (``Results.fields`` reads them; None in runs of before version 3).
-StoredRow = tuple[int, int | None, str | None, str | None, str | None, str | None]
+# why the row is invalid or the job's last error, the row's fields as enqueued, as JSON
+# text (``Results.fields`` reads them; None in runs of before version 3), and the value its
+# lookup looked up, as normalised (None: no job, or not asked for).
+StoredRow = tuple[int, int | None, str | None, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)

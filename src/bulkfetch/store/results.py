@@ -3,11 +3,15 @@ columns those answers fill."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from bulkfetch import speedups
 from bulkfetch.jobs import JobState
@@ -43,16 +47,39 @@ class Results:
             ordered.update(dict.fromkeys(speedups.loads(signature)))
         return list(ordered)
 
-    async def scan(self, run_id: int) -> AsyncIterator[list[StoredRow]]:
-        """Every row of the run, in input order, with its job's state and result, a page at
-        a time, as plain tuples (see :data:`~bulkfetch.store.records.StoredRow`): the one
-        ordered scan a run's output is written from, read by row number (the primary key)
-        a page a statement, with no statement a row."""
+    async def looked_up(self, run_id: int) -> str | None:
+        """The parameter the run's lookups take their input's value in (as normalised):
+        the one a lookup has that the run's options do not name; None if the run has no
+        lookup yet, or not one such parameter."""
+
+        def statements(conn: Connection) -> tuple[Any, Any] | None:
+            return conn.execute(first_lookup, {"run": run_id}).first()
+
+        found = await self._access.read(statements)
+        if found is None or found[0] is None:
+            return None
+        shared = set(json.loads(found[1] or "{}"))
+        own = [key for key in json.loads(found[0]) if key not in shared]
+        return own[0] if len(own) == 1 else None
+
+    async def scan(
+        self, run_id: int, looked_up: str | None = None
+    ) -> AsyncIterator[list[StoredRow]]:
+        """Every row of the run, in input order, with its job's state and result (and its
+        lookup's ``looked_up`` parameter), a page at a time, as plain tuples (see
+        :data:`~bulkfetch.store.records.StoredRow`): the one ordered scan a run's output is
+        written from, read by row number (the primary key) a page a statement, with no
+        statement a row."""
         after = -1
         while True:
 
             def statements(conn: Connection, after: int = after) -> list[StoredRow]:
-                params = {"run": run_id, "after": after, "limit": SCAN_PAGE}
+                params = {
+                    "run": run_id,
+                    "after": after,
+                    "limit": SCAN_PAGE,
+                    "key": looked_up or "",
+                }
                 found = execute(conn, scan_page, params)
                 try:  # the driver's rows as they are: no result object made for each
                     return cast("list[StoredRow]", found.cursor.fetchall())
@@ -98,7 +125,7 @@ class Results:
         """The run's rows after row number ``after``, in input order, a page of them."""
 
         def statements(conn: Connection) -> list[Any]:
-            params = {"run": run_id, "after": after, "limit": OUTPUT_PAGE}
+            params = {"run": run_id, "after": after, "limit": OUTPUT_PAGE, "key": ""}
             return list(execute(conn, scan_page, params))
 
         return [
@@ -110,7 +137,7 @@ class Results:
                 error,
                 speedups.loads(fields) if fields is not None else None,
             )
-            for row_no, job_id, state, body, error, fields in await self._access.read(statements)
+            for row_no, job_id, state, body, error, fields, _ in await self._access.read(statements)
         ]
 
     async def bodies(self, run_id: int) -> AsyncIterator[str]:
@@ -139,6 +166,26 @@ SCAN_PAGE = 5000  # rows of output read in one statement by a scan, as tuples
 _held = run_rows.alias("held")
 _fields_run = sa.select(runs.c.fields_run).where(runs.c.id == sa.bindparam("run")).scalar_subquery()
 
+
+class _param(FunctionElement[str]):
+    """A lookup's parameter of a name, from its JSON text (NULL if it has none)."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(_param)
+def _param_sqlite(element: _param, compiler: SQLCompiler, **kw: Any) -> str:
+    params, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_extract({params}, '$.' || json_quote({key}))"
+
+
+@compiles(_param, "postgresql")
+def _param_postgresql(element: _param, compiler: SQLCompiler, **kw: Any) -> str:
+    params, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({params} AS JSON) ->> CAST({key} AS TEXT))"
+
+
 scan_page = (
     sa.select(
         run_rows.c.row_no,
@@ -147,6 +194,7 @@ scan_page = (
         results.c.body,
         sa.func.coalesce(run_rows.c.note, jobs.c.last_error),
         sa.func.coalesce(run_rows.c.fields, _held.c.fields),
+        _param(jobs.c.params, sa.bindparam("key", type_=sa.Text)),
     )
     .select_from(run_rows)
     .outerjoin(jobs, jobs.c.id == run_rows.c.job_id)
@@ -155,6 +203,16 @@ scan_page = (
     .where(run_rows.c.run_id == sa.bindparam("run"), run_rows.c.row_no > sa.bindparam("after"))
     .order_by(run_rows.c.row_no)
     .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+# A lookup of the run (its parameters' JSON) and the run's options (JSON), if it has one.
+first_lookup = (
+    sa.select(jobs.c.params, runs.c.options)
+    .select_from(run_rows)
+    .join(jobs, jobs.c.id == run_rows.c.job_id)
+    .join(runs, runs.c.id == run_rows.c.run_id)
+    .where(run_rows.c.run_id == sa.bindparam("run"))
+    .limit(1)
 )
 
 _of_run = (

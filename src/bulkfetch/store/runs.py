@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bulkfetch.jobs import JobState
-from bulkfetch.spend import Spend
 from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
+from bulkfetch.store.counts import run_counts
 from bulkfetch.store.records import RunCounts, RunDetail, RunInfo, RunSpec
-from bulkfetch.store.schema import ANSWERED_STATES, jobs, results, run_jobs, run_rows, runs
+from bulkfetch.store.schema import jobs, results, run_jobs, runs
 
 __all__ = ["Runs"]
 
@@ -230,6 +230,7 @@ class Runs:
                     runs.c.header,
                     runs.c.rows_enqueued,
                     runs.c.stop_reason,
+                    runs.c.options,
                 ).where(runs.c.id == run_id)
             ).first()
             if row is None:
@@ -244,6 +245,7 @@ class Runs:
                 json.loads(row.header) if row.header is not None else None,
                 row.rows_enqueued,
                 row.stop_reason,
+                row.options,
             )
 
         return await self._access.read(statements)
@@ -287,68 +289,31 @@ class Runs:
 
         await self._access.write(statements)
 
+    async def add_from_store(self, run_id: int, lookups: int) -> int:
+        """Count ``lookups`` more that an invocation of the run answered from the store (if
+        negative, a correction of what it counted before); the run's count now, over all
+        its invocations."""
+
+        def statements(conn: Connection) -> int:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(from_store=runs.c.from_store + lookups)
+            )
+            found = conn.execute(sa.select(runs.c.from_store).where(runs.c.id == run_id))
+            return int(found.scalar_one())
+
+        result: int = await self._access.write(statements)
+        return result
+
     async def counts(self, run_id: int) -> RunCounts | None:
         """What the run holds and spent; None if the store has no such run."""
-        found = await self._access.read(lambda conn: _counts(conn, runs.c.id == run_id))
+        found = await self._access.read(lambda conn: run_counts(conn, runs.c.id == run_id))
         return found[0] if found else None
 
     async def listing(self) -> list[RunCounts]:
         """Every run in the store, the most recently worked on first."""
-        return await self._access.read(lambda conn: _counts(conn, sa.true()))
-
-
-def _counts(conn: Connection, which: Any) -> list[RunCounts]:
-    listed = []
-    for run in conn.execute(
-        sa.select(runs).where(which).order_by(runs.c.updated_at.desc(), runs.c.id.desc())
-    ):
-        in_run = sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run.id)
-        # A lookup answered before the run began (for another run) cost it nothing.
-        earlier = sa.and_(jobs.c.state.in_(ANSWERED_STATES), jobs.c.updated_at < run.created_at)
-        by_state: dict[str, int] = {}
-        from_store = 0
-        for state, count, before in conn.execute(
-            sa.select(jobs.c.state, sa.func.count(), sa.func.count().filter(earlier))
-            .join(run_jobs, in_run)
-            .group_by(jobs.c.state)
-        ):
-            by_state[state] = int(count)
-            from_store += int(before)
-        rows, invalid = conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count().filter(run_rows.c.job_id.is_(None)),
-            ).where(run_rows.c.run_id == run.id)
-        ).one()
-        spend = Spend(
-            units=run.billed,
-            requests=run.calls,
-            from_store=from_store,
-            rate_limited=run.rate_limited,
-            retries=run.retries,
-            connect_failures=run.connect_failures,
-            maybe_billed_twice=run.maybe_billed + run.reclaimed,
-        )
-        listed.append(
-            RunCounts(
-                run_id=run.id,
-                api=run.api,
-                endpoint=run.endpoint,
-                description=run.description,
-                input=json.loads(run.input) if run.input else None,
-                options=json.loads(run.options) if run.options else None,
-                created_at=run.created_at,
-                updated_at=run.updated_at,
-                rows=int(rows),
-                invalid_rows=int(invalid),
-                jobs_by_state=by_state,
-                spend=spend,
-                max_units=run.max_units,
-                stop_kind=run.stop_kind,
-                stop_reason=run.stop_reason,
-            )
-        )
-    return listed
+        return await self._access.read(lambda conn: run_counts(conn, sa.true()))
 
 
 def insert_run(insert: Any) -> Any:
@@ -376,6 +341,7 @@ def insert_run(insert: Any) -> Any:
             connect_failures=0,
             billed=0,
             maybe_billed=0,
+            from_store=0,
         )
         .on_conflict_do_nothing(index_elements=["run_key"])
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -59,3 +61,14 @@ def billed_more(emulator: Emulator, more: int) -> Callable[[], bool]:
     """Whether ``more`` calls than now have been billed."""
     target = emulator.ledger()["billed_total"] + more
     return lambda: bool(emulator.ledger()["billed_total"] >= target)
+
+
+def rows_but_lookup(path: Path) -> list[object]:
+    """An output's rows without their lookup (and its columns without a dataset's name)."""
+    if path.suffix == ".jsonl":
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        return [{k: v for k, v in line.items() if k != "lookup"} for line in lines]
+    header, *rows = csv.reader(path.read_text(encoding="utf-8").splitlines())
+    at = header.index("lookup")
+    names = [name.removeprefix("occupation.") for name in header]
+    return [[*row[:at], *row[at + 1 :]] for row in [names, *rows]]

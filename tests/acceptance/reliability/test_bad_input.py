@@ -42,10 +42,21 @@ def test_empty_file(emulator: Emulator, tmp_path: Path) -> None:
 
 
 def test_header_only(emulator: Emulator, tmp_path: Path) -> None:
-    """No rows: an output with the header and no rows, exit 0, no call."""
+    """No rows: an output with the header (occupation's documented columns) and no rows,
+    exit 0, no call."""
     result = enrich(emulator, tmp_path, b"id,postcode\n")
     assert result.returncode == 0, result.stderr
-    assert output_rows(tmp_path) == [["id", "postcode", "status", "error", "data_date"]]
+    [header] = output_rows(tmp_path)
+    assert header[:6] == [
+        "id",
+        "postcode",
+        "lookup",
+        "status",
+        "error",
+        "occupation.residents.Total",
+    ]
+    assert len(header) == 6 + 9 + 9 + 1
+    assert header[-1] == "occupation.data_date"
     assert emulator.ledger()["requests"] == 0
 
 
@@ -62,8 +73,11 @@ def test_bom_and_crlf(emulator: Emulator, tmp_path: Path) -> None:
     result = enrich(emulator, tmp_path, b"\xef\xbb\xbfpostcode,id\r\nW6 0WW,1\r\nSW1A 1AA,2\r\n")
     assert result.returncode == 0, result.stderr
     rows = output_rows(tmp_path)
-    assert rows[0][:3] == ["postcode", "id", "status"]
-    assert [r[:3] for r in rows[1:]] == [["W6 0WW", "1", "ok"], ["SW1A 1AA", "2", "ok"]]
+    assert rows[0][:4] == ["postcode", "id", "lookup", "status"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["W6 0WW", "1", "W6 0WW", "ok"],
+        ["SW1A 1AA", "2", "SW1A 1AA", "ok"],
+    ]
 
 
 def test_latin_1(emulator: Emulator, tmp_path: Path) -> None:
@@ -87,7 +101,7 @@ def test_quoted_fields_with_newlines_and_commas(emulator: Emulator, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     rows = output_rows(tmp_path)
     assert [r[0] for r in rows[1:]] == ["1 High St,\nLondon", 'The "Old" Mill, Lane']
-    assert [r[2] for r in rows[1:]] == ["ok", "ok"]
+    assert [r[3] for r in rows[1:]] == ["ok", "ok"]
 
 
 def test_ragged_rows(emulator: Emulator, tmp_path: Path) -> None:
@@ -97,10 +111,10 @@ def test_ragged_rows(emulator: Emulator, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = output_rows(tmp_path)
     assert len(rows) == 4
-    assert [r[:4] for r in rows[1:]] == [
-        ["W6 0WW", "", "", "ok"],
-        ["N1 9GU", "1", "2,3,4", "ok"],
-        ["SW1A 1AA", "x", "y", "ok"],
+    assert [r[:5] for r in rows[1:]] == [
+        ["W6 0WW", "", "", "W6 0WW", "ok"],
+        ["N1 9GU", "1", "2,3,4", "N1 9GU", "ok"],
+        ["SW1A 1AA", "x", "y", "SW1A 1AA", "ok"],
     ]
 
 
@@ -108,7 +122,7 @@ def test_a_column_of_blanks(emulator: Emulator, tmp_path: Path) -> None:
     """Every row invalid, every row written, no call made."""
     result = enrich(emulator, tmp_path, b"id,postcode\n1,\n2,  \n3,\n")
     assert result.returncode == 0, result.stderr
-    assert [r[2] for r in output_rows(tmp_path)[1:]] == ["invalid"] * 3
+    assert [r[2:4] for r in output_rows(tmp_path)[1:]] == [["", "invalid"]] * 3
     assert emulator.ledger()["requests"] == 0
 
 
@@ -118,7 +132,7 @@ def test_duplicate_header_names(emulator: Emulator, tmp_path: Path) -> None:
     content = b"name,postcode,name\nA,W6 0WW,B\n"
     result = enrich(emulator, tmp_path, content)
     assert result.returncode == 0, result.stderr
-    assert output_rows(tmp_path)[1][:4] == ["A", "W6 0WW", "B", "ok"]
+    assert output_rows(tmp_path)[1][:5] == ["A", "W6 0WW", "B", "W6 0WW", "ok"]
     result = enrich(emulator, tmp_path, content, "--format", "jsonl")
     assert json.loads((tmp_path / "out.csv").read_text())["input"] == {
         "name": "A",

@@ -267,16 +267,20 @@ def test_an_answers_bytes_and_charset_are_read_as_they_mean(
 def test_an_answers_formulas_reach_no_spreadsheet(
     cli: Cli, hostile: Hostile, tmp_path: Path
 ) -> None:
-    """Values and column names from the API that begin like formulas are written with a
-    quote first; --raw-values writes them as they came; numbers stay numbers."""
+    """Values from the API that begin like formulas are written with a quote first (its
+    column names carry the dataset's name first); --raw-values writes them as they came;
+    numbers stay numbers."""
     hostile.behave("values")
     ran = cli(*command("crystalroof", tmp_path, hostile.url))
     assert ran.code == 0, ran.err
     row = output_rows(tmp_path / "out.csv")[0]
-    assert row["residents.link"] == "'" + FORMULA
-    assert row["'" + FORMULA] == "1"
-    assert (row["residents.Total"], row["residents.Change"]) == ("120", "-5")  # numbers
+    assert row["occupation.residents.link"] == "'" + FORMULA
+    assert row["occupation." + FORMULA] == "1"
+    assert (row["occupation.residents.Total"], row["occupation.residents.Change"]) == (
+        "120",
+        "-5",
+    )  # numbers
     raw = cli(*command("crystalroof", tmp_path, hostile.url, "--raw-values"))
     assert raw.code == 0, raw.err
     row = output_rows(tmp_path / "out.csv")[0]
-    assert (row["residents.link"], row[FORMULA]) == (FORMULA, "1")
+    assert (row["occupation.residents.link"], row["occupation." + FORMULA]) == (FORMULA, "1")

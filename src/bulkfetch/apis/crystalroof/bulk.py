@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from bulkfetch.adapter import Operation
-from bulkfetch.apis.crystalroof.catalogue import DatasetChoice, choose, parse_choice
+from bulkfetch.apis.crystalroof.catalogue import DatasetChoice, choose, parse_choice, part_names
 from bulkfetch.apis.crystalroof.client import OCCUPATION, CrystalRoof, DatasetOperation
 from bulkfetch.apis.crystalroof.columns import LocationColumns
 from bulkfetch.errors import UsageError
@@ -56,16 +56,12 @@ def choices(datasets: Sequence[str], area_type: str | None) -> dict[str, Dataset
     cannot be asked as given, or twice."""
     if not datasets:
         raise UsageError("give at least one dataset")
-    picked: dict[str, DatasetChoice] = {}
+    picked: list[DatasetChoice] = []
     for text in datasets:
         name, options = parse_choice(text)
         choice = choose(name, options, area_type=area_type)
-        if choice in picked.values():
+        if choice in picked:
             raise UsageError(f"the dataset {text!r} is given twice")
-        short, more = choice.short, 1
-        while short in picked:  # the same name twice: at another area type, or path
-            more += 1
-            suffix = choice.area_type if more == 2 and choice.area_type else str(more)
-            short = f"{choice.short}-{suffix}"
-        picked[short] = choice
-    return picked
+        picked.append(choice)
+    names = part_names([(choice.short, choice.area_type) for choice in picked])
+    return dict(zip(names, picked, strict=True))

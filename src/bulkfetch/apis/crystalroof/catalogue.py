@@ -11,7 +11,7 @@ dataset outside the catalogue is still asked for by its path and options.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bulkfetch.errors import UsageError
@@ -20,14 +20,29 @@ __all__ = [
     "AREA_TYPES",
     "CATALOGUE",
     "NO_SEGMENT",
+    "OCCUPATION_GROUPS",
     "Dataset",
     "DatasetChoice",
     "choose",
     "find",
     "parse_choice",
+    "part_names",
 ]
 
 AREA_TYPES = ("oa", "lsoa", "msoa", "lad", "region", "country")
+# The occupation answer's groups, as its documentation's example names them (SOC 2020's
+# major groups): ``residents`` has each and their ``Total``, ``rank`` each.
+OCCUPATION_GROUPS = (
+    "1. Managers, directors and senior officials",
+    "2. Professional occupations",
+    "3. Associate professional and technical occupations",
+    "4. Administrative and secretarial occupations",
+    "5. Skilled trades occupations",
+    "6. Caring, leisure and other service occupations",
+    "7. Sales and customer service occupations",
+    "8. Process, plant and machine operatives",
+    "9. Elementary occupations",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,9 @@ class Dataset:
     # characters): for --plan's disk before the store holds any. A guess from the
     # emulator's answers, which take the shapes the provider documents.
     answer_chars: int = 500
+    # The output columns its answers fill, in their order, where the provider documents
+    # its answer (known before any answer: an output stopped early has them too).
+    columns: tuple[str, ...] = ()
 
     @property
     def default_area_type(self) -> str | None:
@@ -57,6 +75,11 @@ CATALOGUE: tuple[Dataset, ...] = (
         "occupation",
         about="Census 2021 occupation (SOC 2020)",
         answer_chars=1860,
+        columns=(
+            "residents.Total",
+            *(f"residents.{group}" for group in OCCUPATION_GROUPS),
+            *(f"rank.{group}" for group in OCCUPATION_GROUPS),
+        ),
     ),
     Dataset(
         "work-and-travel/ns-sec-occupation-types-affluence",
@@ -76,6 +99,7 @@ CATALOGUE: tuple[Dataset, ...] = (
         area_types=(),
         about="mean household income and its rank (a flat body)",
         answer_chars=190,
+        columns=("totalMeanAnnualIncome", "totalMeanAnnualIncomeRank"),
     ),
     Dataset(
         "crime/monthly-crimes",
@@ -115,6 +139,21 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def find(path: str) -> Dataset | None:
     """The catalogue's dataset of this path or short name, if it has one."""
     return _BY_NAME.get(path.strip("/"))
+
+
+def part_names(datasets: Sequence[tuple[str, str | None]]) -> list[str]:
+    """The names the columns of datasets side by side carry, each a ``(short name, area
+    type)``: its short name, and for a name given before, that name with its area type
+    (``occupation-lsoa``) or a number after it."""
+    names: list[str] = []
+    for short, area_type in datasets:
+        name, more = short, 1
+        while name in names:  # the same name twice: at another area type, or path
+            more += 1
+            suffix = area_type if more == 2 and area_type else str(more)
+            name = f"{short}-{suffix}"
+        names.append(name)
+    return names
 
 
 @dataclass(frozen=True, slots=True)

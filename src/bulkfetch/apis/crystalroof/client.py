@@ -21,6 +21,7 @@ from bulkfetch.apis.crystalroof.catalogue import (
     DatasetChoice,
     choose,
     find,
+    part_names,
 )
 from bulkfetch.apis.crystalroof.locations import parse_location, path_segment
 from bulkfetch.apis.crystalroof.models import DatasetResult, OccupationResult
@@ -186,6 +187,16 @@ class CrystalRoof(HttpClient):
             return ".".join(map(str, path[1:]))  # as flatten names them
         return None
 
+    def part_names(self, templates: Sequence[Mapping[str, str]]) -> list[str]:
+        """The names runs' columns carry, by their datasets (see ``part_names``): what
+        ``enrich``'s datasets are named, alone or side by side."""
+        return part_names([_named(template) for template in templates])
+
+    def known_columns(self, template: Mapping[str, str]) -> tuple[str, ...]:
+        """The value columns a run's answers fill, where its dataset's answer is documented."""
+        known = find(template.get("endpoint", ""))
+        return () if known is None else known.columns
+
     def output_document(self, body: str) -> dict[str, Any]:
         parsed = speedups.loads(body)
         return {"data": parsed["data"], "data_date": parsed.get("dataDate")}
@@ -278,6 +289,14 @@ class DatasetOperation(Generic[R]):
 def _lookup_of(client: CrystalRoof, choice: DatasetChoice, location: str) -> Lookup:
     values = {"location": parse_location(location).value, **choice.options}
     return Lookup.of(NAME, client.origin, choice.path, values)
+
+
+def _named(template: Mapping[str, str]) -> tuple[str, str | None]:
+    """A run's dataset (by its template) as :func:`part_names` names it."""
+    path = template.get("endpoint", "")
+    known = find(path)
+    short = known.short if known is not None else path.rsplit("/", 1)[-1]
+    return short, template.get("area_type") or None
 
 
 def _same(result: DatasetResult) -> DatasetResult:

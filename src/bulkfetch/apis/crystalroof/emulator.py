@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkfetch.apis.crystalroof.catalogue import Dataset, find
+from bulkfetch.apis.crystalroof.catalogue import OCCUPATION_GROUPS, Dataset, find
 from bulkfetch.apis.crystalroof.locations import Location, LocationKind, parse_location
 from bulkfetch.emulator.server import GATE, Refusal, deliver
 from bulkfetch.errors import InvalidInputError
@@ -35,17 +35,6 @@ ERRORS = {
     500: "We have already started working on a resolution!",
 }
 
-OCCUPATION_GROUPS = (
-    "1. Managers, directors and senior officials",
-    "2. Professional occupations",
-    "3. Associate professional and technical occupations",
-    "4. Administrative and secretarial occupations",
-    "5. Skilled trades occupations",
-    "6. Caring, leisure and other service occupations",
-    "7. Sales and customer service occupations",
-    "8. Process, plant and machine operatives",
-    "9. Elementary occupations",
-)
 _GENERIC_GROUPS = tuple(f"Category {i}" for i in range(1, 6))
 _AREA_SIZE = {
     "oa": (80, 300),
