@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         UsageError,
         WindowSpentError,
     )
+    from bulkfetch.frames import enrich_frame
     from bulkfetch.run import Item, Plan, Run, RunReport, fetch_many, run_file
     from bulkfetch.run.plan import plan  # the function, not its module
     from bulkfetch.spend import Spend
@@ -89,6 +90,7 @@ _WHERE = {
     "UnreachableError": "bulkfetch.errors",
     "UsageError": "bulkfetch.errors",
     "WindowSpentError": "bulkfetch.errors",
+    "enrich_frame": "bulkfetch.frames",
     "Item": "bulkfetch.run",
     "Plan": "bulkfetch.run",
     "Run": "bulkfetch.run",
@@ -163,6 +165,7 @@ __all__ = [
     "WindowSpentError",
     "__version__",
     "enrich",
+    "enrich_frame",
     "fetch_many",
     "labor_market",
     "load_api",
