@@ -317,7 +317,7 @@ def test_faults_and_429s_are_retried_to_the_same_output(
     )  # fmt: skip
     clean = start_emulator()
     source = tmp_path / "soc.csv"
-    soc_file(source, 500, seed=10)
+    soc_file(source, 250, seed=10)
     result = lmi(faulty, source, tmp_path / "f.csv", tmp_path / "f.db", "--max-attempts", "10")
     assert result.returncode == 0, result.stderr
     assert lmi(clean, source, tmp_path / "c.csv", tmp_path / "c.db").returncode == 0

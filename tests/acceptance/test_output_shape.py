@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from bulkfetch.samples import write_postcode_file
 from tests.acceptance.test_enrich import enrich, read_csv
 from tests.conftest import Emulator, run_cli
@@ -78,9 +80,10 @@ def test_snake_case_names_are_plain_and_distinct(emulator: Emulator, tmp_path: P
     ]
 
 
+@pytest.mark.slow
 def test_export_of_a_pass_writes_what_its_command_wrote(emulator: Emulator, tmp_path: Path) -> None:
-    """export --run 1,2 writes the pass's output byte for byte, as CSV and in snake case;
-    runs not of one pass are refused before anything is written."""
+    """export --run 1,2 (or 2,1) writes the pass's output byte for byte, as CSV and in snake
+    case; runs not of one pass are refused before anything is written."""
     source = write_postcode_file(tmp_path / "in.csv", 80, seed=6, malformed_rate=0.05)
     db, out = tmp_path / "s.db", tmp_path / "out.csv"
     assert enrich(emulator, source, out, db, *TWO).returncode == 0
@@ -88,6 +91,9 @@ def test_export_of_a_pass_writes_what_its_command_wrote(emulator: Emulator, tmp_
     exported = run_cli("export", "--db", db, "--run", "1,2", "--out", again)
     assert exported.returncode == 0, exported.stderr
     assert again.read_bytes() == out.read_bytes()
+    reordered = tmp_path / "reordered.csv"
+    assert run_cli("export", "--db", db, "--run", "2,1", "--out", reordered).returncode == 0
+    assert reordered.read_bytes() == out.read_bytes()  # the pass's order, its names
     snake_out = tmp_path / "snake.csv"
     assert enrich(emulator, source, snake_out, db, *TWO, "--column-names", "snake").returncode == 0
     snake_again = tmp_path / "snake-again.csv"
@@ -101,3 +107,19 @@ def test_export_of_a_pass_writes_what_its_command_wrote(emulator: Emulator, tmp_
     assert refused.returncode == 2
     assert "not over the same input" in refused.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_runs_whose_answers_fill_several_lines_are_not_exported_side_by_side(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Two CIP runs over one input (national, California): refused side by side, exit 2."""
+    source = tmp_path / "cip.csv"
+    source.write_text("cip\n11.0701\n52.0201\n")
+    db = tmp_path / "s.db"
+    for region in ((), ("--region", "CA")):
+        common = ("--column", "cip", "--db", db, "--base-url", emulator.url, *region)
+        done = run_cli("labor-market", source, "--by", "cip", "--out", tmp_path / "o.csv", *common)
+        assert done.returncode == 0, done.stderr
+    refused = run_cli("export", "--db", db, "--run", "1,2", "--out", tmp_path / "x.csv")
+    assert refused.returncode == 2
+    assert "export it on its own" in " ".join(refused.stderr.split())

@@ -51,11 +51,12 @@ def test_status_names_the_run_its_columns_and_only_real_options(
     assert "no run 'nobody'" in unknown.stderr
 
 
-def _from_store(db: Path) -> dict[int, int]:
-    """Each run's "from the store" as status --json says it, by run id."""
+def _from_store(db: Path) -> dict[int, tuple[int, int]]:
+    """Each run's "from the store" (never paid for) and its last command's, by run id."""
     ran = run_cli("status", "--db", db, "--json")
     assert ran.returncode == 0, ran.stderr
-    return {run["run"]: run["spent"]["from_store"] for run in json.loads(ran.stdout)["runs"]}
+    runs = json.loads(ran.stdout)["runs"]
+    return {run["run"]: (run["spent"]["from_store"], run["last_from_store"]) for run in runs}
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,8 @@ def _from_store(db: Path) -> dict[int, int]:
 def test_a_rerun_answered_from_the_store_is_counted_in_status(
     emulator: Emulator, tmp_path: Path, datasets: tuple[str, ...]
 ) -> None:
-    """The same enrich twice: the rerun bills nothing; status counts its lookups from the store."""
+    """The same enrich twice: the rerun bills nothing; status says its last command had every
+    lookup from the store, the run none it never paid for."""
     source = write_postcode_file(
         tmp_path / "in.csv", 120, seed=5, repeat_rate=0.2, malformed_rate=0
     )
@@ -80,12 +82,13 @@ def test_a_rerun_answered_from_the_store_is_counted_in_status(
     assert first.returncode == 0, first.stderr
     billed = emulator.ledger()["billed_total"]
     assert billed == lookups * len(datasets)
-    assert set(_from_store(db).values()) == {0}
+    assert set(_from_store(db).values()) == {(0, 0)}
 
     again = run_cli(*command)
     assert again.returncode == 0, again.stderr
     assert emulator.ledger()["billed_total"] == billed
     assert f"{lookups} from the store" in " ".join(again.stderr.split())
-    assert _from_store(db) == dict.fromkeys(range(1, len(datasets) + 1), lookups)
-    listed = run_cli("status", "--db", db).stdout
-    assert listed.count(f"from the store (not billed): {lookups}\n") == len(datasets)
+    assert _from_store(db) == dict.fromkeys(range(1, len(datasets) + 1), (0, lookups))
+    listed = " ".join(run_cli("status", "--db", db).stdout.split())
+    said = f"from the store (not billed): 0; its last command had {lookups} from the store"
+    assert listed.count(said) == len(datasets)

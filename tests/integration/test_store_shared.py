@@ -209,7 +209,8 @@ async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
 
 
 async def test_a_run_of_before_counts_what_it_had_from_the_store(tmp_path: Path) -> None:
-    """Migrated to 8: a run keeps what it had from the store before it began; a rerun adds."""
+    """Migrated to 8: a run's last command is taken to have had from the store what was
+    answered before the run began; what a later command had is kept in its place."""
     db = tmp_path / "old.db"
     async with await Store.open(db) as store:
         first = await store.runs.begin(SPEC, now=1.0)
@@ -228,9 +229,11 @@ async def test_a_run_of_before_counts_what_it_had_from_the_store(tmp_path: Path)
         conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     async with await Store.open(db) as store:
         kept = {run: await store.runs.counts(run) for run in (first.id, later.id)}
-        rerun = await store.runs.add_from_store(later.id, 2)
+        had = await store.runs.answered_before(later.id, 10.0)
+        await store.runs.keep_from_store(later.id, had)
     with sqlite3.connect(db) as conn:
         stored = dict(conn.execute("SELECT id, from_store FROM runs").fetchall())
     assert {run: c.spend.from_store for run, c in kept.items() if c} == {first.id: 0, later.id: 1}
-    assert rerun == 3
-    assert stored == {first.id: 0, later.id: 3}
+    assert {run: c.last_from_store for run, c in kept.items() if c} == {first.id: 0, later.id: 1}
+    assert had == 1  # P0, answered at 2.0; P1 never
+    assert stored == {first.id: 0, later.id: 1}

@@ -16,7 +16,7 @@ from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import Arrivals, EngineSettings, StopRequest, run_jobs
 from bulkfetch.errors import UsageError
 from bulkfetch.io.sources import Picker, Source
-from bulkfetch.jobs import JobState, Outcome, OutcomeKind, RowStatus, StopKind
+from bulkfetch.jobs import JobState, Outcome, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import BULK_CHUNK, CHUNK
@@ -56,7 +56,7 @@ class Run:
         self.notices: list[str] = []
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
         self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
-        self.answered_here = 0  # lookups the API answered about to this process's calls
+        self.began_at = self.clock.time()  # when this process took the run up
         # What begin(stream=True) left of the input to enqueue (for every run of its pass):
         # done as the first of them is worked.
         self.pending_enqueue: (
@@ -173,7 +173,6 @@ class Run:
         def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
             nonlocal settled_here
             self.spent.add(outcomes)
-            self.answered_here += sum(o.kind in _ANSWERED for o in outcomes)
             if LOST_ANSWERS not in self.notices and any(o.maybe_billed for o in outcomes):
                 self.tell(LOST_ANSWERS)
             settled_here += settled
@@ -318,16 +317,10 @@ class Run:
         """What this process did with the run, and what the run spent so far."""
         counts = await self.store.runs.counts(self.id)
         if counts is not None:
-            # What this process did not fetch, the store had: answered before it started.
-            answered = sum(
-                n for state, n in counts.jobs_by_state.items() if JobState(state).is_answered
-            )
-            counted = self.spent.from_store  # what an earlier report of this process kept
-            self.spent.from_store = max(0, answered - self.answered_here)
-            if self.spent.from_store != counted:  # the run keeps each invocation's, once
-                counts.spend.from_store = await self.store.runs.add_from_store(
-                    self.id, self.spent.from_store - counted
-                )
+            # What this process did not fetch, the store had: answered before it began on
+            # the run (not what others answer meanwhile, nor it again with --refresh).
+            self.spent.from_store = await self.store.runs.answered_before(self.id, self.began_at)
+            await self.store.runs.keep_from_store(self.id, self.spent.from_store)
         return RunReport(
             run_id=self.id,
             output=out,
@@ -366,9 +359,6 @@ def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
         f"the API answered 429 beyond about {per_second} calls a second; a rate of "
         f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
     ]
-
-
-_ANSWERED = frozenset({OutcomeKind.DONE, OutcomeKind.NOT_FOUND})
 
 
 def _settled(row: OutputRow) -> bool:

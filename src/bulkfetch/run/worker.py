@@ -123,16 +123,28 @@ async def export_run(
 ) -> dict[str, int]:
     """Write run ``run_id``'s output from the store alone (its rows and their answers), on
     any host, with or without its input file; several runs of one pass (``[1, 2]``), side
-    by side as their command wrote them. The count of each row status. ``raw_values``: CSV
-    and TSV cells from the API as they are (see :mod:`bulkfetch.io.cells`); ``naming``: the
-    added columns' names (see :mod:`bulkfetch.io.names`)."""
-    ids = [run_id] if isinstance(run_id, int) else list(dict.fromkeys(run_id))
+    by side as their command wrote them (in the order it named them: by id). The count of
+    each row status. ``raw_values``: CSV and TSV cells from the API as they are (see
+    :mod:`bulkfetch.io.cells`); ``naming``: the added columns' names (see
+    :mod:`bulkfetch.io.names`)."""
+    # A pass's runs in its order (the order its command named them in): so named again.
+    ids = [run_id] if isinstance(run_id, int) else sorted(set(run_id))
     runs = [await Run.attach(store, one, None) for one in ids]
     if len(runs) == 1:
         return await runs[0].write(out, output_format, raw_values=raw_values, naming=naming)
     await _one_pass(store, ids)
     for run in runs:
         run.check_writable()
+        if run.client.expands_rows:
+            raise UsageError(
+                f"run {run.id}'s answers may fill several lines a row (CIP codes): export it"
+                " on its own"
+            )
+    if any(run.rows > runs[0].rows for run in runs[1:]):
+        raise UsageError(
+            f"run {runs[0].id} holds fewer of the input's rows than the others: run its"
+            " command again (answers already fetched cost nothing) to enqueue the rest"
+        )
     parts = [Part(None, run.id, run.client) for run in runs]
     return await write_output(
         store, parts, out, output_format, raw_values=raw_values, naming=naming

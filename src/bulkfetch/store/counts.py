@@ -23,9 +23,7 @@ def run_counts(conn: Connection, which: Any) -> list[RunCounts]:
         sa.select(runs).where(which).order_by(runs.c.updated_at.desc(), runs.c.id.desc())
     ):
         in_run = sa.and_(run_jobs.c.job_id == jobs.c.id, run_jobs.c.run_id == run.id)
-        # A lookup answered before the run began (for another run) cost it nothing: its
-        # first invocation had it from the store. An invocation that reports counts those
-        # among its own; one that does not (a library fetch_many, a worker) counts none.
+        # A lookup answered before the run began (for another run) cost it nothing.
         earlier = sa.and_(jobs.c.state.in_(ANSWERED_STATES), jobs.c.updated_at < run.created_at)
         by_state: dict[str, int] = {}
         before_run = 0
@@ -45,9 +43,8 @@ def run_counts(conn: Connection, which: Any) -> list[RunCounts]:
         spend = Spend(
             units=run.billed,
             requests=run.calls,
-            # What its invocations said they had from the store, summed; at least what was
-            # answered before it began, which no invocation may have counted.
-            from_store=max(run.from_store, before_run),
+            # Answered before it began (for another run): the lookups it never paid for.
+            from_store=before_run,
             rate_limited=run.rate_limited,
             retries=run.retries,
             connect_failures=run.connect_failures,
@@ -67,6 +64,7 @@ def run_counts(conn: Connection, which: Any) -> list[RunCounts]:
                 invalid_rows=int(invalid),
                 jobs_by_state=by_state,
                 spend=spend,
+                last_from_store=run.from_store,
                 max_units=run.max_units,
                 stop_kind=run.stop_kind,
                 stop_reason=run.stop_reason,

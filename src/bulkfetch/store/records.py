@@ -125,6 +125,9 @@ class RunCounts:
     max_units: int | None  # its cap on billed units, if any
     stop_kind: str | None
     stop_reason: str | None
+    # What its latest invocation that wrote its output had from the store (a rerun: all
+    # it had answered before); 0 for one that never did.
+    last_from_store: int = 0
 
 
 @dataclass(frozen=True, slots=True)

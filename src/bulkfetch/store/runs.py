@@ -14,7 +14,7 @@ from bulkfetch.store.access import Access
 from bulkfetch.store.compiled import execute
 from bulkfetch.store.counts import run_counts
 from bulkfetch.store.records import RunCounts, RunDetail, RunInfo, RunSpec
-from bulkfetch.store.schema import jobs, results, run_jobs, runs
+from bulkfetch.store.schema import ANSWERED_STATES, jobs, results, run_jobs, runs
 
 __all__ = ["Runs"]
 
@@ -289,22 +289,33 @@ class Runs:
 
         await self._access.write(statements)
 
-    async def add_from_store(self, run_id: int, lookups: int) -> int:
-        """Count ``lookups`` more that an invocation of the run answered from the store (if
-        negative, a correction of what it counted before); the run's count now, over all
-        its invocations."""
+    async def answered_before(self, run_id: int, when: float) -> int:
+        """The run's lookups answered before ``when`` (and not fetched again since): what an
+        invocation that began then had from the store, whoever answered them after."""
 
         def statements(conn: Connection) -> int:
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(from_store=runs.c.from_store + lookups)
+            found = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(run_jobs)
+                .join(jobs, jobs.c.id == run_jobs.c.job_id)
+                .where(
+                    run_jobs.c.run_id == run_id,
+                    jobs.c.state.in_(ANSWERED_STATES),
+                    jobs.c.updated_at < when,
+                )
             )
-            found = conn.execute(sa.select(runs.c.from_store).where(runs.c.id == run_id))
             return int(found.scalar_one())
 
-        result: int = await self._access.write(statements)
+        result: int = await self._access.read(statements)
         return result
+
+    async def keep_from_store(self, run_id: int, lookups: int) -> None:
+        """Keep what the run's latest invocation had from the store, for ``status``."""
+
+        def statements(conn: Connection) -> None:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(from_store=lookups))
+
+        await self._access.write(statements)
 
     async def counts(self, run_id: int) -> RunCounts | None:
         """What the run holds and spent; None if the store has no such run."""
