@@ -8,6 +8,7 @@ import math
 import signal
 import subprocess
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def _store_bytes(db: Path) -> int:
 
 @pytest.mark.parametrize(
     "datasets",
-    [("occupation",), ("occupation", "income", "flood-risk")],
+    [("occupation",), pytest.param(("occupation", "income", "flood-risk"), marks=pytest.mark.slow)],
     ids=["one-dataset", "three-datasets"],
 )
 def test_the_plan_says_how_much_disk_the_run_takes(
@@ -234,3 +235,89 @@ def test_a_plan_needs_no_key(emulator: Emulator, tmp_path: Path) -> None:
         assert refused.returncode == 2
         assert "--plan needs none" in refused.stderr
     assert emulator.ledger()["requests"] == 0
+
+
+def test_a_price_puts_units_times_price_on_the_plan(emulator: Emulator, tmp_path: Path) -> None:
+    """--price 0.02 --plan: units x 0.02 exactly, in words and --json; no price, no money."""
+    source = write_postcode_file(tmp_path / "in.csv", 500, seed=23, repeat_rate=0.1)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    plain = plan_of(enrich(emulator, source, out, db, "--plan", "--json"))
+    assert "money" not in plain
+    units = plain["units"]
+    cost = f"{Decimal('0.02') * units:f}"  # 453 units: 9.06
+    priced = plan_of(enrich(emulator, source, out, db, "--plan", "--json", "--price", "0.02"))
+    assert priced["money"] == {"price": "0.02", "currency": None, "cost": cost}
+    assert {k: v for k, v in priced.items() if k != "money"} == plain
+    words = enrich(emulator, source, out, db, "--plan", "--price", "0.02", "--currency", "GBP")
+    assert words.returncode == 0, words.stderr
+    assert f"cost: {cost} GBP ({units} billable units at 0.02 GBP)" in words.stdout
+    assert emulator.ledger()["requests"] == 0
+    assert not db.exists()
+
+
+def test_max_spend_is_never_passed(emulator: Emulator, tmp_path: Path) -> None:
+    """--max-spend 1.00 --price 0.02 on 300 postcodes: <= 50 billed, exit 7; again, still."""
+    source = write_postcode_file(tmp_path / "in.csv", 300, seed=29, malformed_rate=0.0)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    money = ("--max-spend", "1.00", "--price", "0.02", "--currency", "GBP")
+    fast = ("--concurrency", "16", "--rate", "5000")
+    for _ in range(2):
+        capped = enrich(emulator, source, out, db, *money, *fast)
+        assert capped.returncode == 7, capped.stderr
+        said = " ".join(capped.stderr.split())
+        assert "cap of 50 billed lookups (1.00 GBP: --max-spend 1.00 GBP at 0.02 GBP each)" in said
+        assert "higher --max-spend" in said
+        assert 0 < emulator.ledger()["billed_total"] <= 50
+        assert spent(db)["units"] <= 50
+        assert "failed" not in {row["status"] for row in read_csv(out)}
+    # A --max-calls below what the money buys is the cap that holds.
+    tighter = enrich(emulator, source, out, db, *money, *fast, "--max-calls", "10")
+    assert tighter.returncode == 7, tighter.stderr
+    assert "cap of 10 billed lookups (0.20 GBP) is reached" in " ".join(tighter.stderr.split())
+    assert emulator.ledger()["billed_total"] <= 50
+
+
+@pytest.mark.parametrize(
+    "money",
+    [("--max-spend", "1.00"), ("--currency", "GBP"), ("--max-spend", "0.01", "--price", "0.02")],
+    ids=["max-spend-without-price", "currency-without-price", "max-spend-buys-no-unit"],
+)
+def test_money_that_cannot_be_reckoned_is_refused_before_any_call(
+    emulator: Emulator, tmp_path: Path, money: tuple[str, ...]
+) -> None:
+    """No --price for --max-spend or --currency, or too little to buy one: exit 2, no store."""
+    source = write_postcode_file(tmp_path / "in.csv", 20, seed=31)
+    db = tmp_path / "s.db"
+    refused = enrich(emulator, source, tmp_path / "out.csv", db, *money)
+    assert refused.returncode == 2, refused.stderr
+    assert "--price" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert emulator.ledger()["requests"] == 0
+    assert not db.exists()
+
+
+def test_the_summary_and_status_show_money(emulator: Emulator, tmp_path: Path) -> None:
+    """--price 0.0125: the summary and status --price show money to 4 places; --json too."""
+    source = write_postcode_file(tmp_path / "in.csv", 40, seed=37, malformed_rate=0.0)
+    out, db = tmp_path / "out.csv", tmp_path / "s.db"
+    ran = enrich(emulator, source, out, db, "--price", "0.0125", "--currency", "USD")
+    assert ran.returncode == 0, ran.stderr
+    units = emulator.ledger()["billed_total"]
+    cost = f"{Decimal('0.0125') * units:f}"
+    said = " ".join(ran.stderr.split())
+    assert f"spent now: {units} billed lookups ({cost} USD) in" in said
+    assert "0 possibly billed twice (up to 0.0000 USD)" in said
+
+    listed = run_cli("status", "--db", db, "--price", "0.0125", "--currency", "USD")
+    assert listed.returncode == 0, listed.stderr
+    assert f"billed: {units} lookups ({cost} USD) in {units} requests" in listed.stdout
+    assert "possibly billed twice (answers lost, crashes): 0 (up to 0.0000 USD)" in listed.stdout
+    figures = run_cli("status", "--db", db, "--json", "--price", "0.0125")
+    (run,) = json.loads(figures.stdout)["runs"]
+    assert run["money"] == {
+        "price": "0.0125", "currency": None, "billed": cost, "maybe_billed_twice": "0.0000",
+        "cap": None,
+    }  # fmt: skip
+    assert "money" not in json.loads(run_cli("status", "--db", db, "--json").stdout)["runs"][0]
+    refused = run_cli("status", "--db", db, "--currency", "USD")
+    assert refused.returncode == 2

@@ -7,6 +7,7 @@ import argparse
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from bulkfetch.engine import EngineSettings
@@ -17,11 +18,14 @@ from bulkfetch.io.sinks import FORMATS
 from bulkfetch.pacing.limits import Limit, parse_limit
 
 __all__ = [
+    "add_price",
+    "amount",
     "api",
     "bulk",
     "calls",
     "concurrency",
     "count",
+    "currency",
     "duration",
     "file_run",
     "fraction",
@@ -119,6 +123,23 @@ def seconds(text: str) -> float:
 def fraction(text: str) -> float:
     """A finite number from 0 to 1."""
     return _real(text, "a number from 0 to 1", lambda value: 0 <= value <= 1)
+
+
+def amount(text: str) -> Decimal:
+    """Money, exactly as written: a plain decimal number above 0 (``0.02``, ``50``)."""
+    if re.fullmatch(r"\d{1,30}(\.\d{0,30})?|\.\d{1,30}", text.strip()) is None:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r} (a number, like 0.02)")
+    value = Decimal(text.strip())
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0; got {text!r}")
+    return value
+
+
+def currency(text: str) -> str:
+    """A currency's label, printed after its amounts: ``GBP``, ``USD``, ``credits``."""
+    if not (re.fullmatch(r"\S{1,12}", text) and text.isprintable()):
+        raise argparse.ArgumentTypeError(f"not a currency label: {text!r} (GBP, USD, ...)")
+    return text
 
 
 _BYTES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
@@ -221,9 +242,10 @@ def output() -> argparse.ArgumentParser:
     return options
 
 
-def calls(*, store: bool = True) -> argparse.ArgumentParser:
+def calls(*, store: bool = True, money: bool = False) -> argparse.ArgumentParser:
     """How calls are made: the store, the pace, the retries, the leases (``store=False``:
-    all but the store, for a command that names its store otherwise)."""
+    all but the store, for a command that names its store otherwise; ``money``: with
+    ``--price``, ``--currency`` and ``--max-spend``, for a command that makes a run)."""
     options = argparse.ArgumentParser(add_help=False)
     if store:
         options.add_argument(
@@ -267,6 +289,15 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
         help="bill at most this many units (calls; Labor Market: codes) for the run, over "
         "all its resumes and workers; it stops before the call that would pass it (exit 7)",
     )
+    if money:
+        add_price(options)
+        options.add_argument(
+            "--max-spend",
+            type=amount,
+            metavar="MONEY",
+            help="with --price: spend at most this (50: 2500 units at 0.02), a cap in units"
+            " as --max-calls is (the smaller of the two caps holds)",
+        )
     options.add_argument(
         "--progress-every",
         type=positive_float,
@@ -282,6 +313,21 @@ def calls(*, store: bool = True) -> argparse.ArgumentParser:
         "come back after this)",
     )
     return options
+
+
+def add_price(options: argparse.ArgumentParser) -> None:
+    """``--price`` and ``--currency``: money shown beside units."""
+    options.add_argument(
+        "--price",
+        type=amount,
+        help="what a billed unit (a call; Labor Market: a code) costs, 0.02: money is shown"
+        " beside units (default: none shown)",
+    )
+    options.add_argument(
+        "--currency",
+        type=currency,
+        help="the label of --price's money, GBP or USD: 12.34 GBP (default: the number alone)",
+    )
 
 
 def api() -> argparse.ArgumentParser:
@@ -331,4 +377,10 @@ def bulk() -> argparse.ArgumentParser:
 def file_run(*, column_needed_unless: str | None = None) -> list[argparse.ArgumentParser]:
     """Every option of a command that runs a file through an API into a file
     (``column_needed_unless``: the command's other ways to say where its lookups are)."""
-    return [source(column_needed_unless=column_needed_unless), output(), api(), bulk(), calls()]
+    return [
+        source(column_needed_unless=column_needed_unless),
+        output(),
+        api(),
+        bulk(),
+        calls(money=True),
+    ]
