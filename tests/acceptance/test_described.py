@@ -76,6 +76,7 @@ def test_a_bulk_post_api_of_100_values_a_request(
     assert emulator.ledger()["requests"] == ledger["requests"]
 
 
+@pytest.mark.slow
 def test_crystalroofs_occupation_described_writes_what_enrich_writes(
     start_emulator: StartEmulator, cli: Cli, tmp_path: Path
 ) -> None:

@@ -179,6 +179,7 @@ async def test_a_pass_stopped_while_enqueueing_carries_on_for_every_run(
     assert await pass_over(tmp_path / "s.db", None) == await pass_over(tmp_path / "r.db", None)
 
 
+@pytest.mark.slow
 async def test_a_pass_streams_its_first_rows_while_the_rest_are_read(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -208,6 +209,7 @@ async def test_a_pass_streams_its_first_rows_while_the_rest_are_read(
     assert emulator.ledger()["billed_total"] == 2 * len(set(first) | set(rest))
 
 
+@pytest.mark.slow
 async def test_a_file_changed_while_a_pass_reads_it_retires_every_run(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import anyio
+import pytest
 
 from bulkfetch import CrystalRoof
 from bulkfetch.clock import SystemClock
@@ -52,6 +53,7 @@ async def held_back(first: list[str], rest: list[str], progress: _Answered) -> A
         yield value
 
 
+@pytest.mark.slow
 async def test_the_first_rows_are_answered_before_the_rest_are_read(
     emulator: Emulator, tmp_path: Path
 ) -> None:

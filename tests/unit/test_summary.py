@@ -1,15 +1,17 @@
-"""The summary a run ends with: each dataset of a pass named with its own spend, and a
-store's URL never with its password."""
+"""The summary a run ends with: each dataset of a pass named with its own spend, money at a
+price, and a store's URL never with its password."""
 
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 from rich.console import Console
 
 from bulkfetch.cli.running import _print_summary
+from bulkfetch.jobs import StopKind
 from bulkfetch.run.report import RunReport, combined_report
-from bulkfetch.spend import Spend
+from bulkfetch.spend import Price, Spend
 from bulkfetch.store import shown_store
 
 
@@ -50,3 +52,22 @@ def test_a_store_url_shows_no_secret_of_its_query() -> None:
     """A password in the query string is masked as the URL's own is; sslmode is kept."""
     said = shown_store("postgresql://me:pw@h/db?sslmode=require&sslpassword=x&password=y")
     assert said == "postgresql://me:***@h/db?password=***&sslmode=require&sslpassword=***"
+
+
+def test_a_price_shows_money_and_names_the_cap_max_spend_set() -> None:
+    """--max-spend 1.00 at 0.03: 33 units (0.99 GBP) is the cap; the advice says --max-spend."""
+    report = RunReport(
+        1, None, 40, {"ok": 33, "pending": 7}, spent=Spend(units=33, requests=33),
+        run_spent=Spend(units=33, requests=33), max_calls=33, stop_kind=StopKind.CAP,
+    )  # fmt: skip
+    text = io.StringIO()
+    price = Price(Decimal("0.03"), "GBP")
+    _print_summary(
+        report, Console(file=text, width=400), set(), "s.db", price=price, max_spend=Decimal("1")
+    )
+    said = text.getvalue()
+    assert "spent now: 33 billed lookups (0.99 GBP) in 33 requests" in said
+    assert "(cap: 33, 0.99 GBP)" in said
+    assert "cap of 33 billed lookups (0.99 GBP: --max-spend 1.00 GBP at 0.03 GBP each)" in said
+    assert "higher --max-spend" in said
+    assert "higher --max-calls" in _said(report)  # no money: the cap is --max-calls's

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from logging import ERROR
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.console import Console
 from bulkfetch.cli import emulate, fetch, print_version, status, terminal, work
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import Parser, examples
+from bulkfetch.cli.logs import requested
 from bulkfetch.errors import BulkfetchError, StoreBusyError, StoreError
 from bulkfetch.plugins import plugins
 
@@ -22,6 +24,7 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = Parser(
+        top=True,
         prog="bulkfetch",
         description="Bulk lookups against rate-limited, paid HTTP APIs.",
         epilog=examples(
@@ -60,10 +63,22 @@ class _Version(argparse.Action):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
-    err = terminal.console()
+    err = terminal.console(requested(sys.argv[1:] if argv is None else argv))
+    try:
+        code = _command(argv, err)
+    finally:
+        terminal.release()  # its messages' handler, if any: not the next command's
+    stderr = terminal.stderr_of(err)
+    if stderr is not None and stderr.gone:
+        code = ExitCode.BROKEN_PIPE  # the reader of our messages went away: as SIGPIPE would
+    sys.exit(code)
+
+
+def _command(argv: Sequence[str] | None, err: Console) -> int:
+    """The command's exit code (or its parser's exit)."""
     try:
         args = _parser().parse_args(argv)
-        code = args.handler(args, err)
+        code: int = args.handler(args, err)
     except BulkfetchError as exc:
         code = _report_error(exc, err)
     except BrokenPipeError:
@@ -74,10 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if first is None:
             raise
         code = _broken_pipe() if isinstance(first, BrokenPipeError) else _report_error(first, err)
-    stderr = terminal.stderr_of(err)
-    if stderr is not None and stderr.gone:
-        code = ExitCode.BROKEN_PIPE  # the reader of our messages went away: as SIGPIPE would
-    sys.exit(code)
+    return code
 
 
 def _broken_pipe() -> int:
@@ -102,7 +114,7 @@ def _first_error(
 
 def _report_error(exc: BulkfetchError, err: Console) -> int:
     if isinstance(exc, StoreError) and not isinstance(exc, StoreBusyError):
-        terminal.say(err, f"bulkfetch: store error: {exc}")
+        terminal.say(err, f"bulkfetch: store error: {exc}", event="store_error", level=ERROR)
         return ExitCode.STORE
-    terminal.say(err, f"bulkfetch: error: {exc}")
+    terminal.say(err, f"bulkfetch: error: {exc}", event="usage_error", level=ERROR)
     return ExitCode.USAGE

@@ -4,7 +4,9 @@ with examples of its use."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
+
+from bulkfetch.cli import logs
 
 __all__ = ["Parser", "examples"]
 
@@ -29,11 +31,20 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose help says every default; its subcommands' parsers too."""
+    """An argument parser whose help says every default, and each command's parser the
+    options of its messages (``top``: ``bulkfetch``'s own, before a command); a usage error
+    is a JSON line when JSON lines are asked for."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, top: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+        logs.add_options(self, top=top)
+
+    def error(self, message: str) -> NoReturn:
+        if logs.writing_json():  # JSON lines: no usage text, the error as one of them
+            logs.LOGGER.error(f"{self.prog}: error: {message}", extra={"event": "usage_error"})
+            self.exit(2)
+        super().error(message)
 
 
 def examples(*lines: str) -> str:

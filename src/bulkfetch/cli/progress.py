@@ -1,11 +1,14 @@
-"""The progress bar a terminal shows during a run, and the line printed at its end."""
+"""The progress bar a terminal shows during a run, or the lines printed elsewhere (JSON
+lines with ``--log-format json``, with their fields; none with ``-q``; each call tried
+again too with ``-v``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -18,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bulkfetch.cli.terminal import messages_of, say
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.jobs import Outcome, OutcomeKind
 from bulkfetch.spend import Spend
@@ -41,6 +45,9 @@ class ProgressBar:
         self._clock = clock or SystemClock()
         self._console = console
         self._every = every
+        messages = messages_of(console)
+        enabled = enabled and messages.level <= logging.INFO  # -q: no progress at all
+        self._verbose = messages.level <= logging.DEBUG
         self._lines = enabled and not console.is_terminal
         self._enabled = enabled and console.is_terminal
         self._progress = Progress(
@@ -85,9 +92,10 @@ class ProgressBar:
     def console(self) -> Console:
         return self._console
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, *, level: int = logging.INFO) -> None:
+        """Something the user should know now (``level``: WARNING, even with ``-q``)."""
         self.shown.add(text)
-        self._progress.console.print(printable(text), markup=False, highlight=False)
+        say(self._console, text, event="notice", level=level)
 
     def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
         """A bar for a run (another below it for each further run of a pass, named)."""
@@ -119,6 +127,8 @@ class ProgressBar:
             self._progress.update(self._task, total=total_rows)
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
+        if self._verbose:
+            self._retried(outcomes)
         self.spent.add(outcomes)
         self.failed += sum(o.settles for o in outcomes if o.kind is OutcomeKind.RETRY)
         self._settled += settled_rows
@@ -139,23 +149,48 @@ class ProgressBar:
         while True:
             await self._clock.sleep(self._every)
             if self._started is not None:
-                self._console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
+                say(self._console, self.line(), event="progress", **self.fields())
+
+    def fields(self) -> dict[str, Any]:
+        """Where the run is: its rows settled of its total, calls a second, units billed,
+        429s, rows failed, and the seconds left (None: not known yet)."""
+        total = max(self._total, self._settled)
+        rows_per_second = self._per_second(self._settled - self._first_settled)
+        left = total - self._settled
+        return {
+            "run": self._label or None,
+            "settled_rows": self._settled,
+            "total_rows": total,
+            "calls_per_second": round(self._per_second(self.spent.requests), 1),
+            "billed": self.spent.units,
+            "rate_limited": self.spent.rate_limited,
+            "failed_rows": self.failed,
+            "seconds_left": round(left / rows_per_second) if rows_per_second > 0 and left else None,
+        }
 
     def line(self) -> str:
         """Where the run is, in one line."""
-        total = max(self._total, self._settled)
-        share = f" ({100 * self._settled / total:.0f}%)" if total else ""
-        done_here = self._settled - self._first_settled
-        rows_per_second = self._per_second(done_here)
-        left = total - self._settled
-        eta = _clock_text(left / rows_per_second) if rows_per_second > 0 and left else "-"
+        found = self.fields()
+        total, settled = found["total_rows"], self._settled
+        share = f" ({100 * settled / total:.0f}%)" if isinstance(total, int) and total else ""
+        left = found["seconds_left"]
+        eta = _clock_text(left) if isinstance(left, int) else "-"
         when = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         named = f" {self._label}" if self._label else ""
         return (
-            f"{when} progress{named}: {self._settled} of {total} rows{share};"
-            f" {self._per_second(self.spent.requests):.1f} calls/s; {self.spent.units} billed;"
+            f"{when} progress{named}: {settled} of {total} rows{share};"
+            f" {found['calls_per_second']:.1f} calls/s; {self.spent.units} billed;"
             f" {self.spent.rate_limited} 429s; {self.failed} failed; ETA {eta}"
         )
+
+    def _retried(self, outcomes: Sequence[Outcome]) -> None:
+        """-v: each call to be tried again, as it lands (its status, its error's text)."""
+        for outcome in outcomes:
+            if outcome.called and (outcome.kind is OutcomeKind.RETRY or outcome.rate_limited):
+                status = "429" if outcome.rate_limited else str(outcome.status or "no answer")
+                text = f"retry: {status}: {outcome.error or 'tried again'}"
+                say(self._console, text, event="retry", level=logging.DEBUG, status=outcome.status,
+                    rate_limited=outcome.rate_limited, error=outcome.error)  # fmt: skip
 
     def _per_second(self, count: int) -> float:
         """``count`` a second since the run started, over a second at least: never more

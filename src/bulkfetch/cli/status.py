@@ -15,12 +15,14 @@ from bulkfetch import speedups
 from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import examples
+from bulkfetch.cli.running import price_of
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
 from bulkfetch.io.formats import output_format, writable
 from bulkfetch.io.sinks import STDOUT
 from bulkfetch.jobs import JobState, RowStatus
 from bulkfetch.run import export_run
+from bulkfetch.spend import Price
 from bulkfetch.store import RunCounts, Store
 from bulkfetch.untrusted import printable
 
@@ -53,6 +55,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=examples(
             "bulkfetch status",
             "bulkfetch status --db postgresql://user@host/db --run 2 --json",
+            "bulkfetch status --price 0.02 --currency GBP    # money beside billed units",
         ),
     )
     status.add_argument("--db", default="bulkfetch.db", help="the job store (a file or a URL)")
@@ -61,6 +64,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="one run's id, or the name a library run was given (run=...); default: every run",
     )
     status.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    options.add_price(status)  # the store keeps no price: money is shown at the one given
     status.set_defaults(handler=_status)
 
 
@@ -96,11 +100,12 @@ def _check_store_exists(db: str) -> None:
 
 
 def _status(args: argparse.Namespace, err: Console) -> int:
+    price = price_of(args)  # a --currency without a --price: refused before the store
     _check_store_exists(args.db)
-    return speedups.run(_print_status, args)
+    return speedups.run(_print_status, args, price)
 
 
-async def _print_status(args: argparse.Namespace) -> int:
+async def _print_status(args: argparse.Namespace, price: Price | None) -> int:
     async with await Store.open(args.db, exclusive=False) as store:
         if args.run is None:
             found = await store.runs.listing()
@@ -112,16 +117,16 @@ async def _print_status(args: argparse.Namespace) -> int:
         if args.run is not None and not found:
             raise UsageError(f"the store holds no run {args.run!r} ('bulkfetch status' lists them)")
     if args.json:
-        print(json.dumps({"runs": [_as_json(counts) for counts in found]}, indent=2))
+        print(json.dumps({"runs": [_as_json(counts, price) for counts in found]}, indent=2))
         return ExitCode.OK
     if not found:
         print("the store holds no runs")
     for counts in found:
-        _print_run(counts)
+        _print_run(counts, price)
     return ExitCode.OK
 
 
-def _print_run(counts: RunCounts) -> None:
+def _print_run(counts: RunCounts, price: Price | None) -> None:
     when = _when(counts.updated_at)
     _line(f"run {counts.run_id}: {counts.description} (last worked on {when})")
     options = _options(counts)
@@ -135,13 +140,21 @@ def _print_run(counts: RunCounts) -> None:
     _line(f"  rows: {counts.rows} ({counts.invalid_rows} invalid input, no call)")
     states = ", ".join(f"{n} {state}" for state, n in sorted(_states(counts).items()))
     _line(f"  lookups: {states or 'none'}")
-    spend = counts.spend
-    cap = f" (cap: {counts.max_units})" if counts.max_units is not None else ""
-    _line(f"  billed: {spend.units} lookups in {spend.requests} requests{cap}")
-    _line(f"  from the store (not billed): {spend.from_store}")
+    spend, cap = counts.spend, counts.max_units
+    billed = twice = capped = ""
+    if price is not None:  # money beside units
+        billed = f" ({price.cost(spend.units)})"
+        twice = f" (up to {price.cost(spend.maybe_billed_twice)})"
+        capped = f", {price.cost(cap)}" if cap is not None else ""
+    cap_text = f" (cap: {cap}{capped})" if cap is not None else ""
+    _line(f"  billed: {spend.units} lookups{billed} in {spend.requests} requests{cap_text}")
+    _line(
+        f"  from the store (not billed): {spend.from_store}; its last command had"
+        f" {counts.last_from_store} from the store"
+    )
     _line(f"  answered 429: {spend.rate_limited}; retried: {spend.retries}")
     _line(f"  connection failures (not calls, not billed): {spend.connect_failures}")
-    _line(f"  possibly billed twice (answers lost, crashes): {spend.maybe_billed_twice}")
+    _line(f"  possibly billed twice (answers lost, crashes): {spend.maybe_billed_twice}{twice}")
     stopped = (
         f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "it did not stop early"
     )
@@ -153,7 +166,8 @@ def _line(text: str) -> None:
     print(printable(text))
 
 
-def _as_json(counts: RunCounts) -> dict[str, Any]:
+def _as_json(counts: RunCounts, price: Price | None) -> dict[str, Any]:
+    money = {} if price is None else {"money": _money(counts, price)}
     return {
         "run": counts.run_id,
         "api": counts.api,
@@ -167,10 +181,24 @@ def _as_json(counts: RunCounts) -> dict[str, Any]:
         "invalid_rows": counts.invalid_rows,
         "lookups": counts.jobs_by_state,
         "spent": counts.spend.as_json(),
+        "last_from_store": counts.last_from_store,
         "max_calls": counts.max_units,
         "stop": {"kind": counts.stop_kind, "reason": counts.stop_reason}
         if counts.stop_kind
         else None,
+        **money,
+    }
+
+
+def _money(counts: RunCounts, price: Price) -> dict[str, str | None]:
+    """What the run's units cost at ``price``, exactly, as text: ``"9.06"``."""
+    cap = counts.max_units
+    return {
+        "price": f"{price.each:f}",
+        "currency": price.currency,
+        "billed": f"{price.of(counts.spend.units):f}",
+        "maybe_billed_twice": f"{price.of(counts.spend.maybe_billed_twice):f}",
+        "cap": None if cap is None else f"{price.of(cap):f}",
     }
 
 

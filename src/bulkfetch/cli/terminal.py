@@ -1,10 +1,12 @@
 """What the command line prints on standard error: lines whose outside text (a server's
 message, a file's name) has its control characters escaped, to a stream whose reader may go
-away (``2>&1 | head``), which then ends the run quietly instead of in a traceback."""
+away (``2>&1 | head``), which then ends the run quietly instead of in a traceback; or, as
+asked (see :mod:`bulkfetch.cli.logs`), one JSON object a line, or warnings and errors only."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,9 +14,10 @@ from typing import IO, Any
 
 from rich.console import Console
 
+from bulkfetch.cli.logs import LOGGER, JsonHandler, Messages, handler
 from bulkfetch.untrusted import printable
 
-__all__ = ["Stderr", "console", "say", "stderr_of"]
+__all__ = ["Stderr", "console", "messages_of", "release", "say", "stderr_of"]
 
 
 class Stderr:
@@ -23,10 +26,16 @@ class Stderr:
     what :meth:`when_gone` was given is called, once: a run stops sending and lands its
     calls in flight, and the command ends with exit 141, as a program ended by SIGPIPE."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], messages: Messages | None = None) -> None:
         self._stream = stream
         self.gone = False
         self._callbacks: list[Callable[[], None]] = []
+        self.messages = messages or Messages()
+        self._partial = ""  # JSON: text printed since the last line's end
+
+    def isatty(self) -> bool:
+        """A terminal's, unless JSON lines are written (no bar, no colour)."""
+        return not self.messages.json and self._stream.isatty()
 
     def when_gone(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)
@@ -34,6 +43,17 @@ class Stderr:
             callback()
 
     def write(self, text: str) -> int:
+        """Write text; as JSON lines, each line printed is a message of its own."""
+        if self.messages.json:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+            for line in lines:
+                LOGGER.info(line, extra={"event": "message"})
+            return len(text)
+        return self.write_raw(text)
+
+    def write_raw(self, text: str) -> int:
+        """Write text as it is (a JSON line's, once made)."""
         if not self.gone:
             try:
                 self._stream.write(text)
@@ -60,9 +80,38 @@ class Stderr:
         return getattr(self._stream, name)
 
 
-def console() -> Console:
-    """The console on standard error that a command prints through."""
-    return Console(file=Stderr(sys.stderr), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+def console(messages: Messages | None = None) -> Console:
+    """The console on standard error that a command prints through, its messages written
+    as ``messages`` asks (JSON lines through :data:`~bulkfetch.cli.logs.LOGGER`)."""
+    stderr = Stderr(sys.stderr, messages)
+    release()
+    if stderr.messages.json:
+        LOGGER.addHandler(handler(_Raw(stderr)))  # type: ignore[arg-type]
+        LOGGER.setLevel(stderr.messages.level)
+        LOGGER.propagate = False
+    return Console(file=stderr, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+
+
+def release() -> None:
+    """Remove the JSON lines' handler a command's console added, if any."""
+    for old in LOGGER.handlers[:]:
+        if isinstance(old, JsonHandler):
+            LOGGER.removeHandler(old)
+    LOGGER.setLevel(logging.NOTSET)
+    LOGGER.propagate = True
+
+
+class _Raw:
+    """Standard error's writes as they are, for the JSON lines' handler."""
+
+    def __init__(self, stderr: Stderr) -> None:
+        self._stderr = stderr
+
+    def write(self, text: str) -> int:
+        return self._stderr.write_raw(text)
+
+    def flush(self) -> None:
+        self._stderr.flush()
 
 
 def stderr_of(err: Console) -> Stderr | None:
@@ -71,6 +120,21 @@ def stderr_of(err: Console) -> Stderr | None:
     return file if isinstance(file, Stderr) else None
 
 
-def say(err: Console, text: str) -> None:
-    """One line of text that may hold outside text: printed with its controls escaped."""
+def say(
+    err: Console, text: str, *, event: str = "message", level: int = logging.INFO, **fields: Any
+) -> None:
+    """One message that may hold outside text: a line with its controls escaped, or a JSON
+    line with its ``event`` and ``fields``; nothing below the level asked for."""
+    messages = messages_of(err)
+    if level < messages.level:
+        return
+    if messages.json:
+        LOGGER.log(level, text, extra={"event": event, **fields})
+        return
     err.print(printable(text), markup=False, highlight=False)
+
+
+def messages_of(err: Console) -> Messages:
+    """How the console's messages are to be written."""
+    stderr = stderr_of(err)
+    return stderr.messages if stderr is not None else Messages()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from logging import WARNING
 from pathlib import Path
 
 from rich.console import Console
@@ -77,18 +78,21 @@ def _work(args: argparse.Namespace, err: Console) -> int:
     with ProgressBar(err, every=args.progress_every) as bar:
         report = speedups.run(supervised, job, bar)
     if report is None:
-        say(err, "bulkfetch: stopped at once")
+        say(err, "bulkfetch: stopped at once", event="stop", level=WARNING, kind="interrupted")
         return ExitCode.INTERRUPTED
     runs = ", ".join(map(str, report.runs)) or "none"
-    say(err, f"worked runs: {runs}; spent: {report.spent.describe()}")
+    say(err, f"worked runs: {runs}; spent: {report.spent.describe()}", event="spent",
+        runs=report.runs, spent=report.spent.as_json())  # fmt: skip
     if report.stop_kind == StopKind.CAP:
-        say(
-            err,
+        text = (
             "stopped: a run's cap on billed lookups is reached; start the workers with a higher"
-            " --max-calls to carry on (nothing is billed twice).",
+            " --max-calls to carry on (nothing is billed twice)."
         )
     elif report.stop_kind == StopKind.WINDOW:
-        say(err, f"stopped: {report.stop_reason}. Start the workers again then to carry on.")
-    elif report.stop_kind is not None:
-        say(err, f"stopped: {report.stop_reason}; start the workers again to carry on.")
+        text = f"stopped: {report.stop_reason}. Start the workers again then to carry on."
+    else:
+        text = f"stopped: {report.stop_reason}; start the workers again to carry on."
+    if report.stop_kind is not None:
+        say(err, text, event="stop", level=WARNING, kind=report.stop_kind,
+            reason=report.stop_reason)  # fmt: skip
     return exit_code(report)
