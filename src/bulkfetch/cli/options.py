@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from bulkfetch.cli import watch
 from bulkfetch.engine import EngineSettings
 from bulkfetch.http import MAX_ANSWER_BYTES
 from bulkfetch.io.formats import INPUT_FORMATS
@@ -312,6 +313,7 @@ def calls(*, store: bool = True, money: bool = False) -> argparse.ArgumentParser
         help="seconds a claimed lookup stays a worker's unless renewed (a dead worker's "
         "come back after this)",
     )
+    watch.add_options(options)
     return options
 
 

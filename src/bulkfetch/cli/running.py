@@ -16,6 +16,7 @@ import anyio
 from rich.console import Console
 
 from bulkfetch import speedups
+from bulkfetch.cli import watch
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.progress import ProgressBar
 from bulkfetch.cli.terminal import say, stderr_of
@@ -92,16 +93,30 @@ def bulk_options(args: argparse.Namespace, stop: StopRequest, bar: ProgressBar) 
         max_calls=cap_of(args, price_of(args)),
         max_age=args.max_age,
         plan=args.plan,
+        metrics=getattr(args, "metrics", None),  # served by run_bulk_command
     )
 
 
 def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace) -> int:
-    """Run a bulk job under signal handling and a progress bar; print its summary (or, with
-    ``--plan``, its plan: as JSON with ``--json``)."""
+    """Run a bulk job under signal handling and a progress bar, its metrics served if asked
+    (see :mod:`bulkfetch.cli.watch`); print its summary (or, with ``--plan``, its plan: as
+    JSON with ``--json``)."""
     if args.json and not args.plan:
         raise UsageError("--json goes with --plan ('bulkfetch status --json' for a run's figures)")
     price = price_of(args)  # a mistake in the money: refused before anything
     cap = cap_of(args, price)
+    with watch.serving(args, err) as metrics:
+        args.metrics = metrics
+        return _run_and_tell(job, err, args, price, cap)
+
+
+def _run_and_tell(
+    job: Job[RunReport],
+    err: Console,
+    args: argparse.Namespace,
+    price: Price | None,
+    cap: int | None,
+) -> int:
     with ProgressBar(err, every=args.progress_every, enabled=not args.plan) as bar:
         report = speedups.run(supervised, job, bar)
     if report is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bulkfetch import speedups
-from bulkfetch.cli import options
+from bulkfetch.cli import options, watch
 from bulkfetch.cli.exits import ExitCode, exit_code
 from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.progress import ProgressBar
@@ -73,10 +73,17 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 progress=bar,
                 max_calls=args.max_calls,
                 rebuild_with=trusting(trusted),
+                metrics=metrics,
             )
 
-    with ProgressBar(err, every=args.progress_every) as bar:
-        report = speedups.run(supervised, job, bar)
+    with watch.serving(args, err) as metrics:  # serving until what it did is said
+        with ProgressBar(err, every=args.progress_every) as bar:
+            report = speedups.run(supervised, job, bar)
+        return _said(report, err)
+
+
+def _said(report: WorkReport | None, err: Console) -> int:
+    """What the worker did, said; its exit code."""
     if report is None:
         say(err, "bulkfetch: stopped at once", event="stop", level=WARNING, kind="interrupted")
         return ExitCode.INTERRUPTED

@@ -19,6 +19,7 @@ from bulkfetch.io.sinks import STDOUT, OutputFormat, output_format
 from bulkfetch.io.sources import Picker, Source, picker
 from bulkfetch.io.stdin import STDIN, Copied, stdin_copy
 from bulkfetch.jobs import RowStatus
+from bulkfetch.metrics import Metrics
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
 from bulkfetch.run.output import ColumnNaming, Part, write_output
@@ -59,6 +60,7 @@ class RunOptions(TypedDict, total=False):
     max_calls: int | None  # bill at most this many units, over all the run's invocations
     max_age: float | None  # seconds: an answer in the store older than this is fetched again
     plan: bool  # True: only say what the run would fetch and bill (``RunReport.plan``)
+    metrics: Metrics | None  # what each run spends, counted there too (bulkfetch.metrics)
 
 
 def engine_settings(options: RunOptions) -> EngineSettings:
@@ -194,7 +196,11 @@ async def _run(
         tell=first.tell,
     )
     done: list[Run] = []
+    metrics = options.get("metrics")
     for name, run in runs.items():
+        if metrics is not None:
+            endpoint = parts[name].template.get("endpoint", "")
+            run.meter = metrics.run(run.id, run.client.name, name or endpoint)
         await _cap(store, run, [r for r in runs.values() if r is not run], cap)
         run.progress.start(run.rows, 0, name if len(runs) > 1 else "")
         await run.work(

@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -24,6 +25,9 @@ from bulkfetch.run.output import ColumnNaming, OutputFormat, Part, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
+
+if TYPE_CHECKING:
+    from bulkfetch.metrics import RunMeter
 
 __all__ = ["Run", "abandoned"]
 
@@ -57,6 +61,7 @@ class Run:
         self.settled = anyio.Event()  # set (and replaced) each time rows of it settle
         self.settled_jobs: set[int] = set()  # the jobs whose rows settled since last asked
         self.began_at = self.clock.time()  # when this process took the run up
+        self.meter: RunMeter | None = None  # its metrics, when a process serves them
         # What begin(stream=True) left of the input to enqueue (for every run of its pass):
         # done as the first of them is worked.
         self.pending_enqueue: (
@@ -162,17 +167,24 @@ class Run:
                 self.id, refresh=refresh, now=self.clock.time(), max_age=max_age
             )
             self.spent.maybe_billed_twice += reclaimed
+            if self.meter is not None:
+                self.meter.reclaimed(reclaimed)
             if reclaimed:
                 self.tell(
                     f"resumed: {reclaimed} lookups were in flight when an earlier process died;"
                     " they are fetched again and may be billed twice"
                 )
-        settled_here = 0
+        settled_here = earlier = 0
         first_commit = anyio.Event()
+        meter = self.meter
+        if meter is not None:
+            meter.watch(pacer)
 
         def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
             nonlocal settled_here
             self.spent.add(outcomes)
+            if meter is not None:
+                meter.count(outcomes, self.rows - earlier - settled_here - settled)
             if LOST_ANSWERS not in self.notices and any(o.maybe_billed for o in outcomes):
                 self.tell(LOST_ANSWERS)
             settled_here += settled
@@ -185,8 +197,10 @@ class Run:
 
         async def count_earlier_rows() -> None:
             # Counting a big run's settled rows takes a while: not before the first call.
+            nonlocal earlier
             await first_commit.wait()
-            self.progress.advance(await self.store.queue.settled_rows(self.id) - settled_here, ())
+            earlier = await self.store.queue.settled_rows(self.id) - settled_here
+            self.progress.advance(earlier, ())
 
         arriving = Arrivals() if self.pending_enqueue is not None else None
         unread: list[Exception] = []  # why the input could not be enqueued to its end
@@ -207,7 +221,7 @@ class Run:
                     await run_jobs(
                         self.store,
                         self.id,
-                        self.client,
+                        self.client if meter is None else meter.adapter(self.client),
                         pacer,
                         settings=settings,
                         stop=self.stop,
@@ -321,6 +335,8 @@ class Run:
             # the run (not what others answer meanwhile, nor it again with --refresh).
             self.spent.from_store = await self.store.runs.answered_before(self.id, self.began_at)
             await self.store.runs.keep_from_store(self.id, self.spent.from_store)
+            if self.meter is not None:
+                self.meter.answered_from_store(self.spent.from_store)
         return RunReport(
             run_id=self.id,
             output=out,

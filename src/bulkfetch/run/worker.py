@@ -22,6 +22,7 @@ from bulkfetch.adapter import Client
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import UsageError
+from bulkfetch.metrics import Metrics
 from bulkfetch.pacing import Pacer
 from bulkfetch.pacing.limits import Limit
 from bulkfetch.pacing.windows import AtLimit
@@ -31,6 +32,7 @@ from bulkfetch.run.pace import pacer_for
 from bulkfetch.run.report import Progress, WorkReport
 from bulkfetch.run.run import Run
 from bulkfetch.store import Store
+from bulkfetch.store.records import RunDetail
 
 __all__ = ["export_run", "work"]
 
@@ -49,13 +51,15 @@ async def work(
     poll_seconds: float = 1.0,
     max_calls: int | None = None,
     rebuild_with: Callable[[str, Mapping[str, Any], Mapping[str, str] | None], Client] = rebuild,
+    metrics: Metrics | None = None,
 ) -> WorkReport:
     """Work every run of the store until none has anything left, or a stop. ``max_calls``:
     the cap on billed units each run it works may spend in all (else the cap its command
     set, if any). ``rate``, ``limits``, ``at_limit``: each key's pace and allowances, as
     :func:`~bulkfetch.run.stream.fetch_many` takes them. ``rebuild_with``: how a run's
     adapter is made from the spec it keeps (``bulkfetch work`` checks a described API's
-    against the descriptions it was given)."""
+    against the descriptions it was given). ``metrics``: what each run spends, counted there
+    too (see :mod:`bulkfetch.metrics`)."""
     clock = clock or SystemClock()
     stop = stop or StopRequest()
     report = WorkReport()
@@ -89,6 +93,8 @@ async def work(
                         tell=None if progress is None else progress.notice,
                     )
                 run = Run(store, run_id, adapter, clock=clock, progress=progress, stop=stop)
+                if metrics is not None:
+                    run.meter = metrics.run(run_id, detail.api, _endpoint(detail))
                 if progress is not None:  # the run's rows; its rows settled come at its first
                     progress.start(detail.rows_enqueued, 0, f"run {run_id}")
                 if max_calls is not None and run_id not in prepared:
@@ -164,3 +170,8 @@ async def _one_pass(store: Store, ids: Sequence[int]) -> None:
             f"run {ids[0]} and run {', '.join(others)} are not over the same input: give"
             " --run the runs of one pass (one command's datasets, as it named them)"
         )
+
+
+def _endpoint(detail: RunDetail) -> str:
+    """What a run's lookups ask for, as its metrics name it."""
+    return str(json.loads(detail.options or "{}").get("endpoint", ""))
