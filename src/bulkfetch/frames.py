@@ -239,7 +239,7 @@ class _Bar:
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
         self._bar.update(max(0, min(settled_rows, self._bar.total - self._bar.n)))
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, *, warning: bool = False) -> None:
         self._bar.write(text)
 
     def finish(self, rows: int) -> None:

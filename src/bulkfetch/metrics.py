@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bulkfetch.errors import UsageError
+from bulkfetch.errors import ApiError, ConnectError, UsageError
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class RunMeter:
         self._of = {name: getattr(metrics, name).labels(**labels) for name in _SERIES}
         self._latency = metrics.latency.labels(**labels)
         self._in_flight = metrics.in_flight.labels(**labels)
+        self._pacer: Pacer | None = None
 
     def count(self, outcomes: Sequence[Outcome], rows_pending: int) -> None:
         """A commit's outcomes, counted as the run's spend counts them."""
@@ -121,6 +122,7 @@ class RunMeter:
                 of["rate_limited"].inc(outcome.rate_limited)
                 of["failures"].inc(not outcome.rate_limited)
         of["pending"].set(rows_pending)
+        self._paced()
 
     def reclaimed(self, lookups: int) -> None:
         """Lookups in flight when an earlier process died: sent again, possibly billed twice."""
@@ -129,23 +131,37 @@ class RunMeter:
     def answered_from_store(self, lookups: int) -> None:
         self._of["from_store"].inc(lookups)
 
-    def watch(self, pacer: Pacer) -> None:
-        """The pacer's rate and learnt limit, read at each scrape."""
-        self._of["pace"].set_function(lambda: _number(pacer.rate))
-        self._of["limit"].set_function(lambda: _number(pacer.learned))
+    def watch(self, pacer: Pacer | None) -> None:
+        """The pacer whose rate and learnt limit the run's gauges show, as each commit
+        lands (None: the run is done; its last figures stay)."""
+        self._pacer = pacer
+        self._paced()
+
+    def _paced(self) -> None:
+        if self._pacer is not None:
+            self._of["pace"].set(_number(self._pacer.rate))
+            self._of["limit"].set(_number(self._pacer.learned))
 
     def adapter(self, adapter: Adapter) -> Adapter:
         """``adapter``, its calls in flight and their latency measured."""
         return _Timed(adapter, self)
 
     async def _timed(self, adapter: Adapter, lookups: Sequence[Lookup]) -> Reply:
+        """A fetch, in flight while it is; its latency if the API answered (a success or
+        an error it sent: not a connection that never opened, nor a call abandoned)."""
         self._in_flight.inc()
         began = time.perf_counter()
         try:
-            return await adapter.fetch(lookups)
-        finally:
+            reply = await adapter.fetch(lookups)
+        except ConnectError:
+            raise
+        except ApiError:
             self._latency.observe(time.perf_counter() - began)
+            raise
+        finally:
             self._in_flight.dec()
+        self._latency.observe(time.perf_counter() - began)
+        return reply
 
 
 _SERIES = (

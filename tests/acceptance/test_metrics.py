@@ -3,7 +3,9 @@ and after, and from four workers on PostgreSQL, against the emulator's ledger.""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bulkfetch.errors import ConnectError
 from bulkfetch.jobs import Outcome, OutcomeKind
 from bulkfetch.metrics import Metrics
 from bulkfetch.samples import write_postcode_file
@@ -152,3 +155,39 @@ def test_four_workers_each_serve_their_own_and_sum_to_the_ledger(
     assert billed == ledger["billed_total"] > 0
     assert limited == ledger["by_status"].get("429", 0)
     assert sum(one.get("bulkfetch_requests_total", 0.0) > 0 for one in scraped) >= 2
+
+
+def test_a_call_that_never_connected_has_no_latency() -> None:
+    """A connection that never opened: not in the latency histogram, and not in flight."""
+
+    class Unreachable:
+        async def fetch(self, lookups: object) -> object:
+            raise ConnectError("connection refused", host="127.0.0.1")
+
+    meter = Metrics().run(1, "crystalroof", "occupation")
+    timed = meter.adapter(Unreachable())  # type: ignore[arg-type]
+    with pytest.raises(ConnectError):
+        asyncio.run(timed.fetch([]))
+    text = meter._metrics.text()
+    labels = 'api="crystalroof",dataset="occupation",run="1"'
+    assert f"bulkfetch_answer_latency_seconds_count{{{labels}}} 0.0" in text
+    assert f"bulkfetch_calls_in_flight{{{labels}}} 0.0" in text
+
+
+@pytest.mark.slow
+def test_a_signal_while_lingering_ends_it_and_keeps_the_exit_code(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """-q still says where the metrics are; SIGTERM in the linger after a cap's stop ends the
+    process at once with the cap's exit code, 7, and no traceback."""
+    emulator = start_emulator()
+    source = write_postcode_file(tmp_path / "in.csv", 50, seed=9)
+    command = enrich_command(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", "-q",
+                             "--max-calls", "5", "--metrics-port", "0", "--metrics-linger",
+                             "300")  # fmt: skip
+    with serving((command, tmp_path / "err.log")) as (run,):
+        wait_until(lambda: "stopped:" in run.err(), what="the cap's stop")
+        assert run.scrape()["bulkfetch_billed_units_total"] == 5
+        run.process.send_signal(signal.SIGTERM)
+        assert run.process.wait(timeout=30) == 7
+    assert "Traceback" not in run.err()

@@ -5,6 +5,9 @@ its command wrote it. The real CLI against the real emulator."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,23 @@ def test_runs_whose_answers_fill_several_lines_are_not_exported_side_by_side(
     refused = run_cli("export", "--db", db, "--run", "1,2", "--out", tmp_path / "x.csv")
     assert refused.returncode == 2
     assert "export it on its own" in " ".join(refused.stderr.split())
+
+
+def test_an_output_that_is_not_a_regular_file_is_written_through(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """--out a named pipe (as /dev/null is a device): written through it, and still a pipe
+    after, never renamed over."""
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader.start()
+    source = write_postcode_file(tmp_path / "in.csv", 10, seed=2)
+    done = enrich(emulator, source, fifo, tmp_path / "s.db")
+    reader.join(timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert read[0].decode().splitlines()[0].startswith("id,postcode,note,lookup,status")
+    assert len(read[0].decode().splitlines()) == 11
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

@@ -241,7 +241,7 @@ class Recording:
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
         self.settled += settled_rows
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, *, warning: bool = False) -> None:
         pass
 
 

@@ -39,7 +39,7 @@ class _Answered:
         if any(outcome.kind is OutcomeKind.DONE for outcome in outcomes):
             self.first.set()
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, *, warning: bool = False) -> None:
         pass
 
 

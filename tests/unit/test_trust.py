@@ -77,6 +77,18 @@ def test_codes_as_real_files_hold_them() -> None:
             normalise_cip(bad)
 
 
+def test_a_blank_code_is_empty_and_other_scripts_digits_are_not_codes() -> None:
+    """A blank code is "empty code", as a blank location is "empty location"; digits of
+    another script (Arabic-Indic 15-1252) are no SOC or CIP code."""
+    for normalise in (normalise_soc, normalise_cip):
+        with pytest.raises(InvalidInputError, match=r"^empty code$"):
+            normalise("  ")
+    with pytest.raises(InvalidInputError):
+        normalise_soc("\u0661\u0665-\u0661\u0662\u0665\u0662")
+    with pytest.raises(InvalidInputError):
+        normalise_cip("\u0661\u0661.\u0660\u0667\u0660\u0661")
+
+
 def test_added_column_names_never_collide_with_input_ones() -> None:
     """An added column an input column already names gets ``_`` until it is unique."""
     header = ["id", "status", "error", "status_"]

@@ -37,13 +37,14 @@ class Messages:
     level: int = logging.INFO
 
 
-def add_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """The options of every command (``top``: of ``bulkfetch`` itself, before one)."""
+def add_options(parser: argparse.ArgumentParser, *, top: bool, checked: bool = True) -> None:
+    """The options of every command (``top``: of ``bulkfetch`` itself, before one;
+    ``checked``: a --log-format that is not one of them refused, by this parser)."""
     found = parser.add_argument_group("messages on standard error")
     given: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     found.add_argument(
         "--log-format",
-        choices=FORMATS,
+        choices=FORMATS if checked else None,
         help="text (default: a bar on a terminal, lines elsewhere), or json: one JSON object"
         " a line (time, level, event, message and its fields), for a log collector",
         **({"default": "text"} if top else given),
@@ -63,8 +64,8 @@ def add_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def requested(argv: Sequence[str]) -> Messages:
     """What the arguments ask of messages, wherever in them (read before the command's
     own parsing, so that even its usage errors are written as asked)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_options(parser, top=True)
+    parser = argparse.ArgumentParser(prog="bulkfetch", add_help=False)
+    add_options(parser, top=True, checked=False)  # the command's parser says what is wrong
     known, _ = parser.parse_known_args(list(argv))
     level = logging.WARNING if known.quiet else logging.DEBUG if known.verbose else logging.INFO
     return Messages(json=known.log_format == "json", level=level)

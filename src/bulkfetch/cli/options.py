@@ -128,7 +128,7 @@ def fraction(text: str) -> float:
 
 def amount(text: str) -> Decimal:
     """Money, exactly as written: a plain decimal number above 0 (``0.02``, ``50``)."""
-    if re.fullmatch(r"\d{1,30}(\.\d{0,30})?|\.\d{1,30}", text.strip()) is None:
+    if re.fullmatch(r"[0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30}", text.strip()) is None:
         raise argparse.ArgumentTypeError(f"not an amount: {text!r} (a number, like 0.02)")
     value = Decimal(text.strip())
     if value <= 0:

@@ -92,10 +92,10 @@ class ProgressBar:
     def console(self) -> Console:
         return self._console
 
-    def notice(self, text: str, *, level: int = logging.INFO) -> None:
-        """Something the user should know now (``level``: WARNING, even with ``-q``)."""
+    def notice(self, text: str, *, warning: bool = False) -> None:
+        """Something the user should know now (``warning``: even with ``-q``)."""
         self.shown.add(text)
-        say(self._console, text, event="notice", level=level)
+        say(self._console, text, event="notice", level=logging.WARNING if warning else logging.INFO)
 
     def start(self, total_rows: int, settled_rows: int, label: str = "") -> None:
         """A bar for a run (another below it for each further run of a pass, named)."""
@@ -188,8 +188,9 @@ class ProgressBar:
         for outcome in outcomes:
             if outcome.called and (outcome.kind is OutcomeKind.RETRY or outcome.rate_limited):
                 status = "429" if outcome.rate_limited else str(outcome.status or "no answer")
-                text = f"retry: {status}: {outcome.error or 'tried again'}"
-                say(self._console, text, event="retry", level=logging.DEBUG, status=outcome.status,
+                event = "failed_call" if outcome.settles else "retry"  # out of attempts, or not
+                text = f"{event.replace('_', ' ')}: {status}: {outcome.error or 'no answer'}"
+                say(self._console, text, event=event, level=logging.DEBUG, status=outcome.status,
                     rate_limited=outcome.rate_limited, error=outcome.error)  # fmt: skip
 
     def _per_second(self, count: int) -> float:

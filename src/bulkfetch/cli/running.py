@@ -105,9 +105,12 @@ def run_bulk_command(job: Job[RunReport], err: Console, args: argparse.Namespace
         raise UsageError("--json goes with --plan ('bulkfetch status --json' for a run's figures)")
     price = price_of(args)  # a mistake in the money: refused before anything
     cap = cap_of(args, price)
-    with watch.serving(args, err) as metrics:
-        args.metrics = metrics
-        return _run_and_tell(job, err, args, price, cap)
+    with watch.serving(args, err) as served:
+        args.metrics = served.metrics
+        code = _run_and_tell(job, err, args, price, cap)
+        if code == ExitCode.INTERRUPTED:
+            served.stopped_at_once()
+        return code
 
 
 def _run_and_tell(
@@ -120,7 +123,8 @@ def _run_and_tell(
     with ProgressBar(err, every=args.progress_every, enabled=not args.plan) as bar:
         report = speedups.run(supervised, job, bar)
     if report is None:
-        say(err, "bulkfetch: stopped at once; run the same command again to carry on")
+        say(err, "bulkfetch: stopped at once; run the same command again to carry on",
+            event="stop", level=logging.WARNING, kind="interrupted")  # fmt: skip
         return ExitCode.INTERRUPTED
     if report.plan is not None:
         _print_plan(report.plan, args.json, price)
@@ -175,12 +179,12 @@ async def _watch_signals(stop: StopRequest, scope: anyio.CancelScope, bar: Progr
             name = signal.Signals(signum).name
             if stop.requested:
                 text = f"bulkfetch: {name} again: {abandoned(stop.unstored_calls)}"
-                bar.notice(text, level=logging.WARNING)
+                bar.notice(text, warning=True)
                 scope.cancel()
                 return
             stop.request(StopKind.INTERRUPTED, f"interrupted by {name}")
             text = f"bulkfetch: {name}: finishing the calls in flight (again to quit at once)"
-            bar.notice(text, level=logging.WARNING)
+            bar.notice(text, warning=True)
 
 
 def _print_summary(

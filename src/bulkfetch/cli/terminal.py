@@ -87,18 +87,27 @@ def console(messages: Messages | None = None) -> Console:
     release()
     if stderr.messages.json:
         LOGGER.addHandler(handler(_Raw(stderr)))  # type: ignore[arg-type]
+        logging.captureWarnings(True)  # Python's warnings too, as JSON lines
+        _WARNINGS.addHandler(handler(_Raw(stderr)))  # type: ignore[arg-type]
+        _WARNINGS.propagate = False
         LOGGER.setLevel(stderr.messages.level)
         LOGGER.propagate = False
     return Console(file=stderr, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 
 
+_WARNINGS = logging.getLogger("py.warnings")  # where logging takes Python's warnings
+
+
 def release() -> None:
     """Remove the JSON lines' handler a command's console added, if any."""
-    for old in LOGGER.handlers[:]:
-        if isinstance(old, JsonHandler):
-            LOGGER.removeHandler(old)
+    for logger in (LOGGER, _WARNINGS):
+        for old in logger.handlers[:]:
+            if isinstance(old, JsonHandler):
+                logger.removeHandler(old)
+                logger.propagate = True
+                if logger is _WARNINGS:
+                    logging.captureWarnings(False)
     LOGGER.setLevel(logging.NOTSET)
-    LOGGER.propagate = True
 
 
 class _Raw:

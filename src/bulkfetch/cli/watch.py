@@ -5,6 +5,8 @@ of a command that ends."""
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from bulkfetch.cli.terminal import say
 if TYPE_CHECKING:
     from bulkfetch.metrics import Metrics
 
-__all__ = ["add_options", "serving"]
+__all__ = ["Served", "add_options", "serving"]
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -59,24 +61,64 @@ def _seconds(text: str) -> float:
     return value
 
 
+class Served:
+    """A command's metrics while they are served, and whether to linger after it."""
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        self.metrics = metrics
+        self.linger = True  # False: the command stopped at once, or failed
+
+    def stopped_at_once(self) -> None:
+        self.linger = False
+
+
 @contextmanager
-def serving(args: argparse.Namespace, err: Console) -> Iterator[Metrics | None]:
-    """The command's metrics, served while it runs (None: not asked for)."""
+def serving(args: argparse.Namespace, err: Console) -> Iterator[Served]:
+    """The command's metrics, served while it runs (``metrics`` None: not asked for), and
+    for ``--metrics-linger`` seconds after it ended well or stopped as asked; a signal
+    then ends the wait, and the command's exit code is kept."""
     address: tuple[str, int] | None = getattr(args, "metrics_port", None)
     if address is None:
-        yield None
+        yield Served(None)
         return
     from bulkfetch.metrics import Metrics  # prometheus_client: only when asked for
 
     metrics = Metrics()
     host, port = address
     port = metrics.serve(host, port)
-    say(err, f"metrics: http://{host}:{port}/metrics", event="metrics", host=host, port=port)
+    shown = f"[{host}]" if ":" in host else host
+    say(
+        err,
+        f"metrics: http://{shown}:{port}/metrics",
+        event="metrics",
+        level=logging.WARNING,
+        host=host,
+        port=port,
+    )  # a warning: said even with -q (a free port's number is needed)
+    served = Served(metrics)
     try:
-        yield metrics
+        yield served
+        if served.linger and args.metrics_linger:
+            _linger(args.metrics_linger)
     finally:
-        try:
-            if args.metrics_linger:
-                time.sleep(args.metrics_linger)
-        finally:
-            metrics.close()
+        metrics.close()
+
+
+class _Ended(Exception):
+    """A signal while lingering."""
+
+
+def _linger(seconds: float) -> None:
+    """Wait ``seconds``, or until SIGINT or SIGTERM, quietly."""
+
+    def end(signum: int, frame: object) -> None:
+        raise _Ended
+
+    before = {sig: signal.signal(sig, end) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        time.sleep(seconds)
+    except _Ended:
+        pass
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -76,9 +76,12 @@ def _work(args: argparse.Namespace, err: Console) -> int:
                 metrics=metrics,
             )
 
-    with watch.serving(args, err) as metrics:  # serving until what it did is said
+    with watch.serving(args, err) as served:  # serving until what it did is said
+        metrics = served.metrics
         with ProgressBar(err, every=args.progress_every) as bar:
             report = speedups.run(supervised, job, bar)
+        if report is None:
+            served.stopped_at_once()
         return _said(report, err)
 
 

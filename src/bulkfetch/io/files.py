@@ -7,6 +7,7 @@ import glob
 import hashlib
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -89,6 +90,10 @@ def check_output(out: Path, *, not_to: Mapping[str, Path] = MappingProxyType({})
     if not out.parent.is_dir():
         what = "is not a folder" if out.parent.exists() else "does not exist"
         raise UsageError(f"cannot write the output {out}: the folder {out.parent} {what}")
+    if _special(out):  # /dev/null, a named pipe: written as it is, nothing beside it
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"cannot write the output {out}: permission denied")
+        return
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent)
     except OSError as exc:
@@ -103,7 +108,14 @@ def check_output(out: Path, *, not_to: Mapping[str, Path] = MappingProxyType({})
 def atomic_file(path: Path) -> Iterator[Path]:
     """A path to write, that appears at ``path`` whole, or not at all. It is written beside
     it as ``.<name>.<pid>.<random>.part`` and renamed into place; a later writer removes the
-    part files of writers that died."""
+    part files of writers that died. A file that is not a regular one (``/dev/null``, a named
+    pipe) is written as it is: renaming over it would put a file in its place."""
+    if _special(path):
+        try:
+            yield path
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        return
     try:
         _remove_stale_parts(path)
         fd, name = tempfile.mkstemp(
@@ -134,6 +146,15 @@ def atomic_text_file(path: Path) -> Iterator[IO[str]]:
     """A UTF-8 text file that appears at ``path`` whole, or not at all."""
     with atomic_file(path) as temp, open(temp, "w", encoding="utf-8", newline="") as handle:
         yield handle
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` is there and is not a regular file (nor a folder): a device, a pipe."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _remove_stale_parts(path: Path) -> None:

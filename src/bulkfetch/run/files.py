@@ -200,7 +200,7 @@ async def _run(
     for name, run in runs.items():
         if metrics is not None:
             endpoint = parts[name].template.get("endpoint", "")
-            run.meter = metrics.run(run.id, run.client.name, name or endpoint)
+            run.meter = metrics.run(run.id, run.client.name, endpoint)  # as a worker names it
         await _cap(store, run, [r for r in runs.values() if r is not run], cap)
         run.progress.start(run.rows, 0, name if len(runs) > 1 else "")
         await run.work(

@@ -27,8 +27,9 @@ class Progress(Protocol):
 
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None: ...
 
-    def notice(self, text: str) -> None:
-        """Something the user should know now, not only at the end."""
+    def notice(self, text: str, *, warning: bool = False) -> None:
+        """Something the user should know now, not only at the end (``warning``: even when
+        told to say warnings only: what may be billed twice, a stop)."""
         ...
 
 
@@ -44,7 +45,7 @@ class Silent:
     def advance(self, settled_rows: int, outcomes: Sequence[Outcome]) -> None:
         pass
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, *, warning: bool = False) -> None:
         pass
 
 

@@ -144,10 +144,11 @@ class Run:
         run.rows, run.enqueue_complete = detail.rows_enqueued, detail.enqueue_complete
         return run
 
-    def tell(self, notice: str) -> None:
-        """A notice for the user: now, and in the report."""
+    def tell(self, notice: str, *, warning: bool = False) -> None:
+        """A notice for the user: now, and in the report (``warning``: said even when only
+        warnings are: what may be billed twice)."""
         self.notices.append(notice)
-        self.progress.notice(notice)
+        self.progress.notice(notice, warning=warning)
 
     async def work(
         self,
@@ -172,7 +173,8 @@ class Run:
             if reclaimed:
                 self.tell(
                     f"resumed: {reclaimed} lookups were in flight when an earlier process died;"
-                    " they are fetched again and may be billed twice"
+                    " they are fetched again and may be billed twice",
+                    warning=True,
                 )
         settled_here = earlier = 0
         first_commit = anyio.Event()
@@ -186,7 +188,7 @@ class Run:
             if meter is not None:
                 meter.count(outcomes, self.rows - earlier - settled_here - settled)
             if LOST_ANSWERS not in self.notices and any(o.maybe_billed for o in outcomes):
-                self.tell(LOST_ANSWERS)
+                self.tell(LOST_ANSWERS, warning=True)
             settled_here += settled
             self.progress.advance(settled, outcomes)
             first_commit.set()
@@ -241,6 +243,8 @@ class Run:
                     )
                 raise
             self.learned = pacer.learned
+            if meter is not None:
+                meter.watch(None)  # its figures kept, not its pacer
         if self.stop.kind is not None:
             await self.store.runs.record_stop(self.id, self.stop.kind, self.stop.reason or "")
         if unread:

@@ -14,16 +14,20 @@ REGION_TYPES = ("national", "state", "msa")
 # How files hold codes: a label before them ("SOC 15-1252", "CIP: 11.0701"), any dash a
 # word processor makes, O*NET-SOC's detail suffix ("15-1252.00", "15-1299.08" lie within
 # SOC 15-1252 and 15-1299), a decimal comma ("11,0701"), a spreadsheet's lost leading zero.
-_SOC = re.compile(r"^(?:SOC\s*[:#-]?\s*)?(\d{2})[-\u2010-\u2015\s.]?(\d{4})(?:\.\d{2})?$", re.I)
+_SOC = re.compile(
+    r"^(?:SOC\s*[:#-]?\s*)?(\d{2})[-\u2010-\u2015\s.]?(\d{4})(?:\.\d{2})?$", re.I | re.ASCII
+)
 # A SOC code a spreadsheet took for a number: 151252.0.
-_SPREADSHEET_FLOAT = re.compile(r"^(\d{6})\.0+$")
-_CIP = re.compile(r"^(?:CIP\s*[:#-]?\s*)?(\d{1,2})[.,]?(\d{4})$", re.I)
+_SPREADSHEET_FLOAT = re.compile(r"^(\d{6})\.0+$", re.ASCII)
+_CIP = re.compile(r"^(?:CIP\s*[:#-]?\s*)?(\d{1,2})[.,]?(\d{4})$", re.I | re.ASCII)
 
 
 def normalise_soc(raw: str) -> str:
     """``151252``, `` 15-1252 ``, ``SOC 15-1252``, O*NET-SOC ``15-1252.00`` and a
     spreadsheet's ``151252.0`` -> ``15-1252`` (SOC 2018, six digits)."""
     text = raw.strip()
+    if not text:
+        raise InvalidInputError("empty code", value=raw)
     match = _SOC.match(_SPREADSHEET_FLOAT.sub(r"\1", text))
     if not match:
         raise InvalidInputError(f"not a SOC code (like 15-1252): {text!r}", value=raw)
@@ -33,6 +37,8 @@ def normalise_soc(raw: str) -> str:
 def normalise_cip(raw: str) -> str:
     """``110701``, ``CIP 11.0701``, ``11,0701`` and ``1.0101`` (a spreadsheet's lost zero)
     -> ``11.0701``, ``01.0101`` (CIP 2020, six digits)."""
+    if not raw.strip():
+        raise InvalidInputError("empty code", value=raw)
     match = _CIP.match(raw.strip())
     if not match:
         raise InvalidInputError(f"not a CIP code (like 11.0701): {raw.strip()!r}", value=raw)
