@@ -145,6 +145,7 @@ async def test_a_stop_one_worker_records_stops_the_others(postgres_url: str) -> 
 
 # What each schema version added, to take a store back to the one before it.
 _ADDED_IN = {
+    9: ("DROP TABLE run_seconds",),
     8: ("ALTER TABLE runs DROP COLUMN from_store",),
     7: ("ALTER TABLE runs DROP COLUMN fields_run",),
     6: ("DROP TABLE rate_windows",),
@@ -173,7 +174,7 @@ _ADDED_IN = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7, 8])
 async def test_an_older_store_is_migrated(tmp_path: Path, version: int) -> None:
     """A store made by an earlier schema opens, keeps its runs, and gains what is new."""
     db = tmp_path / "old.db"
@@ -224,7 +225,7 @@ async def test_a_run_of_before_counts_what_it_had_from_the_store(tmp_path: Path)
         entries = [RowEntry(0, lookup("P0")), RowEntry(1, lookup("P1"))]
         await store.queue.enqueue(later.id, entries, now=5.0)
     with sqlite3.connect(db) as conn:  # as bulkfetch of schema 7 left it
-        for statement in _ADDED_IN[8]:
+        for statement in (*_ADDED_IN[9], *_ADDED_IN[8]):
             conn.execute(statement)
         conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     async with await Store.open(db) as store:

@@ -24,8 +24,8 @@ from bulkfetch.engine import StopRequest
 from bulkfetch.errors import UsageError
 from bulkfetch.jobs import StopKind
 from bulkfetch.run import RunOptions, RunReport
+from bulkfetch.run.notices import abandoned
 from bulkfetch.run.plan import Plan
-from bulkfetch.run.run import abandoned
 from bulkfetch.spend import Price
 from bulkfetch.untrusted import printable
 

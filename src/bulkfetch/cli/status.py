@@ -16,6 +16,7 @@ from bulkfetch.cli import options
 from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.running import price_of
+from bulkfetch.cli.terminal import say
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import check_output
 from bulkfetch.io.formats import output_format, writable
@@ -48,6 +49,21 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " (1,2: one command's datasets), written side by side as that command wrote them",
     )
     export.set_defaults(handler=_export)
+
+    report = commands.add_parser(
+        "report",
+        help="a run's report: one HTML page with its charts, nothing loaded from the network",
+        epilog=examples(
+            "bulkfetch report --db bulkfetch.db --run 1 --out report.html",
+            "bulkfetch report --db postgresql://user@host/db --run 1,2 --out pass.html",
+        ),
+    )
+    report.add_argument("--db", default="bulkfetch.db", help="the job store (a file or a URL)")
+    report.add_argument(
+        "--run", required=True, type=options.run_ids, help="run ids, comma-separated (1,2)"
+    )
+    report.add_argument("--out", required=True, type=Path, help="the page to write (.html)")
+    report.set_defaults(handler=_report)
 
     status = commands.add_parser(
         "status",
@@ -91,6 +107,21 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     err.print(f"{sum(statuses.values())} rows: {parts or 'none'}; output {args.out}", markup=False)
     pending = statuses.get(RowStatus.PENDING.value, 0) + statuses.get(RowStatus.FAILED.value, 0)
     return ExitCode.FAILED if pending else ExitCode.OK
+
+
+def _report(args: argparse.Namespace, err: Console) -> int:
+    from bulkfetch.run.page import write_report
+
+    _check_store_exists(args.db)
+    check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
+
+    async def write() -> None:
+        async with await Store.open(args.db, exclusive=False) as store:
+            await write_report(store, args.run, args.out)
+
+    speedups.run(write)
+    say(err, f"report: {args.out}", event="report", output=str(args.out))
+    return ExitCode.OK
 
 
 def _check_store_exists(db: str) -> None:

@@ -5,7 +5,6 @@ workers (``bulkfetch work``) all use it; nothing else runs the engine."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,15 +20,17 @@ from bulkfetch.jobs import JobState, Outcome, RowStatus, StopKind
 from bulkfetch.pacing import Pacer
 from bulkfetch.plugins import rebuild
 from bulkfetch.run.enqueue import BULK_CHUNK, CHUNK
+from bulkfetch.run.notices import LOST_ANSWERS, abandoned, rate_notice
 from bulkfetch.run.output import ColumnNaming, OutputFormat, Part, write_output
 from bulkfetch.run.report import Progress, RunReport, Silent
+from bulkfetch.run.seconds import Seconds
 from bulkfetch.spend import Spend
 from bulkfetch.store import OutputRow, Store
 
 if TYPE_CHECKING:
     from bulkfetch.metrics import RunMeter
 
-__all__ = ["Run", "abandoned"]
+__all__ = ["Run"]
 
 
 class Run:
@@ -181,6 +182,8 @@ class Run:
         meter = self.meter
         if meter is not None:
             meter.watch(pacer)
+        seconds = Seconds(self.store, self.id, pacer)  # for the run's report
+        adapter = seconds.adapter(self.client if meter is None else meter.adapter(self.client))
 
         def on_outcomes(settled: int, outcomes: Sequence[Outcome]) -> None:
             nonlocal settled_here
@@ -218,12 +221,13 @@ class Run:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(count_earlier_rows)
+                    tg.start_soon(_every, self.clock, SECONDS_KEPT, seconds.keep)
                     if arriving is not None:
                         tg.start_soon(feed, arriving)
                     await run_jobs(
                         self.store,
                         self.id,
-                        self.client if meter is None else meter.adapter(self.client),
+                        adapter,
                         pacer,
                         settings=settings,
                         stop=self.stop,
@@ -234,6 +238,7 @@ class Run:
                     while arriving is not None and not arriving.done:  # a stop: it ends soon
                         await arriving.event.wait()
                     tg.cancel_scope.cancel()
+                await seconds.keep()
             except anyio.get_cancelled_exc_class():
                 # Stopped at once (a second Ctrl-C, a cancelled task): the calls in flight are
                 # abandoned, and the run says so, for status and the next resume to tell.
@@ -351,40 +356,24 @@ class Run:
             max_calls=counts.max_units if counts is not None else None,
             stop_kind=self.stop.kind,
             stop_reason=self.stop.reason,
-            notices=(*self.notices, *self.client.notices, *_rate_notice(rate, self.learned)),
+            notices=(*self.notices, *self.client.notices, *rate_notice(rate, self.learned)),
         )
-
-
-def abandoned(calls: int) -> str:
-    """What stopping at once did, in words: a run's stop reason, and what the user hears."""
-    return (
-        f"stopped at once with {calls} calls in flight, abandoned: the API may have billed"
-        " them, and the next run sends them again (counted as possibly billed twice)"
-    )
-
-
-LOST_ANSWERS = (
-    "answers are being lost after their calls were sent (timed out, or cut off): the API may"
-    " have billed those calls, and bills their retries again (counted as possibly billed"
-    " twice). A longer --timeout, or a lower --concurrency, spares them"
-)
-
-
-def _rate_notice(rate: float | None, learned: float | None) -> list[str]:
-    """Tell the user the limit the pacer learned, when the rate they gave was above it."""
-    if learned is None or (rate is not None and rate <= learned):
-        return []
-    per_second = max(1, math.floor(learned))
-    return [
-        f"the API answered 429 beyond about {per_second} calls a second; a rate of "
-        f"{per_second} (--rate {per_second}) spares those 429s and the pauses after them"
-    ]
 
 
 def _settled(row: OutputRow) -> bool:
     """Whether a row has its status for this run: no call to make, or its job final or
     failed (not pending, not in flight)."""
     return row.state is None or row.state.is_final or row.state is JobState.FAILED
+
+
+SECONDS_KEPT = 5.0  # how often a run's counts by second are added to the store's
+
+
+async def _every(clock: Clock, interval: float, work: Callable[[], Awaitable[None]]) -> None:
+    """``work`` every ``interval`` seconds, until cancelled."""
+    while True:
+        await clock.sleep(interval)
+        await work()
 
 
 async def _first(*events: anyio.Event) -> None:

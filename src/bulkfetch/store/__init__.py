@@ -51,6 +51,7 @@ from bulkfetch.store.reference import Reference
 from bulkfetch.store.results import Results
 from bulkfetch.store.runs import Runs
 from bulkfetch.store.sizes import AnswerSizes, Sizes
+from bulkfetch.store.tallies import Second, Tallies
 from bulkfetch.store.windows import Windows
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "RunDetail",
     "RunInfo",
     "RunSpec",
+    "Second",
     "SlotDecision",
     "SlotGrant",
     "Store",
@@ -83,6 +85,7 @@ class Store:
         self.windows = Windows(access)
         self.reference = Reference(access)
         self.sizes = Sizes(access)
+        self.tallies = Tallies(access)
 
     @classmethod
     async def open(cls, target: str | os.PathLike[str], *, exclusive: bool = True) -> Store:

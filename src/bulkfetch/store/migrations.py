@@ -10,7 +10,7 @@ from bulkfetch.store.schema import meta, metadata
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # How a store of each earlier version is brought to this one, in order: statements that
 # add what the version after it has (new tables are made by ``create_all``).
@@ -42,9 +42,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Several runs over one input, read once: one of them keeps the rows' fields. A run of
     # before keeps its own (NULL: its own).
     6: ("ALTER TABLE runs ADD COLUMN fields_run INTEGER",),
-    # What a run's invocations answered from the store, summed. A run of before kept no
-    # invocation's figure: it starts at what its first one had from the store, the lookups
-    # answered before it began (what status counted until then; answered: ANSWERED_STATES).
+    # What a run's last command had from the store. A run of before kept no command's
+    # figure: it starts at what its first one had from the store, the lookups answered
+    # before it began (what status counted until then; answered: ANSWERED_STATES).
     7: (
         "ALTER TABLE runs ADD COLUMN from_store INTEGER NOT NULL DEFAULT 0",
         "UPDATE runs SET from_store = (SELECT COUNT(*) FROM run_jobs"
@@ -52,6 +52,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         " AND jobs.state IN ('done', 'not_found')"
         " AND jobs.updated_at < runs.created_at)",
     ),
+    # What a run's calls did each second, for its report: a new table (``create_all``). A
+    # run of before has no seconds counted: its report has its totals and no charts.
+    8: (),
 }
 
 _SCHEMA_LOCK = 0x62756C6B  # "bulk": the advisory lock that serialises schema changes

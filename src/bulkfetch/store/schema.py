@@ -120,6 +120,23 @@ FINAL_STATES = tuple(s.value for s in JobState if s.is_final)
 ANSWERED_STATES = tuple(s.value for s in JobState if s.is_answered)
 
 
+# What a run's calls did each second of the wall clock it sent in (UNIX seconds): for its
+# report's charts. A row a second it sent a call in: bounded by its duration, not its
+# size (a day of calls is 86,400 rows at most). Since version 9.
+run_seconds = sa.Table(
+    "run_seconds",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("second", sa.Integer, primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False, default=0),  # requests sent
+    sa.Column("rate_limited", sa.Integer, nullable=False, default=0),  # answered 429
+    sa.Column("failed", sa.Integer, nullable=False, default=0),  # 5xx, timeouts, no answer
+    sa.Column("answered", sa.Integer, nullable=False, default=0),  # answers read, any status
+    sa.Column("latency", sa.Float, nullable=False, default=0.0),  # their seconds, summed
+    sa.Column("pace", sa.Float),  # the rate calls went out at then (None: no limit)
+)
+
+
 # What an API's reference data was when last fetched (Labor Market's regions, say), kept
 # per origin so that checks before a run cost no request: JSON, as the API package made it.
 reference = sa.Table(

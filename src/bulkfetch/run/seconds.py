@@ -1,0 +1,82 @@
+"""A run's calls counted by the second of the wall clock they were sent in (sent, answered
+429, failed, answered and how long that took, the pace then), kept in the store a few times
+a minute for the run's report (see :mod:`bulkfetch.report`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bulkfetch.errors import ApiError, ConnectError, RateLimitedError
+from bulkfetch.store import Second, Store
+
+if TYPE_CHECKING:
+    from bulkfetch.adapter import Adapter, Reply
+    from bulkfetch.jobs import Lookup
+    from bulkfetch.pacing import Pacer
+
+__all__ = ["Seconds"]
+
+
+class Seconds:
+    """One process's counts of a run's calls, by second, until they are kept."""
+
+    def __init__(self, store: Store, run_id: int, pacer: Pacer | None = None) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._pacer = pacer
+        self._counts: dict[int, Second] = {}
+
+    def adapter(self, adapter: Adapter) -> Adapter:
+        """``adapter``, each of its calls counted in the second it was sent in."""
+        return _Counted(adapter, self)
+
+    async def keep(self) -> None:
+        """Add what was counted since the last time to the store's seconds."""
+        counts, self._counts = self._counts, {}
+        await self._store.tallies.add(self._run_id, counts)
+
+    async def _call(self, adapter: Adapter, lookups: Sequence[Lookup]) -> Reply:
+        sent = time.time()
+        began = time.perf_counter()
+        second = self._counts.get(int(sent))
+        if second is None:
+            rate = self._pacer.rate if self._pacer is not None else None
+            pace = rate if rate is not None and math.isfinite(rate) else None
+            second = self._counts[int(sent)] = Second(pace=pace)
+        try:
+            reply = await adapter.fetch(lookups)
+        except ConnectError:
+            raise  # nobody was reached: no call
+        except RateLimitedError:
+            second.calls += 1
+            second.rate_limited += 1
+            raise
+        except ApiError as exc:
+            second.calls += 1
+            if exc.status is not None:  # an answer, of an error
+                second.answered += 1
+                second.latency += time.perf_counter() - began
+            if exc.status is None or exc.status >= 500:
+                second.failed += 1
+            raise
+        second.calls += 1
+        second.answered += 1
+        second.latency += time.perf_counter() - began
+        return reply
+
+
+class _Counted:
+    """An adapter whose fetches are counted; everything else is the adapter's own."""
+
+    def __init__(self, adapter: Adapter, seconds: Seconds) -> None:
+        self._adapter = adapter
+        self._seconds = seconds
+
+    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
+        return await self._seconds._call(self._adapter, lookups)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
