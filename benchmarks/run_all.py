@@ -20,6 +20,7 @@ from benchmarks import (
     overhead,
     passes,
     rate_fidelity,
+    report,
     scale,
     speedups,
     unknown_limit,
@@ -40,6 +41,7 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("11. Enqueue", enqueue.measure),
     ("12. Output", output.measure),
     ("13. Several datasets in one pass", passes.measure),
+    ("14. The report of a big run", report.measure),
 ]
 
 
