@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bulkfetch.run.page import MAX_BARS, RunView, render
 from bulkfetch.samples import write_postcode_file
-from bulkfetch.spend import Spend
+from bulkfetch.spend import Price, Spend
 from bulkfetch.store import RunCounts, Second
 from tests.acceptance.test_enrich import enrich
 from tests.conftest import StartEmulator, run_cli
@@ -85,3 +86,9 @@ def test_the_page_in_a_browser_shows_the_429s_at_their_seconds(
     done = re.search(r'data-state="done">([\d,]+)<', rendered)
     assert done is not None
     assert int(done.group(1).replace(",", "")) == ledger["by_status"]["200"]
+
+
+def test_a_price_puts_money_beside_the_units() -> None:
+    """report --price: billed units and the cap with their cost."""
+    page = render([RunView(_counts(), [])], Price(Decimal("0.02"), "GBP"))
+    assert "10 units (0.20 GBP) in 10 requests" in page

@@ -63,6 +63,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--run", required=True, type=options.run_ids, help="run ids, comma-separated (1,2)"
     )
     report.add_argument("--out", required=True, type=Path, help="the page to write (.html)")
+    options.add_price(report)  # money beside billed units, at the price given
     report.set_defaults(handler=_report)
 
     status = commands.add_parser(
@@ -112,12 +113,13 @@ def _export(args: argparse.Namespace, err: Console) -> int:
 def _report(args: argparse.Namespace, err: Console) -> int:
     from bulkfetch.run.page import write_report
 
+    price = price_of(args)
     _check_store_exists(args.db)
     check_output(args.out, not_to={} if "://" in args.db else {"the store": Path(args.db)})
 
     async def write() -> None:
         async with await Store.open(args.db, exclusive=False) as store:
-            await write_report(store, args.run, args.out)
+            await write_report(store, args.run, args.out, price=price)
 
     speedups.run(write)
     say(err, f"report: {args.out}", event="report", output=str(args.out))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bulkfetch.errors import UsageError
 from bulkfetch.io.files import atomic_text_file
+from bulkfetch.spend import Price
 from bulkfetch.store import RunCounts, Second, Store
 
 __all__ = ["MAX_BARS", "RunView", "render", "write_report"]
@@ -43,23 +44,26 @@ class _Bar:
     pace: float | None  # the highest
 
 
-async def write_report(store: Store, run_ids: Sequence[int], out: Path) -> None:
-    """Write the report of these runs to ``out`` (a usage error for a run the store lacks)."""
+async def write_report(
+    store: Store, run_ids: Sequence[int], out: Path, *, price: Price | None = None
+) -> None:
+    """Write the report of these runs to ``out`` (a usage error for a run the store lacks;
+    ``price``: money beside billed units)."""
     runs = []
     for run_id in run_ids:
         counts = await store.runs.counts(run_id)
         if counts is None:
             raise UsageError(f"the store holds no run {run_id} ('bulkfetch status' lists them)")
         runs.append(RunView(counts, await store.tallies.of(run_id)))
-    page = render(runs)
+    page = render(runs, price)
     with atomic_text_file(out) as handle:
         handle.write(page)
 
 
-def render(runs: Sequence[RunView]) -> str:
-    """The page of these runs."""
+def render(runs: Sequence[RunView], price: Price | None = None) -> str:
+    """The page of these runs (``price``: money beside billed units)."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    body = "\n".join(_section(run) for run in runs)
+    body = "\n".join(_section(run, price) for run in runs)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -71,19 +75,25 @@ def render(runs: Sequence[RunView]) -> str:
 """
 
 
-def _section(run: RunView) -> str:
+def _section(run: RunView, price: Price | None) -> str:
     counts, spend = run.counts, run.counts.spend
     lookups = sum(counts.jobs_by_state.values())
+
+    def units(count: int) -> str:
+        return f"{count:,} units" + ("" if price is None else f" ({price.cost(count)})")
+
+    due, cap = max(0, lookups - spend.from_store), counts.max_units
+
     rows = [
         ("rows", f"{counts.rows:,} ({counts.invalid_rows:,} invalid input, no call)"),
         ("lookups", f"{lookups:,} distinct"),
-        ("to buy when it began", f"{max(0, lookups - spend.from_store):,} units"),
-        ("billed", f"{spend.units:,} units in {spend.requests:,} requests"),
+        ("to buy when it began", units(due)),
+        ("billed", f"{units(spend.units)} in {spend.requests:,} requests"),
         ("from the store", f"{spend.from_store:,} (not billed)"),
         ("answered 429", f"{spend.rate_limited:,}; retried {spend.retries:,}"),
         ("connection failures", f"{spend.connect_failures:,} (not calls, not billed)"),
-        ("possibly billed twice", f"{spend.maybe_billed_twice:,}"),
-        ("cap", "none" if counts.max_units is None else f"{counts.max_units:,} units"),
+        ("possibly billed twice", units(spend.maybe_billed_twice)),
+        ("cap", "none" if cap is None else units(cap)),
         ("stopped", f"{counts.stop_kind}: {counts.stop_reason}" if counts.stop_kind else "no"),
     ]
     table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
