@@ -28,6 +28,7 @@ __all__ = [
     "Client",
     "Lookup",
     "LookupResult",
+    "Observed",
     "Operation",
     "Reply",
     "ResultKind",
@@ -162,6 +163,23 @@ class Operation(Protocol[R_co]):
     def result(self, body: str, lookup: Lookup) -> R_co:
         """A kept body (of ``lookup``) as the method's own result type."""
         ...
+
+
+class Observed:
+    """An adapter whose fetches go through ``fetch(adapter, lookups)`` (to be counted or
+    timed, say); everything else is the adapter's own."""
+
+    def __init__(
+        self, adapter: Adapter, fetch: Callable[[Adapter, Sequence[Lookup]], Awaitable[Reply]]
+    ) -> None:
+        self._adapter = adapter
+        self._fetch = fetch
+
+    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
+        return await self._fetch(self._adapter, lookups)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
 
 
 def operation_of(call: Callable[..., Awaitable[Any]], query: dict[str, Any]) -> Operation[Any]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bulkfetch.adapter import Observed
 from bulkfetch.errors import ApiError, ConnectError, UsageError
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind
 
@@ -144,7 +145,7 @@ class RunMeter:
 
     def adapter(self, adapter: Adapter) -> Adapter:
         """``adapter``, its calls in flight and their latency measured."""
-        return _Timed(adapter, self)
+        return Observed(adapter, self._timed)
 
     async def _timed(self, adapter: Adapter, lookups: Sequence[Lookup]) -> Reply:
         """A fetch, in flight while it is; its latency if the API answered (a success or
@@ -181,17 +182,3 @@ _SERIES = (
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
-
-
-class _Timed:
-    """An adapter whose fetches a meter times; everything else is the adapter's own."""
-
-    def __init__(self, adapter: Adapter, meter: RunMeter) -> None:
-        self._adapter = adapter
-        self._meter = meter
-
-    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        return await self._meter._timed(self._adapter, lookups)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adapter, name)

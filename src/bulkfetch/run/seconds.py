@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bulkfetch.adapter import Observed
 from bulkfetch.errors import ApiError, ConnectError, RateLimitedError
 from bulkfetch.store import Second, Store
 
@@ -31,7 +32,7 @@ class Seconds:
 
     def adapter(self, adapter: Adapter) -> Adapter:
         """``adapter``, each of its calls counted in the second it was sent in."""
-        return _Counted(adapter, self)
+        return Observed(adapter, self._call)
 
     async def keep(self) -> None:
         """Add what was counted since the last time to the store's seconds."""
@@ -66,17 +67,3 @@ class Seconds:
         second.answered += 1
         second.latency += time.perf_counter() - began
         return reply
-
-
-class _Counted:
-    """An adapter whose fetches are counted; everything else is the adapter's own."""
-
-    def __init__(self, adapter: Adapter, seconds: Seconds) -> None:
-        self._adapter = adapter
-        self._seconds = seconds
-
-    async def fetch(self, lookups: Sequence[Lookup]) -> Reply:
-        return await self._seconds._call(self._adapter, lookups)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adapter, name)
