@@ -92,3 +92,12 @@ def test_a_price_puts_money_beside_the_units() -> None:
     """report --price: billed units and the cap with their cost."""
     page = render([RunView(_counts(), [])], Price(Decimal("0.02"), "GBP"))
     assert "10 units (0.20 GBP) in 10 requests" in page
+
+
+def test_the_last_bar_of_a_span_counts_its_own_seconds() -> None:
+    """601 seconds at 20 calls a second drawn in bars of two: the last, of one second, 20."""
+    seconds = [(5_000 + i, Second(calls=20, answered=20)) for i in range(601)]
+    page = render([RunView(_counts(), seconds)])
+    rates = re.findall(r'class="calls"[^>]*data-calls="([\d.]+)"', page)
+    assert len(rates) == 301
+    assert set(rates) == {"20"}

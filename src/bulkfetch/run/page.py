@@ -127,11 +127,13 @@ def _bars(seconds: list[tuple[int, Second]]) -> list[_Bar]:
         found = grouped.get(index, [])
         answered = sum(s.answered for s in found)
         paces = [s.pace for s in found if s.pace is not None]
+        start = first + index * span
+        seconds_in = min(span, last - start + 1)  # the last bar's may be fewer
         bars.append(
             _Bar(
-                start=first + index * span,
-                span=span,
-                calls=sum(s.calls for s in found) / span,
+                start=start,
+                span=seconds_in,
+                calls=sum(s.calls for s in found) / seconds_in,
                 rate_limited=sum(s.rate_limited for s in found),
                 latency=sum(s.latency for s in found) / answered if answered else None,
                 pace=max(paces) if paces else None,

@@ -238,7 +238,6 @@ class Run:
                     while arriving is not None and not arriving.done:  # a stop: it ends soon
                         await arriving.event.wait()
                     tg.cancel_scope.cancel()
-                await seconds.keep()
             except anyio.get_cancelled_exc_class():
                 # Stopped at once (a second Ctrl-C, a cancelled task): the calls in flight are
                 # abandoned, and the run says so, for status and the next resume to tell.
@@ -247,6 +246,9 @@ class Run:
                         self.id, StopKind.INTERRUPTED, abandoned(self.stop.unstored_calls)
                     )
                 raise
+            finally:
+                with anyio.CancelScope(shield=True):  # its calls by second, however it ended
+                    await seconds.keep()
             self.learned = pacer.learned
             if meter is not None:
                 meter.watch(None)  # its figures kept, not its pacer

@@ -40,30 +40,36 @@ class Seconds:
         await self._store.tallies.add(self._run_id, counts)
 
     async def _call(self, adapter: Adapter, lookups: Sequence[Lookup]) -> Reply:
-        sent = time.time()
+        """A fetch, counted when it ends (the dict it is counted in may have been kept and
+        replaced while it was out) in the second it was sent in."""
+        sent = int(time.time())
+        rate = self._pacer.rate if self._pacer is not None else None
+        pace = rate if rate is not None and math.isfinite(rate) else None
         began = time.perf_counter()
-        second = self._counts.get(int(sent))
-        if second is None:
-            rate = self._pacer.rate if self._pacer is not None else None
-            pace = rate if rate is not None and math.isfinite(rate) else None
-            second = self._counts[int(sent)] = Second(pace=pace)
+        answered = limited = failed = False
         try:
             reply = await adapter.fetch(lookups)
+            answered = True
+            return reply
         except ConnectError:
-            raise  # nobody was reached: no call
+            sent = -1  # nobody was reached: no call
+            raise
         except RateLimitedError:
-            second.calls += 1
-            second.rate_limited += 1
+            limited = answered = True  # an answer, of a 429
             raise
         except ApiError as exc:
-            second.calls += 1
-            if exc.status is not None:  # an answer, of an error
-                second.answered += 1
-                second.latency += time.perf_counter() - began
-            if exc.status is None or exc.status >= 500:
-                second.failed += 1
+            answered = exc.status is not None  # an answer, of an error
+            failed = exc.status is None or exc.status >= 500
             raise
-        second.calls += 1
-        second.answered += 1
-        second.latency += time.perf_counter() - began
-        return reply
+        except Exception:  # an answer the adapter cannot read: a call answered, and billed
+            answered = True
+            raise
+        finally:  # a call abandoned (cancelled) was sent all the same
+            if sent >= 0:
+                second = self._counts.setdefault(sent, Second(pace=pace))
+                second.calls += 1
+                second.rate_limited += limited
+                second.failed += failed
+                if answered:
+                    second.answered += 1
+                    second.latency += time.perf_counter() - began
