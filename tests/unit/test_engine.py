@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,24 +71,39 @@ async def run(
     adapter = FakeAdapter(clock, script)
     stop = StopRequest()
     async with await Store.open(tmp_path / "s.db") as store:
-        run_ = await store.runs.begin(RunSpec("k", "fake", "e", "d"), now=clock.time())
-        lookups = [Lookup.of("fake", "o", "e", {"value": value}) for value in values]
-        entries = [RowEntry(i, lookup) for i, lookup in enumerate(lookups)]
-        await store.queue.enqueue(run_.id, entries, now=clock.time())
-        await clock.driving(
-            run_jobs(
-                store,
-                run_.id,
-                adapter,
-                RateLimiter(None, clock=clock),
-                settings=EngineSettings(**settings),  # type: ignore[arg-type]
-                stop=stop,
-                clock=clock,
-                seed=1,
-            )
-        )
-        states = {values[row.row_no]: row.state async for row in store.results.rows(run_.id)}
+        settled = EngineSettings(**settings)  # type: ignore[arg-type]
+        run_id = await drive(store, adapter, clock, values, stop, settled)
+        states = {values[row.row_no]: row.state async for row in store.results.rows(run_id)}
     return states, adapter, stop, clock
+
+
+async def drive(
+    store: Store,
+    adapter: Any,
+    clock: AutojumpClock,
+    values: list[str],
+    stop: StopRequest,
+    settings: EngineSettings,
+) -> int:
+    """Enqueue ``values`` in a new run of ``store`` and run the engine on them to the end,
+    on ``clock``; the run's id."""
+    run_ = await store.runs.begin(RunSpec("k", "fake", "e", "d"), now=clock.time())
+    lookups = [Lookup.of("fake", "o", "e", {"value": value}) for value in values]
+    entries = [RowEntry(i, lookup) for i, lookup in enumerate(lookups)]
+    await store.queue.enqueue(run_.id, entries, now=clock.time())
+    await clock.driving(
+        run_jobs(
+            store,
+            run_.id,
+            adapter,
+            RateLimiter(None, clock=clock),
+            settings=settings,
+            stop=stop,
+            clock=clock,
+            seed=1,
+        )
+    )
+    return run_.id
 
 
 async def test_every_lookup_is_called_once_and_ends_done(tmp_path: Path) -> None:

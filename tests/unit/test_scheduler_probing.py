@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bulkfetch.adapter import LookupResult, Reply, ResultKind
-from bulkfetch.engine import EngineSettings, StopRequest, run_jobs
+from bulkfetch.engine import EngineSettings, StopRequest
 from bulkfetch.errors import QuotaExhaustedError
 from bulkfetch.jobs import JobState, Lookup, StopKind
-from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.spend import Spend
-from bulkfetch.store import RowEntry, RunSpec, Store
+from bulkfetch.store import Store
 from tests.unit.clock import AutojumpClock
+from tests.unit.test_engine import drive
 
 
 class ProbingAdapter:
@@ -83,24 +83,10 @@ async def run(
     adapter = ProbingAdapter(clock, *adapter_of)
     stop = StopRequest()
     async with await Store.open(tmp_path / "s.db") as store:
-        run_ = await store.runs.begin(RunSpec("k", "fake", "e", "d"), now=clock.time())
-        lookups = [Lookup.of("fake", "o", "e", {"value": f"v{i:02d}"}) for i in range(count)]
-        entries = [RowEntry(i, lookup) for i, lookup in enumerate(lookups)]
-        await store.queue.enqueue(run_.id, entries, now=clock.time())
-        await clock.driving(
-            run_jobs(
-                store,
-                run_.id,
-                adapter,
-                RateLimiter(None, clock=clock),
-                settings=EngineSettings(concurrency=16),
-                stop=stop,
-                clock=clock,
-                seed=1,
-            )
-        )
-        states = Counter([row.state async for row in store.results.rows(run_.id)])
-        counts = await store.runs.counts(run_.id)
+        values = [f"v{i:02d}" for i in range(count)]
+        run_id = await drive(store, adapter, clock, values, stop, EngineSettings(concurrency=16))
+        states = Counter([row.state async for row in store.results.rows(run_id)])
+        counts = await store.runs.counts(run_id)
     assert counts is not None
     return states, adapter, stop, counts.spend
 
