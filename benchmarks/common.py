@@ -138,9 +138,14 @@ def steady(ledger: dict[str, Any], *, skip_seconds: int = 0) -> tuple[float, int
     return billed / max(1, len(window)), sum(limited.get(s, 0) for s in window), billed
 
 
-async def paced_peer(url: str, codes: Sequence[str], rate: float | None, concurrency: int) -> None:
-    """The loop a user would write: aiohttp, and aiolimiter.AsyncLimiter(rate, 1) if a rate."""
-    limiter = AsyncLimiter(rate, 1) if rate else None
+async def paced_peer(
+    url: str, codes: Sequence[str], rate: float | None, concurrency: int, *, spaced: bool = False
+) -> None:
+    """The loop a user would write: aiohttp, and aiolimiter.AsyncLimiter(rate, 1) if a rate
+    (``spaced``: AsyncLimiter(1, 1 / rate), a call every 1 / rate seconds)."""
+    limiter = None
+    if rate:
+        limiter = AsyncLimiter(1, 1 / rate) if spaced else AsyncLimiter(rate, 1)
     queue = [parse_location(code).path_segment for code in codes]
     queue.reverse()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bulkfetch.pacing.limiter import RateLimiter
 from bulkfetch.pacing.policy import PacingPolicy
 from tests.unit.clock import FakeClock
+from tests.unit.simulated import Provider, simulate
 
 
 async def send_times(limiter: RateLimiter, clock: FakeClock, count: int) -> list[float]:
@@ -267,101 +267,6 @@ async def test_answers_count_in_the_second_their_calls_were_sent() -> None:
 # -- against a simulated provider -------------------------------------------------------
 
 
-@dataclass
-class Provider:
-    """A provider that lets ``limit`` calls through in each wall-clock second (its windows
-    ``offset`` seconds off ours) and answers 429 to the rest; the limit may change at a
-    time; ``bursts`` (every, seconds) answers 429 to every call for the first seconds of
-    each period, as an outage."""
-
-    limit: int | None
-    offset: float = 0.0
-    change: tuple[float, int] | None = None
-    bursts: tuple[float, float] | None = None
-    at_random: float = 0.0  # this share of calls answered 429 regardless
-    windows: Counter[int] = field(default_factory=Counter)
-    rng: random.Random = field(default_factory=lambda: random.Random(1))
-
-    def answer(self, at: float) -> bool:
-        if self.bursts is not None and at % self.bursts[0] < self.bursts[1]:
-            return False
-        if self.at_random and self.rng.random() < self.at_random:
-            return False
-        limit = self.limit
-        if self.change is not None and at >= self.change[0]:
-            limit = self.change[1]
-        window = int(at + self.offset)
-        if limit is not None and self.windows[window] >= limit:
-            return False
-        self.windows[window] += 1
-        return True
-
-
-class SimulatedClock(FakeClock):
-    """Time that moves when somebody sleeps or waits for an answer; answers are delivered to
-    the limiter at the time they arrive."""
-
-    def __init__(self, start: float) -> None:
-        super().__init__()
-        self.now = start
-        self.limiter: RateLimiter | None = None
-        self.answers: deque[tuple[float, float, bool]] = deque()  # (arrives, sent, ok)
-
-    def deliver(self, until: float) -> None:
-        assert self.limiter is not None
-        while self.answers and self.answers[0][0] <= until:
-            at, sent, ok = self.answers.popleft()
-            self.now = max(self.now, at)
-            if ok:
-                self.limiter.on_success(sent)
-            else:
-                self.limiter.on_rate_limited(sent_at=sent)
-        self.now = max(self.now, until)
-
-    async def sleep(self, seconds: float) -> None:
-        self.deliver(self.now + max(0.0, seconds))
-
-
-@dataclass
-class Outcome:
-    """What a simulated run did from ``after`` seconds in: successful calls a second, and
-    the share of calls that met a 429."""
-
-    per_second: float
-    rate_limited_share: float
-
-
-async def simulate(
-    rate: float | None,
-    provider: Provider,
-    *,
-    seconds: float = 120.0,
-    after: float = 10.0,
-    start: float = 1000.37,
-    concurrency: int = 16,
-    latency: float = 0.02,
-    cost: float = 0.001,
-) -> Outcome:
-    """Send as the engine does (``concurrency`` calls in flight, each answered ``latency``
-    later, ``cost`` seconds of our own work between sends) for ``seconds``."""
-    clock = SimulatedClock(start)
-    limiter = RateLimiter(rate, clock=clock)
-    clock.limiter = limiter
-    sent: list[tuple[float, bool]] = []
-    while clock.now < start + seconds:
-        if len(clock.answers) >= concurrency:
-            clock.deliver(clock.answers[0][0])
-        clock.deliver(clock.now)
-        await limiter.acquire()
-        ok = provider.answer(clock.now)
-        sent.append((clock.now, ok))
-        clock.answers.append((clock.now + latency, clock.now, ok))
-        clock.now += cost
-    counted = [ok for at, ok in sent if at >= start + after]
-    good = sum(counted)
-    return Outcome(good / (seconds - after), (len(counted) - good) / max(1, len(counted)))
-
-
 @pytest.mark.parametrize("limit", [10, 50, 200])
 async def test_a_known_limit_is_used_whole_with_no_429(limit: int) -> None:
     """Told the true limit: the whole of it, every second from the first, and no 429."""
@@ -409,8 +314,9 @@ async def test_a_limit_that_falls_is_followed() -> None:
 
 async def test_a_limit_that_rises_is_found_again() -> None:
     """30/s becomes 60/s at 30 s: a learned limit holds only so long, then is probed."""
+    after = 30.0 + 2 * PacingPolicy.HOLD_SECONDS
     outcome = await simulate(
-        None, Provider(30, change=(1030.0, 60)), after=30.0 + 2 * PacingPolicy.HOLD_SECONDS
+        None, Provider(30, change=(1030.0, 60)), seconds=after + 30.0, after=after
     )
     assert outcome.per_second >= 0.9 * 60
     assert outcome.rate_limited_share < 0.02

@@ -15,6 +15,7 @@ from bulkfetch.cli.exits import ExitCode
 from bulkfetch.cli.helptext import examples
 from bulkfetch.cli.options import count, fraction, port, positive_int, seconds
 from bulkfetch.describe import load_description
+from bulkfetch.emulator.windows import KINDS
 from bulkfetch.errors import UsageError
 from bulkfetch.plugins import plugins
 
@@ -45,7 +46,24 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     emulate.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     emulate.add_argument("--port", type=port, default=8710, help="0 picks a free port")
     emulate.add_argument("--keys", help="comma-separated valid keys (default: any key)")
-    emulate.add_argument("--rate-limit", type=positive_int, help="calls per key per second")
+    emulate.add_argument("--rate-limit", type=positive_int, help="calls per key a second")
+    emulate.add_argument(
+        "--window",
+        choices=KINDS,
+        default="fixed",
+        help="how the limit is counted: in fixed seconds (the wall clock's, or --window-offset"
+        " after them), any one-second span (sliding), a token bucket of --burst, or a minute"
+        " of 60 x --rate-limit (its 429s say Retry-After)",
+    )
+    emulate.add_argument(
+        "--window-offset",
+        type=seconds,
+        default=0.0,
+        help="seconds the fixed windows start after the wall clock's",
+    )
+    emulate.add_argument(
+        "--burst", type=positive_int, help="a bucket's size (default a tenth of the limit)"
+    )
     emulate.add_argument("--quota", type=count, help="billed calls per key, then refused")
     emulate.add_argument(
         "--not-found-rate", type=fraction, default=0.03, help="share of lookups answered 404"
@@ -66,6 +84,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=latency,
         default=(0.0, 0.0),
         help="MIN[,MAX] seconds added to answers",
+    )
+    emulate.add_argument(
+        "--one-way-latency",
+        type=latency,
+        default=(0.0, 0.0),
+        help="MIN[,MAX] seconds each call takes to reach the limit's count (each its own)",
     )
     emulate.add_argument(
         "--seed", type=count, default=0, help="seeds the random faults, for a run to repeat"
@@ -135,6 +159,9 @@ def config_of(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         keys=frozenset(args.keys.split(",")) if args.keys else None,
         rate_limit=rate_limit,
+        window=args.window,
+        window_offset=args.window_offset,
+        burst=args.burst,
         quota=args.quota,
         not_found_rate=args.not_found_rate,
         fail_rate=args.fail_rate,
@@ -147,6 +174,8 @@ def config_of(args: argparse.Namespace) -> EmulatorConfig:
         burst_seconds=args.burst_429[1],
         latency_min=args.latency[0],
         latency_max=args.latency[1],
+        arrival_min=args.one_way_latency[0],
+        arrival_max=args.one_way_latency[1],
         seed=args.seed,
         options=api_options,
     )

@@ -118,7 +118,7 @@ class _Served:
             gate.admit(key)
             headers = self._spend_window(key or "")
         except Refusal as refusal:
-            return await self._refuse(request, gate, refusal.status, headers)
+            return await self._refuse(request, gate, refusal.status, refusal.headers)
         except _WindowSpent as spent:
             return await self._refuse(request, gate, 429, spent.headers)
         fault = gate.fault()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import random
 import time
 from collections import Counter, defaultdict
@@ -15,6 +16,7 @@ from typing import Any
 import yarl
 from aiohttp import web
 
+from bulkfetch.emulator.windows import Window, window_of
 from bulkfetch.plugins import plugins
 
 __all__ = ["EmulatorConfig", "Gate", "Ledger", "build_app", "serve"]
@@ -27,7 +29,10 @@ class EmulatorConfig:
     """How the emulator behaves. Rates are fractions of calls (0.05 = 5%)."""
 
     keys: frozenset[str] | None = None  # None: any non-empty key is valid
-    rate_limit: int | None = None  # calls per key per wall-clock second
+    rate_limit: int | None = None  # calls per key a second, counted in ``window``
+    window: str = "fixed"  # fixed seconds, sliding, bucket or minute (see emulator.windows)
+    window_offset: float = 0.0  # seconds the fixed windows start after the wall clock's
+    burst: int | None = None  # a token bucket's size (default a tenth of the limit)
     quota: int | None = None  # billed calls per key, then 402
     not_found_rate: float = 0.03  # share of well-formed postcodes the API does not know
     fail_rate: float = 0.0  # 500
@@ -43,6 +48,9 @@ class EmulatorConfig:
     key_status: dict[str, int] = field(default_factory=dict)
     latency_min: float = 0.0  # every answer waits a random time in [min, max]
     latency_max: float = 0.0
+    # Every call waits a random time in [min, max] before it is counted: one-way latency.
+    arrival_min: float = 0.0
+    arrival_max: float = 0.0
     seed: int = 0
     # Each API's own settings, by the names its routes read (``lmi_production``...).
     options: dict[str, Any] = field(default_factory=dict)
@@ -100,10 +108,12 @@ class Ledger:
 
 
 class Refusal(Exception):
-    """The gate refuses a call with this status (the API's own body is chosen by the caller)."""
+    """The gate refuses a call with this status (the API's own body is chosen by the caller),
+    and these headers (a long window's 429: its ``Retry-After``)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.status = status
+        self.headers = headers or {}
         super().__init__(status)
 
 
@@ -114,7 +124,8 @@ class Gate:
         self.config = config
         self.ledger = Ledger()
         self.rng = random.Random(config.seed)
-        self._window: dict[str, tuple[int, int]] = {}
+        self._windows: dict[str, Window] = {}
+        self._windows_of: tuple[object, ...] = ()
         self._used: defaultdict[str, int] = defaultdict(int)
 
     def admit(self, key: str | None) -> None:
@@ -125,24 +136,39 @@ class Gate:
         if key in cfg.key_status:
             raise Refusal(cfg.key_status[key])
         now = time.time()
-        second = int(now)
         if cfg.throttle_rate and self.rng.random() < cfg.throttle_rate:
             raise Refusal(429)
         if cfg.burst_every and now % cfg.burst_every < cfg.burst_seconds:
             raise Refusal(429)
-        if cfg.rate_limit is not None and key != "DEMO":
-            start, count = self._window.get(key, (second, 0))
-            if start != second:
-                start, count = second, 0
-            if count >= cfg.rate_limit:
-                raise Refusal(429)
-            self._window[key] = (start, count + 1)
+        window = self.window(key) if key != "DEMO" else None
+        if window is not None:
+            wait = window.admit(now)
+            if wait is not None:
+                long = cfg.window == "minute"
+                raise Refusal(429, {"Retry-After": str(math.ceil(wait))} if long else None)
         if cfg.quota is not None and key != "DEMO" and self._used[key] >= cfg.quota:
             raise Refusal(402)
 
-    def used_this_second(self, key: str, second: int) -> int:
-        start, count = self._window.get(key, (second, 0))
-        return count if start == second else 0
+    def window(self, key: str) -> Window | None:
+        """The key's window, if the calls are limited (a new one when the settings change)."""
+        cfg = self.config
+        if cfg.rate_limit is None:
+            return None
+        settings = (cfg.rate_limit, cfg.window, cfg.window_offset, cfg.burst)
+        if settings != self._windows_of:
+            self._windows, self._windows_of = {}, settings
+        found = self._windows.get(key)
+        if found is None:
+            found = self._windows[key] = window_of(
+                cfg.window, cfg.rate_limit, offset=cfg.window_offset, burst=cfg.burst
+            )
+        return found
+
+    def used_now(self, key: str) -> tuple[int, float]:
+        """The calls the key's window holds now, and when it has room again."""
+        now = time.time()
+        window = self.window(key)
+        return (0, now) if window is None else (window.used(now), window.resets_at(now))
 
     def fault(self) -> str | None:
         """Which fault, if any, this call meets."""
@@ -179,6 +205,12 @@ class Gate:
         cfg = self.config
         if cfg.latency_max > 0:
             await asyncio.sleep(self.rng.uniform(cfg.latency_min, cfg.latency_max))
+
+    async def arrival(self) -> None:
+        """The way in: each call's own one-way latency, before it is counted."""
+        cfg = self.config
+        if cfg.arrival_max > 0:
+            await asyncio.sleep(self.rng.uniform(cfg.arrival_min, cfg.arrival_max))
 
 
 GATE = web.AppKey("gate", Gate)
@@ -245,7 +277,8 @@ def _control_guard(hosts: frozenset[str]) -> Any:
     """The control endpoints answer only requests to the emulator by a loopback name (or
     the address it was told to listen on), and take only JSON: a web page open in the
     user's browser can send neither (a form cannot send JSON; another site's address in
-    the Host header, as DNS rebinding leaves it, is refused)."""
+    the Host header, as DNS rebinding leaves it, is refused). Every other request first
+    waits its one-way latency (:meth:`Gate.arrival`)."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -264,6 +297,8 @@ def _control_guard(hosts: frozenset[str]) -> Any:
                     {"error": "the emulator's controls take JSON (application/json)"},
                     status=415,
                 )
+        else:
+            await request.app[GATE].arrival()
         return await handler(request)
 
     return guard

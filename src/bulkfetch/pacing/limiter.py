@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bulkfetch.clock import Clock, SystemClock
 from bulkfetch.pacing.schedule import Schedule
-from bulkfetch.pacing.window import WINDOW_SKEW, sleep_to_slot
+from bulkfetch.pacing.window import sleep_to_slot
 
 __all__ = ["RateLimiter"]
 
@@ -97,7 +97,8 @@ class RateLimiter:
             delay = slot - now
             if delay <= self.SOON:
                 break
-            in_time = await sleep_to_slot(self._clock, delay, margin=WINDOW_SKEW / 2)
+            deadline = self._schedule.deadline(slot)
+            in_time = await sleep_to_slot(self._clock, delay, deadline)
             if in_time and epoch == self._schedule.epoch:
                 break
 

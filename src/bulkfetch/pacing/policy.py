@@ -30,34 +30,24 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["PacingPolicy", "checked_rate"]
 
 
-@dataclass(slots=True)
-class _Second:
-    """The answers to the calls sent in one second of the wall clock."""
-
-    successes: list[float] = field(default_factory=list)  # send times, sorted
-    limited: list[float] = field(default_factory=list)  # send times of its 429s, sorted
-
-    def through_before(self, at: float) -> int:
-        """Successes of calls sent before (or with) one sent at ``at``."""
-        return bisect.bisect_right(self.successes, at)
-
-
 class PacingPolicy:
     """The calls a second to send at (the budget), from what answers teach."""
 
-    HOLD_SECONDS = 30.0  # a learned limit holds this long before probing above it
+    HOLD_SECONDS = 60.0  # a learned limit holds this long before probing above it
     CONFIRM_SECONDS = 3  # two signs of a limit at most this many seconds apart teach it
     START = 16.0  # without a configured rate: the first second's budget (slow start)
     GROWTH = 4.0  # and its growth a full second with no 429, until the first 429
     USED = 0.75  # a second that sent this share of its budget was full (we may be slower)
     KEEP = 6  # seconds of answers kept
     NEAR_MOST = 0.9  # of the most that got through in a second: where a limit would refuse
+    WELL_UNDER = 0.8  # of the rate sent: a limit learned from 429s near it is the window's
+    BUSY = 0.75  # of the known limit: a second that held this much was at it
+    SPACED_NEAR = 0.8  # and where a window with no fixed seconds would, calls spaced
 
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
@@ -66,15 +56,19 @@ class PacingPolicy:
         self.budget: float = self.ceiling if self.ceiling is not None else self.START
         self._min_rate = min_rate
         self._probe_seconds = probe_seconds
-        self._seconds: dict[int, _Second] = {}
-        self._most_through = 0  # the most successes any one second held
-        self._sign: tuple[int, int] | None = None  # (second, t): a limit's sign awaiting another
+        self._through: list[float] = []  # send times of the calls that went through, sorted
+        self._refused: list[float] = []  # and of those that met a 429
+        self._most_through = 0  # the most successes any one-second span held
+        # (second, successes in it, in the second before): a limit's sign awaiting another
+        self._sign: tuple[int, int, int] | None = None
+        self._prior: tuple[int, int, int] | None = None  # the sign of a second before
         self._learned: int | None = None
         self._learned_at = 0.0
         self.last_learned: int | None = None
         self.slow_start = ceiling is None
+        self.shaped = False  # fewer got through after pauses than before: no fixed seconds
         self._succeeded_since_pause = True
-        self._paused_second = -1  # the last second a pause was called for
+        self._paused_at = -math.inf  # when the last pause was called for
         self._grown = -1  # the last second slow start grew the budget in
 
     def configure(self, rate: float) -> None:
@@ -83,37 +77,44 @@ class PacingPolicy:
         self.slow_start = False
         self.budget = min(self.budget, rate) if self._learned is not None else rate
 
-    def _second(self, at: float) -> _Second:
-        second = math.floor(at)
-        found = self._seconds.get(second)
-        if found is None:
-            found = self._seconds[second] = _Second()
-            for old in sorted(self._seconds)[: -self.KEEP]:
-                del self._seconds[old]
-        return found
+    def _between(self, times: list[float], start: float, end: float) -> int:
+        """How many of ``times`` fall in (``start``, ``end``]."""
+        return bisect.bisect_right(times, end) - bisect.bisect_right(times, start)
+
+    def _keep(self, times: list[float], at: float) -> None:
+        bisect.insort(times, at)
+        if times[0] < times[-1] - self.KEEP:
+            del times[: bisect.bisect_left(times, times[-1] - self.KEEP)]
 
     def through(self, now: float) -> int:
         """Successes of the last whole second or this one so far."""
         second = math.floor(now)
-        found = [self._seconds.get(s) for s in (second, second - 1)]
-        return max((len(record.successes) for record in found if record), default=0)
+        return max(
+            self._between(self._through, second - 1e-9, now),
+            self._between(self._through, second - 1 - 1e-9, second - 1e-9),
+        )
 
     def success(self, sent_at: float, now: float) -> None:
         """A call sent at ``sent_at`` went through (``now``: the wall clock)."""
-        record = self._second(sent_at)
-        bisect.insort(record.successes, sent_at)
-        self._most_through = max(self._most_through, len(record.successes))
+        self._keep(self._through, sent_at)
+        # The most a window held: no more than a second of ours nor the second before held.
+        own = self._between(self._through, math.floor(sent_at) - 1e-9, sent_at)
+        span = self._between(self._through, sent_at - 1.0, sent_at)
+        self._most_through = max(self._most_through, min(own, span))
         self._succeeded_since_pause = True
         if self._learned is not None and now - self._learned_at >= self.HOLD_SECONDS:
             self._learned = None  # probe above it: the provider may allow more by now
         if self._learned is not None:
+            # Halved under it (an outage's pauses): back to it, half a call a second a call.
+            most = min(self._learned, self.ceiling or math.inf)
+            self.budget = min(float(most), self.budget + 0.5)
             return
         if self.slow_start:
             # The second before used most of its budget with no 429: grow, from this one.
             second = math.floor(sent_at)
-            before = self._seconds.get(second - 1)
-            full = before is not None and len(before.successes) >= self.USED * self.budget
-            if full and before is not None and not before.limited and self._grown < second:
+            start, end = second - 1 - 1e-9, second - 1e-9
+            full = self._between(self._through, start, end) >= self.USED * self.budget
+            if full and not self._between(self._refused, start, end) and self._grown < second:
                 self.budget *= self.GROWTH
                 self._grown = second
             return
@@ -122,45 +123,127 @@ class PacingPolicy:
             step = goal / (2.0 * self._probe_seconds * max(self.budget, 1.0))
             self.budget = min(goal, self.budget + step)
 
-    def rate_limited(self, sent_at: float, now: float) -> bool:
-        """A call sent at ``sent_at`` met a 429: whether to pause to the next second."""
-        record = self._second(sent_at)
-        through = record.through_before(sent_at)
-        place = bisect.bisect_right(record.limited, sent_at)
+    def busy(self, sent_at: float, phase: float = 0.0) -> bool:
+        """Whether a 429 for a call sent at ``sent_at`` tells of the window: sent since the
+        limit was learned and the last pause began, at or under the known limit, after a
+        success in its own second (ours shifted by ``phase``: an outage refuses from a
+        second's start), and the second before it held most of the limit (not a limit well
+        under it)."""
+        limit = self.limit
+        if limit is None or self.budget > limit:
+            return False  # above it (probing): the 429s are the probe's
+        if sent_at <= self._paused_at or (
+            self._learned is not None and sent_at <= self._learned_at
+        ):
+            return False
+        own = math.floor(sent_at - phase) + phase
+        if not self._between(self._through, own - 1e-9, sent_at):
+            return False
+        return self._between(self._through, sent_at - 1.0, sent_at) >= self.BUSY * limit
+
+    def forget_sign(self) -> None:
+        """The 429s read so far were of a window misplaced, not of a limit."""
+        self._sign = self._prior = None
+
+    @property
+    def limit(self) -> float | None:
+        """The limit known now: learned and holding, else the ceiling told, if any."""
+        return float(self._learned) if self._learned is not None else self.ceiling
+
+    def span_start(self, sent_at: float) -> float:
+        """The send time of the first success of the second before ``sent_at`` (itself if
+        there is none)."""
+        found = bisect.bisect_right(self._through, sent_at - 1.0)
+        return self._through[found] if found < len(self._through) else sent_at
+
+    def rate_limited(
+        self,
+        sent_at: float,
+        now: float,
+        phase: float = 0.0,
+        *,
+        sending: float | None = None,
+        spaced: bool = False,
+    ) -> bool:
+        """A call sent at ``sent_at`` met a 429: whether to pause to the provider's next
+        second. It is read against the successes of the second before it (the span any
+        window of a second holds, whatever its phase), and of its own second (ours shifted
+        by ``phase``). Sent ``spaced`` (no fixed seconds fit), a 429 alone where the second
+        held about the most is a sign too. ``sending``: the calls a second sent at now (the
+        budget if not given). Told a limit, a lower one is learned only well under what is
+        sent, and so is one from 429s alone: 429s near it are the window's shape (seconds
+        misplaced, a bucket's jitter, 429s at random), not a limit's."""
+        through = self._between(self._through, sent_at - 1.0, sent_at)
+        own = math.floor(sent_at - phase) + phase
+        in_second = self._between(self._through, own - 1e-9, sent_at)
         # The 429s in a row this one ends: sent one after another, no success between.
-        run = 1
-        while place - run >= 0 and record.through_before(record.limited[place - run]) == through:
-            run += 1
-        first = place == 0
-        record.limited.insert(place, sent_at)
-        if math.floor(sent_at) <= self._paused_second:
-            return False  # sent before the pause for its second began: the same event
+        place = bisect.bisect_right(self._through, sent_at)
+        last = self._through[place - 1] if place else -math.inf
+        run = 1 + bisect.bisect_right(self._refused, sent_at)
+        run -= bisect.bisect_left(self._refused, last)
+        first = not self._between(self._refused, sent_at - 1.0, sent_at)
+        self._keep(self._refused, sent_at)
+        if sent_at <= self._paused_at:
+            return False  # sent before the last pause began: the same event
         # Near the most that ever got through in a second: where a limit would refuse.
         high = through >= self.NEAR_MOST * self._most_through
         limit_like = through > 0 and ((run >= 2 and high) or run >= 3)
-        if limit_like or (first and through >= self._most_through > 0):
-            self._sign_of_limit(math.floor(sent_at), through, now)
+        # Spaced, a second may hold a bucket's burst besides its rate: a little under the
+        # most is near it.
+        near = spaced and through >= self.SPACED_NEAR * self._most_through > 0
+        alone = (first and through >= self._most_through > 0) or near
+        if limit_like or alone:
+            # A second's own count is a sign only with 429s in a row (it is a limit's only
+            # in the provider's seconds; the span's holds whatever their phase).
+            own = in_second if limit_like else -1
+            under = self.WELL_UNDER * (self.budget if sending is None else sending)
+            if limit_like and self.ceiling is None:
+                under = math.inf
+            self._sign_of_limit(math.floor(sent_at - phase), own, through, now, under)
         pause = limit_like or (through == 0 and run >= 2)
         if pause:
             self.slow_start = False  # a limit met (or an outage): from here, by the policy
-            self._paused_second = math.floor(sent_at)
-            # Nothing at all went through since the last pause: slow down besides.
-            if not self._succeeded_since_pause:
+            self._paused_at = now
+            # Nothing at all went through since the last pause: slow down besides (spaced,
+            # a pause lasts to the room a sliding window makes: another may come soon).
+            if not self._succeeded_since_pause and not spaced:
                 self.budget = max(self._min_rate, self.budget / 2)
             self._succeeded_since_pause = False
         return pause
 
-    def _sign_of_limit(self, second: int, through: int, now: float) -> None:
-        sign, self._sign = self._sign, (second, through)
-        if sign is None or sign[0] == second or second - sign[0] > self.CONFIRM_SECONDS:
+    def _sign_of_limit(
+        self, second: int, in_second: int, through: int, now: float, under: float
+    ) -> None:
+        """A sign of a limit in ``second``: the successes before it in that second and in the
+        second before it. Two seconds whose signs agree teach the limit: the seconds' own count
+        if they agree (the fewer), else the spans' (any window, at any phase, holds that
+        many)."""
+        prior, sign = self._prior, self._sign
+        if sign is not None and sign[0] == second:  # the same second: the least span
+            sign = (second, max(sign[1], in_second), min(sign[2], through))
+        else:
+            prior, sign = sign, (second, in_second, through)
+        self._prior, self._sign = prior, sign
+        if prior is None or second - prior[0] > self.CONFIRM_SECONDS:
             return
-        if abs(through - sign[1]) > max(1.0, 0.05 * sign[1]):
-            return
-        limit = min(through, sign[1])
-        self._learned, self._learned_at, self.last_learned = limit, now, limit
-        self._most_through = limit
-        self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
-        self._sign = None
+        for before, this in ((prior[1], sign[1]), (prior[2], sign[2])):
+            limit = min(this, before)
+            if 0 < limit < under and abs(this - before) <= max(1.0, 0.05 * before):
+                self._prior = self._sign = None
+                if (
+                    self.ceiling is None
+                    and not self.shaped
+                    and limit < self.NEAR_MOST * (self._most_through)
+                ):
+                    # Fewer than a second held before, each time after a pause: a window
+                    # that refills as it goes (a bucket), not fixed seconds. The most is
+                    # allowed; the spaced calls probe above it.
+                    self.shaped, self.budget = True, float(self._most_through)
+                    return
+                self._learned, self._learned_at, self.last_learned = limit, now, limit
+                self._most_through = limit
+                self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
+                return
 
     def dump(self) -> dict[str, Any]:
         """What it knows, as JSON values (a shared budget keeps it in the store)."""
@@ -169,13 +252,15 @@ class PacingPolicy:
             "budget": self.budget,
             "min_rate": self._min_rate,
             "probe_seconds": self._probe_seconds,
-            "seconds": {str(s): [r.successes, r.limited] for s, r in self._seconds.items()},
+            "through": self._through,
+            "refused": self._refused,
             "most_through": self._most_through,
-            "sign": self._sign,
+            "sign": [self._prior, self._sign],
             "learned": [self._learned, self._learned_at, self.last_learned],
             "slow_start": self.slow_start,
+            "shaped": self.shaped,
             "succeeded_since_pause": self._succeeded_since_pause,
-            "paused_second": self._paused_second,
+            "paused_at": None if math.isinf(self._paused_at) else self._paused_at,
             "grown": self._grown,
         }
 
@@ -186,13 +271,14 @@ class PacingPolicy:
             state["ceiling"], min_rate=state["min_rate"], probe_seconds=state["probe_seconds"]
         )
         policy.budget = state["budget"]
-        policy._seconds = {int(s): _Second(*lists) for s, lists in state["seconds"].items()}
+        policy._through, policy._refused = state["through"], state["refused"]
         policy._most_through = state["most_through"]
-        policy._sign = None if state["sign"] is None else (state["sign"][0], state["sign"][1])
+        policy._prior, policy._sign = (None if x is None else tuple(x) for x in state["sign"])
         policy._learned, policy._learned_at, policy.last_learned = state["learned"]
-        policy.slow_start = state["slow_start"]
+        policy.slow_start, policy.shaped = state["slow_start"], state["shaped"]
         policy._succeeded_since_pause = state["succeeded_since_pause"]
-        policy._paused_second = state["paused_second"]
+        paused = state["paused_at"]
+        policy._paused_at = -math.inf if paused is None else paused
         policy._grown = state["grown"]
         return policy
 

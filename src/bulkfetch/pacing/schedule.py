@@ -1,49 +1,95 @@
-"""When the next call may go for one API key: the policy's rate, the window's slots and the
-pause a limit calls for, together, on one clock. The in-process limiter keeps one in memory;
-a shared budget keeps one in the store, and every worker's answers teach it."""
+"""When the next call may go for one API key: the policy's rate, the window the answers
+fit, its slots and the pause a limit calls for, together, on one clock. The in-process
+limiter keeps one in memory; a shared budget keeps one in the store, and every worker's
+answers teach it."""
 
 from __future__ import annotations
 
 import json
+import math
 
+from bulkfetch.pacing.fit import WindowFit
 from bulkfetch.pacing.policy import PacingPolicy
-from bulkfetch.pacing.window import WINDOW_SKEW, WindowSlots, window_pause
+from bulkfetch.pacing.window import WINDOW_SKEW, WindowSlots
 
 __all__ = ["Schedule"]
 
 
 class Schedule:
-    """Send slots at the rate :class:`PacingPolicy` says, inside the provider's seconds, and
-    the pauses its 429s, Retry-Afters and headers call for. Times are one clock's seconds
-    since the epoch (the wall clock's, or the database's for a shared budget)."""
+    """Send slots at the rate :class:`PacingPolicy` says, inside the provider's seconds as
+    :class:`~bulkfetch.pacing.fit.WindowFit` places them (or evenly spaced), and the pauses
+    its 429s, Retry-Afters and headers call for. Times are one clock's seconds since the
+    epoch (the wall clock's, or the database's for a shared budget)."""
 
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
     ) -> None:
         self.policy = PacingPolicy(ceiling, min_rate=min_rate, probe_seconds=probe_seconds)
+        self.fit = WindowFit()
         self.slots = WindowSlots()
         self.resume_at = 0.0  # sending may resume at this time
         self.epoch = 0  # bumped by each pause: a slot handed out before one is not used
 
     def slot(self, now: float) -> float:
         """The next free slot: no sooner than ``now`` nor than the end of a pause."""
+        at, budget, fit = max(now, self.resume_at), self.policy.budget, self.fit
         # No limit met yet: the whole second is free to use (a burst at an edge finds a
         # limit as well as any); once one is, slots keep off the seconds' edges.
-        margin = 0.0 if self.policy.slow_start else WINDOW_SKEW
-        return self.slots.take(max(now, self.resume_at), self.policy.budget, margin)
+        if self.policy.slow_start:
+            return self.slots.take(at, budget, 0.0)
+        if fit.spaced:
+            return self.slots.space(at, (1.0 + fit.margin) / budget)
+        return self.slots.take(at, budget, fit.edge, fit.phase)
 
-    def success(self, sent_at: float, now: float) -> None:
-        """A call sent at ``sent_at`` went through."""
+    def deadline(self, slot: float) -> float:
+        """The latest a call of ``slot`` may go: later, it could arrive in a second whose
+        slots are all handed out (or too close to the next call for a sliding window)."""
+        fit = self.fit
+        if fit.spaced and not self.policy.slow_start:
+            return slot + max(0.002, fit.margin / 2)
+        late = WINDOW_SKEW / 2 + fit.spread
+        return fit.phase + math.floor(slot - fit.phase) + 1.0 - late
+
+    def success(self, sent_at: float, now: float, latency: float | None = None) -> None:
+        """A call sent at ``sent_at`` went through, answered ``latency`` seconds after it
+        was sent (``now - sent_at`` if not given)."""
         self.policy.success(sent_at, now)
+        self.fit.answered(now - sent_at if latency is None else latency)
+        self.fit.calm(now)
 
     def rate_limited(self, sent_at: float, now: float, retry_after: float | None) -> None:
-        """A 429 for a call sent at ``sent_at``: the policy reads it; a pause it calls for
-        lasts to the provider's next second (or the Retry-After it gave)."""
-        pause = self.policy.rate_limited(sent_at, now)
+        """A 429 for a call sent at ``sent_at``: the policy reads it, and the fit a 429 of a
+        full second, once a limit is known; a pause it calls for lasts to the provider's
+        next second (or the Retry-After it gave)."""
+        if self.policy.busy(sent_at, self.fit.phase):
+            fitted = self.fit.phase, self.fit.spaced
+            self.fit.refused(sent_at, now)
+            if (self.fit.phase, self.fit.spaced) != fitted:
+                self.epoch += 1  # slots placed for the old fit are not used
+                self.slots.reset()
+                self.policy.forget_sign()
+        spaced = self.fit.spaced
+        sending = self.policy.budget / (1.0 + self.fit.margin) if spaced else None
+        pause = self.policy.rate_limited(
+            sent_at, now, self.fit.phase, sending=sending, spaced=spaced
+        )
+        if self.policy.shaped and not self.fit.spaced:
+            self.fit.space(now)
+            self.epoch += 1
+            self.slots.reset()
         if retry_after is not None:
             self.pause_until(now + retry_after)
         elif pause:
-            self.pause_until(now + window_pause(now))
+            self.pause_until(self._room(sent_at, now))
+
+    def _room(self, sent_at: float, now: float) -> float:
+        """When the provider has room again after a 429 for a call sent at ``sent_at``, as
+        the fit has it: its next second, with a little more for the two clocks' skew;
+        spaced, a second (and the margin) after the first success of the second before."""
+        fit = self.fit
+        if fit.spaced and not self.policy.slow_start:
+            return self.policy.span_start(sent_at) + 1.0 + fit.margin + fit.spread
+        return fit.phase + math.floor(now - fit.phase) + 1.0 + WINDOW_SKEW
 
     def headers(self, remaining: int | None, reset_in: float | None, now: float) -> None:
         """The provider said how many calls are left in its window and when it resets."""
@@ -60,6 +106,7 @@ class Schedule:
         """As JSON text."""
         state = {
             "policy": self.policy.dump(),
+            "fit": self.fit.dump(),
             "slots": self.slots.dump(),
             "resume_at": self.resume_at,
             "epoch": self.epoch,
@@ -72,6 +119,7 @@ class Schedule:
         state = json.loads(text)
         schedule = cls(None)
         schedule.policy = PacingPolicy.load(state["policy"])
+        schedule.fit = WindowFit.load(state["fit"])
         schedule.slots = WindowSlots.load(state["slots"])
         schedule.resume_at, schedule.epoch = state["resume_at"], state["epoch"]
         return schedule

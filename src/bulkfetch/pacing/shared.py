@@ -27,7 +27,7 @@ from bulkfetch.errors import (
 from bulkfetch.jobs import StopKind
 from bulkfetch.pacing.policy import checked_rate
 from bulkfetch.pacing.schedule import Schedule
-from bulkfetch.pacing.window import WINDOW_SKEW, PerSecond, sleep_to_slot
+from bulkfetch.pacing.window import PerSecond, sleep_to_slot
 from bulkfetch.store import BudgetState, SlotDecision, SlotGrant, Store
 
 __all__ = ["SharedRateLimiter"]
@@ -38,6 +38,7 @@ class _News:
     """One answer's news for the budget, on the database's clock."""
 
     at: float  # when its call was sent
+    latency: float | None = None  # seconds from the send to its answer
     limited: bool = False  # a 429
     retry_after: float | None = None
     resume_at: float | None = None  # a provider's reset: nothing until then
@@ -45,9 +46,11 @@ class _News:
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """A slot this caller holds, and the budget's pauses counted when it was handed out."""
+    """A slot this caller holds, the latest it may go, and the budget's pauses counted when
+    it was handed out (times on the database's clock)."""
 
     slot: float
+    deadline: float
     epoch: int
 
 
@@ -107,19 +110,14 @@ class SharedRateLimiter:
             # On our clock: the request itself may have taken a while under load.
             wait = grant.slot - self._offset - self._clock.time()
             if held == mine or wait <= self.SOON:
-                if self._in_second_of(grant.slot):
+                if self._clock.time() + self._offset <= mine.deadline:
                     return
                 held = None  # the request took it past the slot's second: another
                 continue
-            in_time = await sleep_to_slot(self._clock, wait, margin=WINDOW_SKEW / 2)
+            in_time = await sleep_to_slot(self._clock, wait, mine.deadline - self._offset)
             if in_time and wait <= self.RECHECK_AFTER and limited == self._limited:
                 return
             held = mine if in_time else None
-
-    def _in_second_of(self, slot: float) -> bool:
-        """Whether a call sent now still lands in the slot's second of the provider's clock
-        (a busy database or loop can hand out a slot that is past when it arrives)."""
-        return math.floor(self._clock.time() + self._offset + WINDOW_SKEW / 2) <= math.floor(slot)
 
     async def _take(self, held: _Held | None) -> tuple[SlotGrant, _Held]:
         """One request to the budget: this worker's news in, ``held`` kept if no pause came
@@ -138,7 +136,7 @@ class SharedRateLimiter:
                 slot = held.slot
             else:
                 slot = schedule.slot(budget.now)
-            mine[:] = [_Held(slot, schedule.epoch)]
+            mine[:] = [_Held(slot, schedule.deadline(slot), schedule.epoch)]
             learned = schedule.policy.last_learned
             self._learned = None if learned is None else float(learned)
             return SlotDecision(schedule.dumps(), schedule.policy.budget, slot)
@@ -153,12 +151,13 @@ class SharedRateLimiter:
             self._quickest = answered - sent
             self._offset = grant.now - (sent + answered) / 2
         self._rate = grant.rate
-        return grant, (mine[0] if mine else _Held(grant.slot, -1))
+        return grant, (mine[0] if mine else _Held(grant.slot, grant.slot, -1))
 
     def on_success(self, sent_at: float | None = None) -> None:
-        at = self._clock.time() if sent_at is None else sent_at
+        now = self._clock.time()
+        at = now if sent_at is None else sent_at
         self._successes.count(at)
-        self._news.append(_News(at + self._offset))
+        self._news.append(_News(at + self._offset, latency=now - at))
 
     def on_rate_limited(
         self, retry_after: float | None = None, sent_at: float | None = None
@@ -184,7 +183,7 @@ def _teach(schedule: Schedule, news: list[_News], now: float) -> None:
         elif item.limited:
             schedule.rate_limited(item.at, now, item.retry_after)
         else:
-            schedule.success(item.at, now)
+            schedule.success(item.at, now, item.latency)
 
 
 def _stop_error(kind: str, reason: str) -> StopRunError:

@@ -1,5 +1,5 @@
-"""The provider's window: calls counted per whole second of the wall clock, as a provider
-counts them, and the waits that respect it."""
+"""The provider's window: calls counted per second (the wall clock's, or at a phase of it),
+as a provider counts them, or spaced evenly; and the waits that respect it."""
 
 from __future__ import annotations
 
@@ -8,25 +8,18 @@ from typing import Any
 
 from bulkfetch.clock import Clock
 
-__all__ = ["WINDOW_SKEW", "PerSecond", "WindowSlots", "sleep_to_slot", "window_pause"]
+__all__ = ["WINDOW_SKEW", "PerSecond", "WindowSlots", "sleep_to_slot"]
 
 WINDOW_SKEW = 0.05  # seconds: our clock and the provider's, as NTP keeps them
 
 
-async def sleep_to_slot(clock: Clock, delay: float, *, margin: float = 0.0) -> bool:
-    """Sleep ``delay`` seconds, to a send slot; whether the wake-up came within the slot's
-    second of the wall clock, ``margin`` before its end. One that came later (a busy loop)
-    must not send: on top of the next second's own slots, it would make one too many in
-    the provider's window."""
-    second = math.floor(clock.time() + delay)
+async def sleep_to_slot(clock: Clock, delay: float, deadline: float) -> bool:
+    """Sleep ``delay`` seconds, to a send slot; whether the wake-up came by the slot's
+    ``deadline`` (see :meth:`WindowSlots.deadline`). One that came later (a busy loop) must
+    not send: on top of the next second's own slots, it would make one too many in the
+    provider's window."""
     await clock.sleep(delay)
-    return math.floor(clock.time() + margin) <= second
-
-
-def window_pause(wall: float) -> float:
-    """Seconds from ``wall`` (seconds since the epoch) into the provider's next window: the
-    next whole second, and a little more for the two clocks' skew."""
-    return math.floor(wall) + 1.0 - wall + WINDOW_SKEW
+    return clock.time() <= deadline
 
 
 class PerSecond:
@@ -57,21 +50,25 @@ class PerSecond:
 
 
 class WindowSlots:
-    """Send slots placed inside the provider's seconds: at most ``floor(rate)`` a second
-    (under one a second, one every ``1/rate`` seconds), spread evenly between ``margin``
-    from each edge, so that neither the two clocks' skew nor a wake-up a little late puts
-    a call in a second that is full. A second never gets more slots than that, whatever the
-    callers do: the count the provider makes is the count handed out."""
+    """Send slots placed inside the provider's seconds (ours shifted by ``phase``): at most
+    ``floor(rate)`` a second (under one a second, one every ``1/rate`` seconds), spread
+    evenly between ``margin`` from each edge, so that neither the two clocks' skew nor a
+    wake-up a little late puts a call in a second that is full. A second never gets more
+    slots than that, whatever the callers do: the count the provider makes is the count
+    handed out. Or, for a window no fixed seconds fit, slots evenly spaced (:meth:`space`)."""
 
     def __init__(self) -> None:
-        self._second: int | None = None  # the second slots are handed out in
+        self._second: int | None = None  # the second slots are handed out in (shifted)
         self._taken = 0  # its slots handed out, by place
         self._last = -math.inf  # the last slot handed out
 
-    def take(self, at: float, rate: float, margin: float = WINDOW_SKEW) -> float:
+    def take(
+        self, at: float, rate: float, margin: float = WINDOW_SKEW, phase: float = 0.0
+    ) -> float:
         """The first free slot at or after ``at`` (seconds since the epoch)."""
         if rate < 1.0:
             at = max(at, self._last + 1.0 / rate)
+        at -= phase
         per_second = max(1, math.floor(rate))
         spacing = (1.0 - 2.0 * margin) / per_second
         second = math.floor(at)
@@ -83,10 +80,16 @@ class WindowSlots:
             place = max(self._taken, math.ceil((at - second - margin) / spacing - 1e-6))
             if place < per_second:
                 self._taken = place + 1
-                self._last = second + margin + place * spacing
+                self._last = phase + second + margin + place * spacing
                 return self._last
             second += 1
             self._second, self._taken, at = second, 0, float(second)
+
+    def space(self, at: float, interval: float) -> float:
+        """The first slot at or after ``at`` and ``interval`` after the last one."""
+        self._second = None
+        self._last = max(at, self._last + interval)
+        return self._last
 
     def reset(self) -> None:
         """Forget the slots handed out (a pause: their holders take new ones)."""

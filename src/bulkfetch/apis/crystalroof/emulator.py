@@ -148,7 +148,8 @@ async def _lookup(request: web.Request) -> web.StreamResponse:
     try:
         gate.admit(key)
     except Refusal as refusal:
-        return await deliver(request, gate, refusal.status, _error(refusal.status), None)
+        status = refusal.status
+        return await deliver(request, gate, status, _error(status), None, headers=refusal.headers)
     assert key is not None
     if area_type and area_type not in _AREA_SIZE:
         return await deliver(request, gate, 400, {"error": "Invalid area_type."}, None)

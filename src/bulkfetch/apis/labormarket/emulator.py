@@ -10,8 +10,8 @@ an end-customer key is required. Billing is per code answered.
 
 from __future__ import annotations
 
+import math
 import re
-import time
 from typing import Any
 
 from aiohttp import web
@@ -76,12 +76,13 @@ _REFUSALS = {
 
 def _rate_headers(gate: Gate, key: str | None) -> dict[str, str]:
     limit = gate.config.rate_limit or 1000
-    second = int(time.time())
-    used = gate.used_this_second(key or "", second)
+    if gate.config.window == "minute":
+        limit *= 60
+    used, resets_at = gate.used_now(key or "")
     return {
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": str(max(0, limit - used)),
-        "X-RateLimit-Reset": str(second + 1),
+        "X-RateLimit-Reset": str(math.ceil(resets_at)),
     }
 
 

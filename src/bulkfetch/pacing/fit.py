@@ -1,0 +1,134 @@
+"""What the pacing believes of the provider's window, from its answers: fixed seconds at a
+phase of ours, or any one-second span; and the margins the answers' jitter calls for.
+
+Providers count a key's calls in windows of their own: seconds of their clock (off ours by
+NTP's error and the one-way latency, which varies call to call), a sliding second, a token
+bucket. A call is counted when it arrives, so what matters is when it arrives, which is
+known only to within the spread of the latencies. The fit starts from the wall clock's
+seconds (a provider on NTP counting per second, the commonest kind) with margins from
+that spread, measured in the answers' latencies, and reads the 429s the policy calls the
+limit's:
+
+- **Refusals in a short arc of our seconds, away from where our calls end**: the
+  provider's seconds start just after them (a window fills, refuses the calls up to its
+  end, and the next takes calls again). The fit moves its seconds there: its *phase*.
+- **Refusals at the end of our calls in each second, or all over the second, or a phase
+  that moved twice**: no fixed seconds fit (a sliding window, a bucket refilling as it
+  goes). The fit is *spaced*: calls evenly spaced, ``limit`` of them spanning ``1 +
+  margin`` seconds, so that no one-second span holds more than the limit however it is
+  placed. The margin starts at the latencies' spread, grows with each 429 and shrinks while
+  none comes, never beyond what the spread can explain.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+__all__ = ["WindowFit"]
+
+
+class WindowFit:
+    """The provider's window as the answers show it (times: one clock's seconds)."""
+
+    SAMPLES = 200  # latencies kept
+    MEMORY = 20.0  # seconds a refusal is remembered for
+    ARC = 0.35  # refusals within this share of a second: fixed seconds end there
+    EDGE = 0.05  # seconds: the margin at each edge of a fixed second, over the spread
+    PHASES = 3  # fixed phases tried (the first, and corrections) before it is spaced
+    SHRINK_AFTER = 5.0  # seconds with no 429 before the spaced margin shrinks
+    LEAST = 0.003  # the spaced margin's floor (seconds beyond 1 that ``limit`` calls span)
+
+    def __init__(self) -> None:
+        self.phase = 0.0  # fixed seconds start at this fraction of ours
+        self.spaced = False
+        self.margin = 0.0  # spaced: the share of a second beyond 1 that ``limit`` calls span
+        self._latencies: list[float] = []
+        self._refused: list[float] = []  # send times of the limit's 429s, recent
+        self._phases = 0  # phases moved to
+        self._calm_since = 0.0  # spaced: the last 429 or shrink
+
+    @property
+    def spread(self) -> float:
+        """The spread of the answers' latencies (seconds): between their 5th and 95th
+        percentiles, once there are 20; 0 before."""
+        if len(self._latencies) < 20:
+            return 0.0
+        ordered = sorted(self._latencies)
+        low, high = ordered[len(ordered) // 20], ordered[-1 - len(ordered) // 20]
+        return high - low
+
+    @property
+    def edge(self) -> float:
+        """A fixed second's margin at each edge (seconds): calls sent between them arrive
+        inside the provider's second however late they come."""
+        return self.EDGE + self.spread
+
+    def answered(self, latency: float) -> None:
+        """A call's answer took ``latency`` seconds from its send."""
+        if math.isfinite(latency) and latency >= 0:
+            self._latencies.append(latency)
+            del self._latencies[: -self.SAMPLES]
+
+    def calm(self, now: float) -> None:
+        """Spaced, no 429 for a while: the margin shrinks."""
+        if self.spaced and now - self._calm_since >= self.SHRINK_AFTER:
+            self.margin = max(self.LEAST, self.margin * 0.8)
+            self._calm_since = now
+
+    def refused(self, sent_at: float, now: float) -> None:
+        """A 429 the policy reads as the limit's, for a call sent at ``sent_at``."""
+        if self.spaced:
+            if now - self._calm_since >= 1.0:
+                cap = max(0.02, self.spread + 3 * self.LEAST)
+                self.margin = min(cap, self.margin * 1.5 + self.LEAST)
+            self._calm_since = now
+            return
+        self._refused = [at for at in self._refused if at > now - self.MEMORY] + [sent_at]
+        places = sorted((at - self.phase) % 1.0 for at in self._refused)
+        if self._phases:
+            # Moved already: a fixed window refuses only where our seconds end (its seconds
+            # a little off ours); a refusal in the middle of ours is of no fixed seconds.
+            place = (sent_at - self.phase) % 1.0
+            if self.edge + 0.1 < place < 1.0 - self.edge - 0.1:
+                self.space(now)
+                return
+        if len({math.floor(at - self.phase) for at in self._refused}) < 2:
+            return  # one second's refusals are one event: where they fall is seen twice
+        gaps = [(b - a, a) for a, b in itertools.pairwise(places)]
+        gaps.append((places[0] + 1.0 - places[-1], places[-1]))
+        widest, ends = max(gaps)
+        # In a short arc: the provider's seconds end there. Spread wide: no fixed seconds.
+        if 1.0 - widest <= self.ARC and self._phases < self.PHASES:
+            self.phase = (self.phase + ends + self.EDGE / 2) % 1.0
+            self._phases += 1
+            self._refused = []
+            return
+        self.space(now)
+
+    def space(self, now: float) -> None:
+        """No fixed seconds fit: calls evenly spaced from now."""
+        self.spaced, self.margin, self._calm_since = True, self.spread + self.LEAST, now
+
+    def dump(self) -> dict[str, Any]:
+        """What it knows, as JSON values."""
+        return {
+            "phase": self.phase,
+            "spaced": self.spaced,
+            "margin": self.margin,
+            "latencies": self._latencies,
+            "refused": self._refused,
+            "phases": self._phases,
+            "calm_since": self._calm_since,
+        }
+
+    @classmethod
+    def load(cls, state: dict[str, Any]) -> WindowFit:
+        """The fit :meth:`dump` gave ``state`` of."""
+        fit = cls()
+        fit.phase, fit.spaced, fit.margin = state["phase"], state["spaced"], state["margin"]
+        fit._latencies, fit._refused = state["latencies"], state["refused"]
+        fit._phases, fit._calm_since = state["phases"], state["calm_since"]
+
+        return fit
