@@ -103,7 +103,7 @@ class TokenBucket:
 
     def admit(self, now: float) -> float | None:
         self._fill(now)
-        if self._tokens < 1.0:
+        if self._tokens < 1.0 - 1e-9:
             return (1.0 - self._tokens) / self.rate
         self._tokens -= 1.0
         return None

@@ -37,7 +37,9 @@ class WindowFit:
     ARC = 0.35  # refusals within this share of a second: fixed seconds end there
     EDGE = 0.05  # seconds: the margin at each edge of a fixed second, over the spread
     PHASES = 3  # fixed phases tried (the first, and corrections) before it is spaced
-    SHRINK_AFTER = 5.0  # seconds with no 429 before the spaced margin shrinks
+    SHRINK_AFTER = 2.0  # seconds with no 429 before the spaced margin shrinks
+    SHRINK = 0.7  # by this much
+    FORGET_AFTER = 30.0  # seconds with no 429 before a margin one came at may be tried
     LEAST = 0.003  # the spaced margin's floor (seconds beyond 1 that ``limit`` calls span)
 
     def __init__(self) -> None:
@@ -48,6 +50,8 @@ class WindowFit:
         self._refused: list[float] = []  # send times of the limit's 429s, recent
         self._phases = 0  # phases moved to
         self._calm_since = 0.0  # spaced: the last 429 or shrink
+        self._failed = 0.0  # spaced: the widest margin a 429 came at lately
+        self._failed_at = 0.0
 
     @property
     def spread(self) -> float:
@@ -74,7 +78,10 @@ class WindowFit:
     def calm(self, now: float) -> None:
         """Spaced, no 429 for a while: the margin shrinks."""
         if self.spaced and now - self._calm_since >= self.SHRINK_AFTER:
-            self.margin = max(self.LEAST, self.margin * 0.8)
+            # Not again under one a 429 came at, for a while: then that is forgotten too.
+            if now - self._failed_at >= self.FORGET_AFTER:
+                self._failed, self._failed_at = self._failed * self.SHRINK, now
+            self.margin = max(self.LEAST, self._failed * 1.1, self.margin * self.SHRINK)
             self._calm_since = now
 
     def refused(self, sent_at: float, now: float) -> None:
@@ -82,6 +89,7 @@ class WindowFit:
         if self.spaced:
             if now - self._calm_since >= 1.0:
                 cap = max(0.02, self.spread + 3 * self.LEAST)
+                self._failed, self._failed_at = max(self._failed, self.margin), now
                 self.margin = min(cap, self.margin * 1.5 + self.LEAST)
             self._calm_since = now
             return
@@ -121,6 +129,7 @@ class WindowFit:
             "refused": self._refused,
             "phases": self._phases,
             "calm_since": self._calm_since,
+            "failed": [self._failed, self._failed_at],
         }
 
     @classmethod
@@ -130,5 +139,6 @@ class WindowFit:
         fit.phase, fit.spaced, fit.margin = state["phase"], state["spaced"], state["margin"]
         fit._latencies, fit._refused = state["latencies"], state["refused"]
         fit._phases, fit._calm_since = state["phases"], state["calm_since"]
+        fit._failed, fit._failed_at = state["failed"]
 
         return fit

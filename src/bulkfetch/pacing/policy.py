@@ -141,6 +141,11 @@ class PacingPolicy:
             return False
         return self._between(self._through, sent_at - 1.0, sent_at) >= self.BUSY * limit
 
+    def at_ceiling(self, sent_at: float) -> bool:
+        """Whether the second before ``sent_at`` held about the limit told."""
+        through = self._between(self._through, sent_at - 1.0, sent_at)
+        return self.ceiling is not None and through >= 0.95 * self.ceiling - 1
+
     def forget_sign(self) -> None:
         """The 429s read so far were of a window misplaced, not of a limit."""
         self._sign = self._prior = None
@@ -196,9 +201,9 @@ class PacingPolicy:
             # A second's own count is a sign only with 429s in a row (it is a limit's only
             # in the provider's seconds; the span's holds whatever their phase).
             own = in_second if limit_like else -1
-            under = self.WELL_UNDER * (self.budget if sending is None else sending)
-            if limit_like and self.ceiling is None:
-                under = math.inf
+            under = math.inf if self.ceiling is None else self.budget
+            if not limit_like:
+                under = self.WELL_UNDER * (self.budget if sending is None else sending)
             self._sign_of_limit(math.floor(sent_at - phase), own, through, now, under)
         pause = limit_like or (through == 0 and run >= 2)
         if pause:
