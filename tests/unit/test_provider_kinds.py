@@ -5,11 +5,13 @@ one-way latency of their own, or at once. Over the whole run, from its first sec
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.unit.simulated import Provider, simulate
 
-KINDS = {
+KINDS: dict[str, dict[str, Any]] = {
     "wall": {"kind": "fixed"},
     "offset": {"kind": "fixed", "offset": 0.5},
     "sliding": {"kind": "sliding"},
@@ -17,13 +19,11 @@ KINDS = {
 }
 
 
-async def run(
-    limit: int, told: bool, jitter: float = 0.0, **provider: object
-) -> tuple[float, float]:
+async def run(limit: int, told: bool, jitter: float = 0.0, **provider: Any) -> tuple[float, float]:
     """Of the limit, and the share of calls answered 429, over 45 s at 20/s, 30 s above."""
     outcome = await simulate(
         float(limit) if told else None,
-        Provider(limit, jitter=jitter, **provider),  # type: ignore[arg-type]
+        Provider(limit, jitter=jitter, **provider),
         seconds=45.0 if limit <= 20 else 30.0,
         after=0.0,
     )
