@@ -1,7 +1,8 @@
 """Q8, a fleet with no rate told: four ``bulkfetch work`` processes on one PostgreSQL store,
-the emulator limited to 40 calls a second, 4,000 lookups. Target, over the whole run: 429s
-under 2% of requests, at least 0.9 of 40/s together. The peer, four aiohttp +
-AsyncLimiter(10, 1) processes (the limit split by hand, which needs it known), beside it.
+the emulator limited to 40 calls a second, 4,000 lookups, counted in the wall clock's
+seconds and then in a sliding second. Target, over the whole run: 429s under 2% of
+requests, at least 0.9 of 40/s together (the sliding second: 0.93). The peer, four aiohttp
++ AsyncLimiter(10, 1) processes (the limit split by hand, which needs it known), beside it.
 
 The server comes from ``BULKFETCH_TEST_POSTGRES_URL`` (default: trust auth on 127.0.0.1);
 the benchmark makes a database of its own there and drops it after."""
@@ -64,23 +65,27 @@ def _peer_fleet(emulator: Emulator, rows: int) -> None:
 
 
 def measure(rows: int = 4_000) -> tuple[str, bool]:
-    out = []
-    with tempfile.TemporaryDirectory() as workdir, Emulator("--rate-limit", str(LIMIT)) as emu:
-        _fleet(emu, Path(workdir), rows)
-        success, share = _whole_run(emu.ledger())
-    ok = share < 0.02 and success / LIMIT >= 0.9
-    out.append([f"{WORKERS} x bulkfetch work, no rate", f"{success:.1f}", f"{success / LIMIT:.3f}",
-                f"{share:.2%}"])  # fmt: skip
-    with Emulator("--rate-limit", str(LIMIT)) as emu:
-        _peer_fleet(emu, rows)
-        success, share = _whole_run(emu.ledger())
-    out.append([f"{WORKERS} x aiohttp + AsyncLimiter({LIMIT // WORKERS}, 1)", f"{success:.1f}",
-                f"{success / LIMIT:.3f}", f"{share:.2%}"])  # fmt: skip
-    text = table(["client", "successful calls/s", f"of {LIMIT}/s", "429 share"], out)
+    out, ok = [], True
+    for window, least in (("fixed", 0.9), ("sliding", 0.93)):
+        options = ("--rate-limit", str(LIMIT), "--window", window)
+        with tempfile.TemporaryDirectory() as workdir, Emulator(*options) as emu:
+            _fleet(emu, Path(workdir), rows)
+            success, share = _whole_run(emu.ledger())
+        met = share < 0.02 and success / LIMIT >= least
+        ok = ok and met
+        verdict = "met" if met else "missed"
+        out.append([window, f"{WORKERS} x bulkfetch work, no rate", f"{success:.1f}",
+                    f"{success / LIMIT:.3f}", f"{share:.2%}", verdict])  # fmt: skip
+        with Emulator(*options) as emu:
+            _peer_fleet(emu, rows)
+            success, share = _whole_run(emu.ledger())
+        out.append([window, f"{WORKERS} x aiohttp + AsyncLimiter({LIMIT // WORKERS}, 1)",
+                    f"{success:.1f}", f"{success / LIMIT:.3f}", f"{share:.2%}", ""])  # fmt: skip
+    header = ["window", "client", "successful calls/s", f"of {LIMIT}/s", "429 share", "target"]
     verdict = "met" if ok else "missed"
     return (
-        f"{text}\n\nTarget 429s under 2% and at least 0.9 of the limit together, over the "
-        f"whole run: {verdict}.",
+        f"{table(header, out)}\n\nTargets 429s under 2% and at least 0.9 of the limit together"
+        f" (a sliding second: 0.93), over the whole run: {verdict}.",
         ok,
     )
 

@@ -37,12 +37,12 @@ def test_refusals_in_a_short_arc_of_two_seconds_move_the_seconds_there() -> None
 
 def test_refusals_all_over_the_second_space_the_calls() -> None:
     """Refused at x.1 and y.7: no fixed seconds end there; calls are spaced, with a margin
-    of the latencies' spread."""
+    of half the latencies' spread."""
     fit = answered(WindowFit(), [0.02 + i / 2000 for i in range(101)])
     fit.refused(1000.1, 1000.12)
     fit.refused(1001.7, 1001.72)
     assert fit.spaced
-    assert fit.margin == pytest.approx(fit.spread + WindowFit.LEAST)
+    assert fit.margin == pytest.approx(fit.spread / 2 + WindowFit.LEAST)
 
 
 def test_a_refusal_in_the_middle_of_seconds_moved_already_spaces_the_calls() -> None:

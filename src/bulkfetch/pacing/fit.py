@@ -16,8 +16,9 @@ limit's:
   that moved twice**: no fixed seconds fit (a sliding window, a bucket refilling as it
   goes). The fit is *spaced*: calls evenly spaced, ``limit`` of them spanning ``1 +
   margin`` seconds, so that no one-second span holds more than the limit however it is
-  placed. The margin starts at the latencies' spread, grows with each 429 and shrinks while
-  none comes, never beyond what the spread can explain.
+  placed. The margin starts at half the latencies' spread (a bucket's burst takes the
+  rest), grows with each 429 and shrinks while none comes (not under one a 429 came at,
+  for a while), never beyond what the spread can explain.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class WindowFit:
 
     def space(self, now: float) -> None:
         """No fixed seconds fit: calls evenly spaced from now."""
-        self.spaced, self.margin, self._calm_since = True, self.spread + self.LEAST, now
+        self.spaced, self.margin, self._calm_since = True, self.spread / 2 + self.LEAST, now
 
     def dump(self) -> dict[str, Any]:
         """What it knows, as JSON values."""

@@ -1,11 +1,14 @@
 """Rate limiting for one API key, in one process: send slots inside the provider's seconds,
 at the rate :class:`~bulkfetch.pacing.policy.PacingPolicy` says.
 
-A provider that counts calls per wall-clock second punishes a burst at a second's edge
-even when the average rate is legal, so the slots are placed inside each second of the
-wall clock, evenly, away from its edges (:class:`~bulkfetch.pacing.window.WindowSlots`),
-and a second never gets more than the rate's share: the limit itself can be used, with no
-headroom under it. A caller woken too late for its slot's second takes a new one. A pause
+A provider that counts calls per second punishes a burst at a second's edge even when the
+average rate is legal, so the slots are placed inside each of the provider's seconds (the
+wall clock's, until its 429s show them at another phase), evenly, away from their edges by
+the answers' latency spread (:class:`~bulkfetch.pacing.window.WindowSlots`), and a second
+never gets more than the rate's share: the limit itself can be used, with no headroom
+under it. A provider no fixed seconds fit (a sliding window, a bucket) gets calls evenly
+spaced instead (:class:`~bulkfetch.pacing.fit.WindowFit`). A caller woken too late for its
+slot (its second, or a spaced slot's share of the margin) takes a new one. A pause
 (a 429 the policy reads as the limit's, a Retry-After, a provider's ``Remaining: 0``)
 holds for every caller, those already holding a slot included: they take new slots after
 it.

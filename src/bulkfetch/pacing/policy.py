@@ -1,29 +1,37 @@
 """What the provider's answers teach about its limit: one policy, as pure functions of the
 answers and the times they were sent, with no waiting in it.
 
-A provider that counts calls per wall-clock second lets ``L`` through in each second and
-answers 429 to the rest. So the calls are counted here in the seconds they were *sent*
-(the provider counts arrivals), and a 429 is read against the calls of its own second:
+A provider lets ``L`` calls through in a window of a second (its own seconds, at some phase
+of ours, or any second: a sliding window, a bucket) and answers 429 to the rest. So the
+calls are counted here by when they were *sent* (the provider counts arrivals), and a 429
+is read against two counts: the successes of its own second (ours, shifted to the phase
+the :class:`~bulkfetch.pacing.fit.WindowFit` found) and of the second before it (the span
+any window of a second holds, at any phase):
 
-- **Whether it stands alone.** A limit refuses every call after it in its second: 429s in
+- **Whether it stands alone.** A limit refuses every call after it in its window: 429s in
   a row (no success sent between them) are the limit's, and pause sending to the next
   second; two in a row where about as many got through as ever did in a second (``t``
   near the most), three anywhere (a limit that fell). One alone is most likely a 429 at
   random (a provider under load): it is retried and costs nothing more, so 5% of calls
   refused at random keep the rate near the limit. 429s in a row with nothing through
   before them (the second spent already, or an outage refusing everyone) pause too, and
-  teach nothing.
+  teach nothing. Calls spaced evenly (no fixed seconds fit), a 429 alone near the most is
+  a sign too: such windows refuse one call at a time.
 - **Whether it comes back.** A limit shows the same ``t`` in the next seconds; a 429 at
   random, or a burst of them, lands at another count. Two seconds within ``CONFIRM_SECONDS``
-  whose 429s came after the same number of successes teach the limit: ``t`` a second,
-  exactly (sends are placed inside the provider's seconds, so none needs headroom). A
-  single 429 is such a sign only at or above the most that ever got through in a second
-  (below that, it is one at random).
+  whose signs agree teach the limit: their own seconds' count if those agree (the fewer),
+  else the spans' (a window at another phase than ours). Told a limit, a lower one is
+  learned only from a count under what is sent (429s near it are of the window's shape);
+  from 429s alone, only well under it (``WELL_UNDER``: 429s at random land near it).
+- **Whether the window refills as it goes.** Fewer through after each pause than a second
+  held before (a bucket: a pause refills only its burst): the most is allowed, the calls
+  are spaced, and the limit is learned from the spans above it.
 
-A learned limit holds for ``HOLD_SECONDS``, then is probed above (a limit may rise).
-Without a configured rate the budget starts small and grows fourfold each second that uses
-it all with no 429 (slow start): the first seconds of a run meet a 429 or two, not the
-burst of every call in flight.
+A learned limit holds for ``HOLD_SECONDS``, then is probed above (a limit may rise); a
+budget halved under it (an outage's pauses) climbs back. Without a configured rate the
+budget starts small and grows fourfold each second that uses it all with no 429 (slow
+start): the first seconds of a run meet a 429 or two, not the burst of every call in
+flight.
 """
 
 from __future__ import annotations

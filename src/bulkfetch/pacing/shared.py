@@ -1,15 +1,16 @@
 """One rate budget per API key, shared by every worker on a PostgreSQL store.
 
-The key's :class:`~bulkfetch.pacing.schedule.Schedule` (the policy, the window's slots, a
-pause) lives in the store, on the database's clock, and each worker takes its send slots
-from it in turn, under the row's lock: N workers together keep to one limit, placed inside
-the provider's seconds, and share it in the order they ask. What a worker's answers teach
-(successes, 429s, Retry-After, a provider's reset news) goes with its next request, so the
-policy reads every worker's answers, in the seconds they were sent, and learns the limit
-as the in-process limiter does. A pause holds for every worker: one that slept to its slot
-asks again before sending, and a pause since it took the slot gives it a new one. A quota
-or key stop (402, 401) is recorded on the budget, and every worker stops sending at its
-next slot.
+The key's :class:`~bulkfetch.pacing.schedule.Schedule` (the policy, the window's fit and
+slots, a pause) lives in the store, on the database's clock, and each worker takes its
+send slots from it in turn, under the row's lock: N workers together keep to one limit,
+placed inside the provider's seconds (or spaced), and share it in the order they ask.
+What a worker's answers teach (successes and their latencies, 429s, Retry-After, a
+provider's reset news) goes with its next request, so the policy and the fit read every
+worker's answers, in the seconds they were sent, and learn the limit and the window's kind
+as the in-process limiter does. A pause holds for every worker: one that slept to its
+slot asks again before sending, and a pause since it took the slot gives it a new one. A
+quota or key stop (402, 401) is recorded on the budget, and every worker stops sending at
+its next slot.
 """
 
 from __future__ import annotations
