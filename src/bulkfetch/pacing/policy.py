@@ -75,8 +75,9 @@ class PacingPolicy:
         self.last_learned: int | None = None
         self.slow_start = ceiling is None
         self.shaped = False  # fewer got through after pauses than before: no fixed seconds
+        self.run = 0  # the 429s in a row the last one ended
         self._succeeded_since_pause = True
-        self._paused_at = -math.inf  # when the last pause was called for
+        self._paused_second = -1  # the second (ours, at the fit's phase) last paused in
         self._grown = -1  # the last second slow start grew the budget in
 
     def configure(self, rate: float) -> None:
@@ -132,27 +133,27 @@ class PacingPolicy:
             self.budget = min(goal, self.budget + step)
 
     def busy(self, sent_at: float, phase: float = 0.0) -> bool:
-        """Whether a 429 for a call sent at ``sent_at`` tells of the window: sent since the
-        limit was learned and the last pause began, at or under the known limit, after a
+        """Whether a 429 for a call sent at ``sent_at`` tells of the window: sent after the
+        second of the last pause (and its learning), at or under the known limit, after a
         success in its own second (ours shifted by ``phase``: an outage refuses from a
         second's start), and the second before it held most of the limit (not a limit well
         under it)."""
         limit = self.limit
         if limit is None or self.budget > limit:
             return False  # above it (probing): the 429s are the probe's
-        if sent_at <= self._paused_at or (
-            self._learned is not None and sent_at <= self._learned_at
-        ):
-            return False
+        if math.floor(sent_at - phase) <= self._paused_second:
+            return False  # of the second a pause was called in: that event's
         own = math.floor(sent_at - phase) + phase
         if not self._between(self._through, own - 1e-9, sent_at):
             return False
         return self._between(self._through, sent_at - 1.0, sent_at) >= self.BUSY * limit
 
     def at_ceiling(self, sent_at: float) -> bool:
-        """Whether the second before ``sent_at`` held about the limit told."""
+        """Whether the second before ``sent_at`` held about the limit told, and the 429 for
+        it came alone or second in a row (three in a row: the window is spent)."""
         through = self._between(self._through, sent_at - 1.0, sent_at)
-        return self.ceiling is not None and through >= 0.95 * self.ceiling - 1
+        told = self.ceiling is not None and through >= self.NEAR_MOST * self.ceiling - 1
+        return told and self.run < 3
 
     def forget_sign(self) -> None:
         """The 429s read so far were of a window misplaced, not of a limit."""
@@ -194,10 +195,11 @@ class PacingPolicy:
         last = self._through[place - 1] if place else -math.inf
         run = 1 + bisect.bisect_right(self._refused, sent_at)
         run -= bisect.bisect_left(self._refused, last)
+        self.run = run
         first = not self._between(self._refused, sent_at - 1.0, sent_at)
         self._keep(self._refused, sent_at)
-        if sent_at <= self._paused_at:
-            return False  # sent before the last pause began: the same event
+        if math.floor(sent_at - phase) <= self._paused_second:
+            return False  # sent before the pause for its second began: the same event
         # Near the most that ever got through in a second: where a limit would refuse.
         high = through >= self.NEAR_MOST * self._most_through
         limit_like = through > 0 and ((run >= 2 and high) or run >= 3)
@@ -205,18 +207,22 @@ class PacingPolicy:
         # most is near it.
         near = spaced and through >= self.SPACED_NEAR * self._most_through > 0
         alone = (first and through >= self._most_through > 0) or near
+        # Told the limit and at it, a 429 or two are of calls misplaced (the fit moves
+        # them) or at random, not of the limit spent: no pause for them, and they teach
+        # only as 429s alone do.
+        spent = limit_like and not self.at_ceiling(sent_at)
         if limit_like or alone:
             # A second's own count is a sign only with 429s in a row (it is a limit's only
             # in the provider's seconds; the span's holds whatever their phase).
-            own = in_second if limit_like else -1
+            own = in_second if spent else -1
             under = math.inf if self.ceiling is None else self.budget
-            if not limit_like:
+            if not spent:
                 under = self.WELL_UNDER * (self.budget if sending is None else sending)
             self._sign_of_limit(math.floor(sent_at - phase), own, through, now, under)
-        pause = limit_like or (through == 0 and run >= 2)
+        pause = spent or (through == 0 and run >= 2)
         if pause:
             self.slow_start = False  # a limit met (or an outage): from here, by the policy
-            self._paused_at = now
+            self._paused_second = math.floor(sent_at - phase)
             # Nothing at all went through since the last pause: slow down besides (spaced,
             # a pause lasts to the room a sliding window makes: another may come soon).
             if not self._succeeded_since_pause and not spaced:
@@ -273,7 +279,7 @@ class PacingPolicy:
             "slow_start": self.slow_start,
             "shaped": self.shaped,
             "succeeded_since_pause": self._succeeded_since_pause,
-            "paused_at": None if math.isinf(self._paused_at) else self._paused_at,
+            "paused_second": self._paused_second,
             "grown": self._grown,
         }
 
@@ -290,8 +296,7 @@ class PacingPolicy:
         policy._learned, policy._learned_at, policy.last_learned = state["learned"]
         policy.slow_start, policy.shaped = state["slow_start"], state["shaped"]
         policy._succeeded_since_pause = state["succeeded_since_pause"]
-        paused = state["paused_at"]
-        policy._paused_at = -math.inf if paused is None else paused
+        policy._paused_second = state["paused_second"]
         policy._grown = state["grown"]
         return policy
 

@@ -60,10 +60,8 @@ class Schedule:
     def rate_limited(self, sent_at: float, now: float, retry_after: float | None) -> None:
         """A 429 for a call sent at ``sent_at``: the policy reads it, and the fit a 429 of a
         full second, once a limit is known; a pause it calls for lasts to the provider's
-        next second (or the Retry-After it gave). Told the limit, and at it, no pause: the
-        429 is of a call misplaced (the fit moves them), and the limit is not spent."""
-        busy = self.policy.busy(sent_at, self.fit.phase)
-        if busy:
+        next second (or the Retry-After it gave)."""
+        if self.policy.busy(sent_at, self.fit.phase):
             fitted = self.fit.phase, self.fit.spaced
             self.fit.refused(sent_at, now)
             if (self.fit.phase, self.fit.spaced) != fitted:
@@ -81,7 +79,7 @@ class Schedule:
             self.slots.reset()
         if retry_after is not None:
             self.pause_until(now + retry_after)
-        elif pause and not (busy and self.policy.at_ceiling(sent_at)):
+        elif pause:
             self.pause_until(self._room(sent_at, now))
 
     def _room(self, sent_at: float, now: float) -> float:
