@@ -34,6 +34,7 @@ class WindowFit:
     """The provider's window as the answers show it (times: one clock's seconds)."""
 
     SAMPLES = 200  # latencies kept
+    MOST_SPREAD = 0.25  # seconds: the most of a latency spread the margins take
     MEMORY = 20.0  # seconds a refusal is remembered for
     ARC = 0.35  # refusals within this share of a second: fixed seconds end there
     EDGE = 0.05  # seconds: the margin at each edge of a fixed second, over the spread
@@ -57,12 +58,13 @@ class WindowFit:
     @property
     def spread(self) -> float:
         """The spread of the answers' latencies (seconds): between their 5th and 95th
-        percentiles, once there are 20; 0 before."""
+        percentiles, once there are 20; 0 before; at most ``MOST_SPREAD`` (more is of
+        answers slow for their own reasons, not of the way in)."""
         if len(self._latencies) < 20:
             return 0.0
         ordered = sorted(self._latencies)
         low, high = ordered[len(ordered) // 20], ordered[-1 - len(ordered) // 20]
-        return high - low
+        return min(self.MOST_SPREAD, high - low)
 
     @property
     def edge(self) -> float:
