@@ -24,6 +24,7 @@ from benchmarks import (
     scale,
     speedups,
     unknown_limit,
+    windows,
 )
 from benchmarks.common import machine
 
@@ -42,6 +43,7 @@ QUESTIONS: list[tuple[str, Callable[[], tuple[str, bool]]]] = [
     ("12. Output", output.measure),
     ("13. Several datasets in one pass", passes.measure),
     ("14. The report of a big run", report.measure),
+    ("15. Any provider's window", windows.measure),
 ]
 
 

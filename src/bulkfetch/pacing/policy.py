@@ -259,6 +259,10 @@ class PacingPolicy:
                     # allowed; the spaced calls probe above it.
                     self.shaped, self.budget = True, float(self._most_through)
                     return
+                if self.last_learned is not None:
+                    # A limit falls, it does not vanish: at most to half of the last, a
+                    # time (counts of a window misread cannot take the rate to nothing).
+                    limit = max(limit, self.last_learned // 2)
                 self._learned, self._learned_at, self.last_learned = limit, now, limit
                 self._most_through = limit
                 self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
