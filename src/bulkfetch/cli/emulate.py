@@ -62,7 +62,9 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seconds the fixed windows start after the wall clock's",
     )
     emulate.add_argument(
-        "--burst", type=positive_int, help="a bucket's size (default a tenth of the limit)"
+        "--burst",
+        type=positive_int,
+        help="a bucket's size (default a fifth of the limit, 2 at least)",
     )
     emulate.add_argument("--quota", type=count, help="billed calls per key, then refused")
     emulate.add_argument(

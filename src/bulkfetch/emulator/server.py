@@ -32,7 +32,7 @@ class EmulatorConfig:
     rate_limit: int | None = None  # calls per key a second, counted in ``window``
     window: str = "fixed"  # fixed seconds, sliding, bucket or minute (see emulator.windows)
     window_offset: float = 0.0  # seconds the fixed windows start after the wall clock's
-    burst: int | None = None  # a token bucket's size (default a tenth of the limit)
+    burst: int | None = None  # a token bucket's size (default a fifth of the limit, 2 at least)
     quota: int | None = None  # billed calls per key, then 402
     not_found_rate: float = 0.03  # share of well-formed postcodes the API does not know
     fail_rate: float = 0.0  # 500
