@@ -46,7 +46,9 @@ class Schedule:
         slots are all handed out (or too close to the next call for a sliding window)."""
         fit = self.fit
         if fit.spaced and not self.policy.slow_start:
-            return slot + max(0.002, fit.margin / 2)
+            # A quarter of the spacing (a shared budget's slot comes a request late), or
+            # half the margin: a call that late still leaves ``limit`` calls a second apart.
+            return slot + max(0.25 / self.policy.budget, fit.margin / 2)
         late = WINDOW_SKEW / 2 + fit.spread
         return fit.phase + math.floor(slot - fit.phase) + 1.0 - late
 
