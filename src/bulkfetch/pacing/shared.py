@@ -70,6 +70,7 @@ class SharedRateLimiter:
         self._learned: float | None = None
         self._offset = 0.0  # the database's clock less ours, from the quickest request
         self._quickest = math.inf  # that request's round trip (seconds), slowly forgotten
+        self._round_trip = 0.0  # the last request's
         self._news: list[_News] = []
         self._limited = 0  # 429s this worker saw: one since a slot was taken asks again
         self._successes = PerSecond()
@@ -111,7 +112,9 @@ class SharedRateLimiter:
             # On our clock: the request itself may have taken a while under load.
             wait = grant.slot - self._offset - self._clock.time()
             if held == mine or wait <= self.SOON:
-                if self._clock.time() + self._offset <= mine.deadline:
+                # Late by no more than the request that brought it: it was in time when
+                # handed out. Later (a busy database or loop), it could crowd the next.
+                if self._clock.time() + self._offset - self._round_trip <= mine.deadline:
                     return
                 held = None  # the request took it past the slot's second: another
                 continue
@@ -145,6 +148,7 @@ class SharedRateLimiter:
         sent = self._clock.time()
         grant = await self._store.budgets.take_slot(self._key_id, decide)
         answered = self._clock.time()
+        self._round_trip = answered - sent
         # The clocks' difference, as well as one request can tell it: its round trip's
         # middle against the database's now; the quickest request tells it best.
         self._quickest *= 1.01
