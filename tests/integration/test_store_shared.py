@@ -16,8 +16,9 @@ import pytest
 
 from bulkfetch.errors import QuotaExhaustedError
 from bulkfetch.jobs import Lookup, Outcome, OutcomeKind, StopKind
+from bulkfetch.pacing.schedule import Schedule
 from bulkfetch.pacing.shared import SharedRateLimiter
-from bulkfetch.store import RowEntry, RunSpec, Store
+from bulkfetch.store import BudgetState, RowEntry, RunSpec, SlotDecision, Store
 from bulkfetch.store.migrations import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
@@ -238,3 +239,40 @@ async def test_a_run_of_before_counts_what_it_had_from_the_store(tmp_path: Path)
     assert {run: c.last_from_store for run, c in kept.items() if c} == {first.id: 0, later.id: 1}
     assert had == 1  # P0, answered at 2.0; P1 never
     assert stored == {first.id: 0, later.id: 1}
+
+
+async def test_spaced_slots_are_taken_once_each_however_slow_the_database(
+    postgres_url: str,
+) -> None:
+    """A budget whose calls are spaced (no fixed seconds fit) at 400/s, two workers: each
+    call takes about one slot, though a slot's share of the spacing (0.6 ms) is less than a
+    request to the database takes; not slot after slot, each past before it came."""
+    async with await Store.open(postgres_url) as a, await Store.open(postgres_url) as b:
+        workers = [await SharedRateLimiter.join(store, "key-1", 400.0) for store in (a, b)]
+
+        def spaced(budget: BudgetState) -> SlotDecision:
+            schedule = Schedule(budget.ceiling)
+            schedule.fit.space(budget.now)
+            return SlotDecision(schedule.dumps(), schedule.policy.budget, budget.now)
+
+        first = (await a.budgets.take_slot("key-1", spaced)).slot
+
+        async def send(limiter: SharedRateLimiter) -> None:
+            for _ in range(15):
+                await limiter.acquire()
+
+        async with anyio.create_task_group() as tg:
+            for limiter in workers:
+                tg.start_soon(send, limiter)
+        last: list[float] = []
+
+        def look(budget: BudgetState) -> SlotDecision:
+            schedule = Schedule.loads(budget.pacing or "")
+            assert schedule.fit.spaced
+            last.append(schedule.slots.dump()[2])
+            return SlotDecision(budget.pacing or "", schedule.policy.budget, budget.now)
+
+        await a.budgets.take_slot("key-1", look)
+    # 30 calls 2.5 ms apart span 75 ms of slots; a few taken again after a late wake-up
+    # on a busy machine, more; slot after slot, each past before it came, seconds.
+    assert last[0] - first < 10 * 30 / 400
