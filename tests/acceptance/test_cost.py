@@ -150,7 +150,7 @@ def test_status_figures_are_the_ledger_s(start_emulator: StartEmulator, tmp_path
     ledger; after a kill -9 and a resume, the ledger lies within what status says."""
     emulator = start_emulator(
         "--rate-limit", "40", "--fail-rate", "0.05", "--drop-rate", "0.02",
-        "--truncate-rate", "0.02",
+        "--truncate-rate", "0.02", "--throttle-rate", "0.02",  # 429s however it is paced
     )  # fmt: skip
     source = write_postcode_file(tmp_path / "in.csv", 1200, seed=13, malformed_rate=0.0)
     out, db = tmp_path / "out.csv", tmp_path / "s.db"

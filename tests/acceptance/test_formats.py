@@ -131,8 +131,11 @@ def test_parquet_and_json_lines_outputs_hold_what_the_csv_holds(
     for want, got in zip(expected, table.to_pylist(), strict=True):
         assert {k: "" if v is None else str(v) for k, v in got.items()} == want
 
-    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)["output"]
-    header, *cells = sheet.iter_rows(values_only=True)
+    book = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)
+    try:
+        header, *cells = book["output"].iter_rows(values_only=True)
+    finally:
+        book.close()  # a read-only workbook holds its file open until closed
     assert list(header) == list(expected[0])
     assert [{k: "" if v is None else str(v) for k, v in zip(header, row, strict=True)}
             for row in cells] == expected  # fmt: skip

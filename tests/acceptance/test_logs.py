@@ -23,7 +23,9 @@ def json_lines(stderr: str) -> list[dict[str, Any]]:
 def test_every_line_is_one_json_object(start_emulator: StartEmulator, tmp_path: Path) -> None:
     """--log-format json -v: every stderr line one object with time, level, event and
     message; progress with its fields, each retry, the summary and the stop among them."""
-    emulator = start_emulator("--rate-limit", "40", "--fail-rate", "0.1", "--seed", "2")
+    # 429s at random too: the pacing may well keep a busy machine's calls inside the limit.
+    emulator = start_emulator("--rate-limit", "40", "--fail-rate", "0.1", "--throttle-rate",
+                              "0.2", "--seed", "2")  # fmt: skip
     source = write_postcode_file(tmp_path / "in.csv", 200, seed=3)
     ran = enrich(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", *ROUGH,
                  "--log-format", "json", "-v")  # fmt: skip

@@ -110,7 +110,8 @@ def test_a_run_is_scraped_while_it_works_and_ends_equal_to_the_ledger(
 ) -> None:
     """Scraped during the run: Prometheus text; after it (--metrics-linger), billed units and
     429s equal the ledger's, and every request's latency is in the histogram."""
-    emulator = start_emulator("--rate-limit", "20", "--seed", "4")
+    # 429s at random too, so there are some however well the run is paced.
+    emulator = start_emulator("--rate-limit", "20", "--throttle-rate", "0.05", "--seed", "4")
     source = write_postcode_file(tmp_path / "in.csv", 200, seed=9)
     command = enrich_command(emulator, source, tmp_path / "o.csv", tmp_path / "s.db", "--rate",
                              "30", "--metrics-port", "0", "--metrics-linger", "60")  # fmt: skip
