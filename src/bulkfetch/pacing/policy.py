@@ -212,9 +212,10 @@ class PacingPolicy:
         # only as 429s alone do.
         spent = limit_like and not self.at_ceiling(sent_at)
         if limit_like or alone:
-            # A second's own count is a sign only with 429s in a row (it is a limit's only
-            # in the provider's seconds; the span's holds whatever their phase).
-            own = in_second if spent else -1
+            # A second's own count is a sign only with 429s in a row of calls placed in
+            # seconds (it is a limit's only in the provider's seconds; spaced, no seconds
+            # fit): the span's holds whatever their phase.
+            own = in_second if spent and not spaced else -1
             under = math.inf if self.ceiling is None else self.budget
             if not spent:
                 under = self.WELL_UNDER * (self.budget if sending is None else sending)
