@@ -25,6 +25,16 @@ def test_the_spread_is_of_the_latencies_between_their_tails() -> None:
     assert fit.edge == pytest.approx(WindowFit.EDGE + fit.spread)
 
 
+def test_the_spread_is_of_the_last_samples_only() -> None:
+    """Slow answers, then as many fast ones as are kept: the slow ones no longer count, and
+    a fit loaded from its text has the same spread."""
+    fit = answered(WindowFit(), [0.02 + i / 1000 for i in range(200)])
+    assert fit.spread > 0.15
+    answered(fit, [0.05 + (i % 10) / 1000 for i in range(WindowFit.SAMPLES)])
+    assert fit.spread == pytest.approx(0.009)
+    assert WindowFit.load(fit.dump()).spread == fit.spread
+
+
 def test_refusals_in_a_short_arc_of_two_seconds_move_the_seconds_there() -> None:
     """Refused at x.40 and y.45: the provider's seconds start just after, at x.475."""
     fit = WindowFit()

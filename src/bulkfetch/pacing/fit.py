@@ -23,6 +23,7 @@ limit's:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from typing import Any
@@ -48,7 +49,8 @@ class WindowFit:
         self.phase = 0.0  # fixed seconds start at this fraction of ours
         self.spaced = False
         self.margin = 0.0  # spaced: the share of a second beyond 1 that ``limit`` calls span
-        self._latencies: list[float] = []
+        self._latencies: list[float] = []  # in the order they came
+        self._ordered: list[float] = []  # the same, sorted: the spread is read every slot
         self._refused: list[float] = []  # send times of the limit's 429s, recent
         self._phases = 0  # phases moved to
         self._calm_since = 0.0  # spaced: the last 429 or shrink
@@ -60,9 +62,9 @@ class WindowFit:
         """The spread of the answers' latencies (seconds): between their 5th and 95th
         percentiles, once there are 20; 0 before; at most ``MOST_SPREAD`` (more is of
         answers slow for their own reasons, not of the way in)."""
-        if len(self._latencies) < 20:
+        ordered = self._ordered
+        if len(ordered) < 20:
             return 0.0
-        ordered = sorted(self._latencies)
         low, high = ordered[len(ordered) // 20], ordered[-1 - len(ordered) // 20]
         return min(self.MOST_SPREAD, high - low)
 
@@ -76,7 +78,10 @@ class WindowFit:
         """A call's answer took ``latency`` seconds from its send."""
         if math.isfinite(latency) and latency >= 0:
             self._latencies.append(latency)
-            del self._latencies[: -self.SAMPLES]
+            bisect.insort(self._ordered, latency)
+            if len(self._latencies) > self.SAMPLES:
+                oldest = self._latencies.pop(0)
+                del self._ordered[bisect.bisect_left(self._ordered, oldest)]
 
     def calm(self, now: float) -> None:
         """Spaced, no 429 for a while: the margin shrinks."""
@@ -141,7 +146,7 @@ class WindowFit:
         fit = cls()
         fit.phase, fit.spaced, fit.margin = state["phase"], state["spaced"], state["margin"]
         fit._latencies, fit._refused = state["latencies"], state["refused"]
+        fit._ordered = sorted(fit._latencies)
         fit._phases, fit._calm_since = state["phases"], state["calm_since"]
         fit._failed, fit._failed_at = state["failed"]
-
         return fit
