@@ -125,3 +125,29 @@ async def test_told_nothing_a_bucket_at_100_is_not_learned_at_half() -> None:
     """Told nothing, a bucket of 100/s, a jittered way in: two runs of six learn about 50
     (each second after a pause holds the burst and a part of the rate, and agrees)."""
     assert await worst_of_seeds(100, "bucket") >= 0.8
+
+
+async def told(rate: float, limit: int, kind: str) -> tuple[float, float]:
+    """Told ``rate`` against a provider of ``limit`` of ``kind``, calls arriving at once:
+    of the limit, and the share of calls answered 429, over 45 s."""
+    outcome = await simulate(rate, Provider(limit, **KINDS[kind]), seconds=45.0, after=0.0)
+    return outcome.per_second / limit, outcome.rate_limited_share
+
+
+async def test_told_a_rate_above_a_bucket_s_its_429s_teach_it() -> None:
+    """Told 25 against a bucket of 20: a tenth of the calls meeting 429s is no chance, and
+    they teach its limit (they were 20% of all calls, for good)."""
+    share, limited = await told(25.0, 20, "bucket")
+    assert share >= 0.95
+    assert limited < 0.025
+
+
+@pytest.mark.xfail(strict=True, reason="known: not learned when told a rate near the limit")
+@pytest.mark.parametrize(
+    ("rate", "kind"), [(22.0, "wall"), (22.0, "offset"), (22.0, "bucket"), (30.0, "bucket")]
+)
+async def test_told_a_rate_a_little_above_the_limit_it_is_learned(rate: float, kind: str) -> None:
+    """Told 22 against 20 (a tenth over: 429s that look like misplaced calls' at the limit;
+    8% of all calls) or 30 against a bucket of 20 (429s alone, a third of them): under 2%."""
+    _, limited = await told(rate, 20, kind)
+    assert limited < 0.02
