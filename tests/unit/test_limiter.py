@@ -291,11 +291,12 @@ async def test_an_unknown_limit_is_learned_from_the_first_429s(
     assert outcome.rate_limited_share < 0.01
 
 
-async def test_429s_at_random_cost_only_themselves() -> None:
-    """5% of calls answered 429 whatever the rate, at --rate equal to the limit of 40/s:
-    each is retried, with no pause and no false limit; at least 0.9 of the limit."""
-    outcome = await simulate(40.0, Provider(40, at_random=0.05), seconds=60.0, after=0.0)
-    assert outcome.per_second >= 0.9 * 40
+@pytest.mark.parametrize("share", [0.05, 0.08])
+async def test_429s_at_random_cost_only_themselves(share: float) -> None:
+    """5% or 8% of calls answered 429 whatever the rate, at --rate equal to the limit of
+    40/s: each is retried, with no pause and no false limit; at least 0.88 of the limit."""
+    outcome = await simulate(40.0, Provider(40, at_random=share), seconds=60.0, after=0.0)
+    assert outcome.per_second >= 0.88 * 40
 
 
 @pytest.mark.parametrize("limit", [10, 200])

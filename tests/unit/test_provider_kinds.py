@@ -135,7 +135,7 @@ async def told(rate: float, limit: int, kind: str) -> tuple[float, float]:
 
 
 async def test_told_a_rate_above_a_bucket_s_its_429s_teach_it() -> None:
-    """Told 25 against a bucket of 20: a tenth of the calls meeting 429s is no chance, and
+    """Told 25 against a bucket of 20: a fifth of the calls meeting 429s is no chance, and
     they teach its limit (they were 20% of all calls, for good)."""
     share, limited = await told(25.0, 20, "bucket")
     assert share >= 0.95

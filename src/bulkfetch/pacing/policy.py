@@ -23,7 +23,7 @@ any window of a second holds, at any phase):
   else the spans' (a window at another phase than ours). Told a limit, a lower one is
   learned only from a count under what is sent (429s near it are of the window's shape);
   from 429s alone, only well under it (``WELL_UNDER``: 429s at random land near it),
-  unless a tenth of the calls of the last seconds met one (``PERSISTENT``: not at random).
+  unless 15% of the calls of the last seconds met one (``PERSISTENT``: not at random).
 - **Whether the window refills as it goes.** Fewer through after each pause than a second
   held before (a bucket: a pause refills only its burst): the most is allowed, the calls
   are spaced, and the limit is learned from the spans above it.
@@ -55,7 +55,7 @@ class PacingPolicy:
     KEEP = 6  # seconds of answers kept
     NEAR_MOST = 0.9  # of the most that got through in a second: where a limit would refuse
     WELL_UNDER = 0.8  # of the rate sent: a limit learned from 429s near it is the window's
-    PERSISTENT = 0.1  # of the calls of the last ``LATELY`` seconds: 429s not at random
+    PERSISTENT = 0.15  # of the calls of the last ``LATELY`` seconds: 429s not at random
     LATELY = 4.0
     BUSY = 0.75  # of the known limit: a second that held this much was at it
     SPACED_NEAR = 0.8  # and where a window with no fixed seconds would, calls spaced
@@ -222,7 +222,7 @@ class PacingPolicy:
             under = math.inf if self.ceiling is None else self.budget
             if not spent:
                 # Near what is sent, 429s are of the window's shape or at random; not when
-                # a tenth of the calls lately met one (a bucket told a rate above its own).
+                # 15% of the calls lately met one (a bucket told a rate above its own).
                 sent = self.budget if sending is None else sending
                 lately = self._share(sent_at - self.LATELY, sent_at) > self.PERSISTENT
                 under = sent - 0.5 if lately else self.WELL_UNDER * sent
