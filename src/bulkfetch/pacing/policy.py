@@ -56,7 +56,7 @@ class PacingPolicy:
     NEAR_MOST = 0.9  # of the most that got through in a second: where a limit would refuse
     WELL_UNDER = 0.8  # of the rate sent: a limit learned from 429s near it is the window's
     PERSISTENT = 0.15  # of the calls of the last ``LATELY`` seconds: 429s not at random
-    LATELY = 4.0
+    LATELY = 4.0  # seconds (of send times, within the ``KEEP`` kept)
     BUSY = 0.75  # of the known limit: a second that held this much was at it
     SPACED_NEAR = 0.8  # and where a window with no fixed seconds would, calls spaced
 
