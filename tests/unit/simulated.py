@@ -63,11 +63,12 @@ class Provider:
 
 @dataclass
 class Outcome:
-    """What a simulated run did from ``after`` seconds in: successful calls a second, and
-    the share of calls that met a 429."""
+    """What a simulated run did from ``after`` seconds in: successful calls a second, the
+    share of calls that met a 429, and the limit it learned last (if any)."""
 
     per_second: float
     rate_limited_share: float
+    learned: float | None = None
 
 
 class SimulatedClock(FakeClock):
@@ -143,4 +144,5 @@ async def simulate(
         clock.now += cost
     counted = [ok for at, ok in clock.sent if at >= start + after]
     good = sum(counted)
-    return Outcome(good / (seconds - after), (len(counted) - good) / max(1, len(counted)))
+    share = (len(counted) - good) / max(1, len(counted))
+    return Outcome(good / (seconds - after), share, limiter.learned)

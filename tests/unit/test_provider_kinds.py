@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.simulated import Provider, simulate
+from tests.unit.simulated import Outcome, Provider, simulate
 
 KINDS: dict[str, dict[str, Any]] = {
     "wall": {"kind": "fixed"},
@@ -96,18 +96,31 @@ async def test_a_minute_told_nothing_waits_for_its_retry_after() -> None:
     assert outcome.rate_limited_share < 0.02
 
 
-async def worst_of_seeds(limit: int, kind: str) -> float:
-    """The least share of the limit six runs told nothing got, each call's way in 0-100 ms
-    (each run its own latencies and start within the second)."""
-    shares = []
+async def told_nothing(limit: int, kind: str) -> list[Outcome]:
+    """Six runs told nothing, each call's way in 0-100 ms (each run its own latencies and
+    start within the second)."""
+    outcomes = []
     for seed in range(6):
         provider = Provider(limit, jitter=0.1, rng=random.Random(seed + 1), **KINDS[kind])
-        outcome = await simulate(
-            None, provider, seconds=45.0 if limit <= 20 else 30.0, after=0.0,
-            start=1000.37 + seed * 0.29,
+        outcomes.append(
+            await simulate(
+                None, provider, seconds=45.0 if limit <= 20 else 30.0, after=0.0,
+                start=1000.37 + seed * 0.29,
+            )
         )  # fmt: skip
-        shares.append(outcome.per_second / limit)
-    return min(shares)
+    return outcomes
+
+
+async def worst_of_seeds(limit: int, kind: str) -> float:
+    """The least share of the limit six runs told nothing got."""
+    return min(outcome.per_second / limit for outcome in await told_nothing(limit, kind))
+
+
+@pytest.mark.parametrize("limit", [20, 100])
+async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int) -> None:
+    """Told nothing, a jittered way in: each of six runs learns the wall clock's limit to
+    the call (a 429's second counts the calls sent after it that arrived before it)."""
+    assert [outcome.learned for outcome in await told_nothing(limit, "wall")] == [limit] * 6
 
 
 @pytest.mark.parametrize(

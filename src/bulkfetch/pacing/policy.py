@@ -19,8 +19,9 @@ any window of a second holds, at any phase):
   a sign too: such windows refuse one call at a time.
 - **Whether it comes back.** A limit shows the same ``t`` in the next seconds; a 429 at
   random, or a burst of them, lands at another count. Two seconds within ``CONFIRM_SECONDS``
-  whose signs agree teach the limit: their own seconds' count if those agree (the fewer),
-  else the spans' (a window at another phase than ours). Told a limit, a lower one is
+  whose signs agree teach the limit: the later one's own second's count if those agree (it
+  follows a pause, so no call of the second before took its room), else the spans'
+  (the fewer: a window at another phase than ours). Told a limit, a lower one is
   learned only from a count under what is sent (429s near it are of the window's shape);
   from 429s alone, only well under it (``WELL_UNDER``: 429s at random land near it),
   unless 15% of the calls of the last seconds met one (``PERSISTENT``: not at random).
@@ -59,6 +60,7 @@ class PacingPolicy:
     LATELY = 4.0  # seconds (of send times, within the ``KEEP`` kept)
     BUSY = 0.75  # of the known limit: a second that held this much was at it
     SPACED_NEAR = 0.8  # and where a window with no fixed seconds would, calls spaced
+    LATE = 0.25  # seconds: a call sent this long before its second ends may arrive after it
 
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
@@ -192,7 +194,9 @@ class PacingPolicy:
         misplaced, a bucket's jitter, 429s at random), not a limit's."""
         through = self._between(self._through, sent_at - 1.0, sent_at)
         own = math.floor(sent_at - phase) + phase
-        in_second = self._between(self._through, own - 1e-9, sent_at)
+        # Its own second's successes: sent before it, or after it but answered already (a
+        # shorter way in took them in first), early enough to be counted in that second.
+        in_second = self._between(self._through, own - 1e-9, max(sent_at, own + 1.0 - self.LATE))
         # The 429s in a row this one ends: sent one after another, no success between.
         place = bisect.bisect_right(self._through, sent_at)
         last = self._through[place - 1] if place else -math.inf
@@ -247,9 +251,10 @@ class PacingPolicy:
         self, second: int, in_second: int, through: int, now: float, under: float
     ) -> None:
         """A sign of a limit in ``second``: the successes before it in that second and in the
-        second before it. Two seconds whose signs agree teach the limit: the seconds' own count
-        if they agree (the fewer), else the spans' (any window, at any phase, holds that
-        many)."""
+        second before it. Two seconds whose signs agree teach the limit: the later second's
+        own count if they agree (it follows a pause: no call sent late in the second
+        before took its room), else the spans' (the fewer: any window, at any phase, holds
+        that many)."""
         prior, sign = self._prior, self._sign
         if sign is not None and sign[0] == second:  # the same second: the least span
             sign = (second, max(sign[1], in_second), min(sign[2], through))
@@ -258,8 +263,8 @@ class PacingPolicy:
         self._prior, self._sign = prior, sign
         if prior is None or second - prior[0] > self.CONFIRM_SECONDS:
             return
-        for before, this in ((prior[1], sign[1]), (prior[2], sign[2])):
-            limit = min(this, before)
+        for own, before, this in ((True, prior[1], sign[1]), (False, prior[2], sign[2])):
+            limit = this if own else min(this, before)
             if 0 < limit < under and abs(this - before) <= max(1.0, 0.05 * before):
                 self._prior = self._sign = None
                 if (
