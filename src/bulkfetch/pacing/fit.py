@@ -127,6 +127,12 @@ class WindowFit:
         """No fixed seconds fit: calls evenly spaced from now."""
         self.spaced, self.margin, self._calm_since = True, self.spread / 2 + self.LEAST, now
 
+    def place(self, phase: float) -> None:
+        """The provider's seconds start at ``phase`` of ours (a model of its answers says
+        so): moved there once, so a refusal in their middle is of no fixed seconds."""
+        self.phase, self.spaced, self.margin = phase % 1.0, False, 0.0
+        self._phases, self._refused = max(1, self._phases), []
+
     def dump(self) -> dict[str, Any]:
         """What it knows, as JSON values."""
         return {

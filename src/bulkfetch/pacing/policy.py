@@ -84,6 +84,7 @@ class PacingPolicy:
         self._succeeded_since_pause = True
         self._paused_second = -1  # the second (ours, at the fit's phase) last paused in
         self._grown = -1  # the last second slow start grew the budget in
+        self.modelled = False  # the limit learned is a model's of the answers: as if told
 
     def configure(self, rate: float) -> None:
         """The user's rate (calls a second) is the ceiling from now on."""
@@ -154,11 +155,25 @@ class PacingPolicy:
         return self._between(self._through, sent_at - 1.0, sent_at) >= self.BUSY * limit
 
     def at_ceiling(self, sent_at: float) -> bool:
-        """Whether the second before ``sent_at`` held about the limit told, and the 429 for
-        it came alone or second in a row (three in a row: the window is spent)."""
+        """Whether the second before ``sent_at`` held about the limit told (or modelled),
+        and the 429 for it came alone or second in a row (three in a row: the window is
+        spent)."""
         through = self._between(self._through, sent_at - 1.0, sent_at)
-        told = self.ceiling is not None and through >= self.NEAR_MOST * self.ceiling - 1
-        return told and self.run < 3
+        told = self.ceiling if self.ceiling is not None else self._modelled()
+        return told is not None and through >= self.NEAR_MOST * told - 1 and self.run < 3
+
+    def _modelled(self) -> float | None:
+        return float(self._learned) if self.modelled and self._learned is not None else None
+
+    def adopt(self, limit: int, now: float, *, fixed: bool) -> None:
+        """A model of the answers found the limit (calls a second): it is learned, and
+        paced by as if told, until it is probed above; ``fixed``: in fixed seconds (else the
+        window refills as it goes, and calls are spaced)."""
+        limit = max(1, limit)
+        self._learned, self._learned_at, self.last_learned = limit, now, limit
+        self._most_through, self.modelled, self.shaped = limit, True, not fixed
+        self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
+        self.slow_start, self._prior, self._sign = False, None, None
 
     def forget_sign(self) -> None:
         """The 429s read so far were of a window misplaced, not of a limit."""
@@ -223,7 +238,8 @@ class PacingPolicy:
             # seconds (it is a limit's only in the provider's seconds; spaced, no seconds
             # fit): the span's holds whatever their phase.
             own = in_second if spent and not spaced else -1
-            under = math.inf if self.ceiling is None else self.budget
+            modelled = self.ceiling is None and self._modelled() is not None
+            under = math.inf if self.ceiling is None and not modelled else self.budget
             if not spent:
                 # Near what is sent, 429s are of the window's shape or at random; not when
                 # 15% of the calls lately met one (a bucket told a rate above its own).
@@ -269,6 +285,7 @@ class PacingPolicy:
                 self._prior = self._sign = None
                 if (
                     self.ceiling is None
+                    and not self.modelled
                     and not self.shaped
                     and limit < self.NEAR_MOST * (self._most_through)
                 ):
@@ -303,6 +320,7 @@ class PacingPolicy:
             "succeeded_since_pause": self._succeeded_since_pause,
             "paused_second": self._paused_second,
             "grown": self._grown,
+            "modelled": self.modelled,
         }
 
     @classmethod
@@ -320,6 +338,7 @@ class PacingPolicy:
         policy._succeeded_since_pause = state["succeeded_since_pause"]
         policy._paused_second = state["paused_second"]
         policy._grown = state["grown"]
+        policy.modelled = state.get("modelled", False)
         return policy
 
 

@@ -1,7 +1,12 @@
 """When the next call may go for one API key: the policy's rate, the window the answers
 fit, its slots and the pause a limit calls for, together, on one clock. The in-process
 limiter keeps one in memory; a shared budget keeps one in the store, and every worker's
-answers teach it."""
+answers teach it.
+
+Told no rate, the answers of the last seconds are kept, and at each pause a limit calls
+for, a model of the window is fitted to them (:func:`~bulkfetch.pacing.model.fit_window`):
+one that explains them is paced by as if told, its kind and phase placing the calls; the
+fit is made again at the pauses of the next seconds, in case more answers tell better."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import json
 import math
 
 from bulkfetch.pacing.fit import WindowFit
+from bulkfetch.pacing.model import Answer, WindowModel, fit_window
 from bulkfetch.pacing.policy import PacingPolicy
 from bulkfetch.pacing.window import WINDOW_SKEW, WindowSlots
 
@@ -21,6 +27,9 @@ class Schedule:
     its 429s, Retry-Afters and headers call for. Times are one clock's seconds since the
     epoch (the wall clock's, or the database's for a shared budget)."""
 
+    KEEP = 6.0  # seconds of answers a model is fitted to
+    VERIFY = 10.0  # seconds after a model is taken up that it is fitted again at pauses
+
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
     ) -> None:
@@ -29,6 +38,10 @@ class Schedule:
         self.slots = WindowSlots()
         self.resume_at = 0.0  # sending may resume at this time
         self.epoch = 0  # bumped by each pause: a slot handed out before one is not used
+        # Told no rate: the answers kept for a model, until VERIFY after one is taken up.
+        self.answers: list[Answer] | None = [] if ceiling is None else None
+        self.model: tuple[str, int, float] | None = None  # the model taken up: kind, limit, phase
+        self.modelled_at = 0.0
 
     def slot(self, now: float) -> float:
         """The next free slot: no sooner than ``now`` nor than the end of a pause."""
@@ -55,14 +68,39 @@ class Schedule:
     def success(self, sent_at: float, now: float, latency: float | None = None) -> None:
         """A call sent at ``sent_at`` went through, answered ``latency`` seconds after it
         was sent (``now - sent_at`` if not given)."""
+        latency = now - sent_at if latency is None else latency
         self.policy.success(sent_at, now)
-        self.fit.answered(now - sent_at if latency is None else latency)
+        self.fit.answered(latency)
         self.fit.calm(now)
+        self._keep((sent_at, latency, True), now)
 
-    def rate_limited(self, sent_at: float, now: float, retry_after: float | None) -> None:
-        """A 429 for a call sent at ``sent_at``: the policy reads it, and the fit a 429 of a
-        full second, once a limit is known; a pause it calls for lasts to the provider's
-        next second (or the Retry-After it gave)."""
+    def _keep(self, answer: Answer, now: float) -> None:
+        """Keep an answer for a model, while one may be fitted: told no rate, and until
+        ``VERIFY`` seconds after one was taken up."""
+        answers = self.answers
+        if answers is None:
+            return
+        if self.policy.ceiling is not None or (
+            self.model is not None and now - self.modelled_at > self.VERIFY
+        ):
+            self.answers = None
+            return
+        answers.append(answer)
+        if len(answers) % 64 == 0:
+            answers[:] = [kept for kept in answers if kept[0] >= now - self.KEEP]
+
+    def rate_limited(
+        self,
+        sent_at: float,
+        now: float,
+        retry_after: float | None,
+        latency: float | None = None,
+    ) -> None:
+        """A 429 for a call sent at ``sent_at`` and answered ``latency`` seconds after (``now
+        - sent_at`` if not given): the policy reads it, and the fit a 429 of a full second,
+        once a limit is known; a pause it calls for lasts to the provider's next second (or
+        the Retry-After it gave), after a model of the answers is fitted."""
+        self._keep((sent_at, now - sent_at if latency is None else latency, False), now)
         if self.policy.busy(sent_at, self.fit.phase):
             fitted = self.fit.phase, self.fit.spaced
             self.fit.refused(sent_at, now)
@@ -79,10 +117,31 @@ class Schedule:
             self.fit.space(now)
             self.epoch += 1
             self.slots.reset()
+        if pause and retry_after is None and self.answers is not None:
+            self._model(now)
         if retry_after is not None:
             self.pause_until(now + retry_after)
         elif pause:
             self.pause_until(self._room(sent_at, now))
+
+    def _model(self, now: float) -> None:
+        """Fit a model to the answers kept; one that explains them is taken up."""
+        assert self.answers is not None
+        model = fit_window([kept for kept in self.answers if kept[0] >= now - self.KEEP])
+        if model is None or not model.sure or self._taken(model):
+            return
+        self.model, self.modelled_at = (model.kind, model.limit, model.phase), now
+        self.policy.adopt(model.limit, now, fixed=model.kind == "fixed")
+        if model.kind == "fixed":
+            self.fit.place(model.phase)
+        else:
+            self.fit.space(now)
+        self.epoch += 1
+        self.slots.reset()
+
+    def _taken(self, model: WindowModel) -> bool:
+        """Whether ``model`` is the one taken up already."""
+        return self.model == (model.kind, model.limit, model.phase)
 
     def _room(self, sent_at: float, now: float) -> float:
         """When the provider has room again after a 429 for a call sent at ``sent_at``, as
@@ -112,6 +171,8 @@ class Schedule:
             "slots": self.slots.dump(),
             "resume_at": self.resume_at,
             "epoch": self.epoch,
+            "answers": self.answers,
+            "model": [self.model, self.modelled_at],
         }
         return json.dumps(state, separators=(",", ":"))
 
@@ -124,4 +185,8 @@ class Schedule:
         schedule.fit = WindowFit.load(state["fit"])
         schedule.slots = WindowSlots.load(state["slots"])
         schedule.resume_at, schedule.epoch = state["resume_at"], state["epoch"]
+        answers = state.get("answers")
+        schedule.answers = None if answers is None else [tuple(kept) for kept in answers]
+        model, schedule.modelled_at = state.get("model", [None, 0.0])
+        schedule.model = None if model is None else tuple(model)
         return schedule

@@ -168,8 +168,10 @@ class SharedRateLimiter:
         self, retry_after: float | None = None, sent_at: float | None = None
     ) -> None:
         self._limited += 1
-        at = self._clock.time() if sent_at is None else sent_at
-        self._news.append(_News(at + self._offset, limited=True, retry_after=retry_after))
+        now = self._clock.time()
+        at = now if sent_at is None else sent_at
+        news = _News(at + self._offset, now - at, limited=True, retry_after=retry_after)
+        self._news.append(news)
 
     def on_headers(self, remaining: int | None, reset_in: float | None) -> None:
         if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
@@ -186,7 +188,7 @@ def _teach(schedule: Schedule, news: list[_News], now: float) -> None:
         if item.resume_at is not None:
             schedule.pause_until(item.resume_at)
         elif item.limited:
-            schedule.rate_limited(item.at, now, item.retry_after)
+            schedule.rate_limited(item.at, now, item.retry_after, item.latency)
         else:
             schedule.success(item.at, now, item.latency)
 
