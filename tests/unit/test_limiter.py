@@ -225,21 +225,21 @@ async def test_remaining_zero_waits_for_the_reset() -> None:
     assert clock.now - before < 0.02
 
 
-async def test_without_a_rate_it_starts_small_and_grows_each_full_second() -> None:
-    """Slow start: 16 calls the first second, four times as many after each second that
-    used most of them with no 429."""
+async def test_without_a_rate_it_starts_small_and_grows_each_full_half_second() -> None:
+    """Slow start: 16 calls a second at first, four times as many after each half second
+    that used most of them with no 429."""
     clock = FakeClock()
     limiter = RateLimiter(None, clock=clock)
     sent: list[float] = []
-    while clock.now < 1003.0:
+    while clock.now < 1001.5:
         await limiter.acquire()
         sent.append(clock.now)
         limiter.on_success()
-    counts = Counter(int(t) for t in sent)
-    per_second = [counts[1000], counts[1001], counts[1002]]
-    assert per_second[0] == 16
-    assert 0.95 * 64 <= per_second[1] <= 64  # a slot or so lost to the budget changing
-    assert 0.95 * 256 <= per_second[2] <= 256
+    counts = Counter(int(2 * t) for t in sent)
+    per_half = [counts[2000], counts[2001], counts[2002]]
+    assert per_half[0] == 8
+    assert 0.9 * 32 <= per_half[1] <= 32  # a slot or so lost to the budget changing
+    assert 0.9 * 128 <= per_half[2] <= 128
 
 
 def test_rate_must_be_positive() -> None:

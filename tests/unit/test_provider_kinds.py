@@ -63,27 +63,15 @@ async def test_a_sliding_second_with_a_jittered_way_in_costs_the_jitter(limit: i
     assert limited < 0.025
 
 
-@pytest.mark.parametrize(
-    ("kind", "limit", "least", "most"),
-    [
-        ("wall", 20, 0.95, 0.01),
-        ("wall", 100, 0.93, 0.01),
-        ("offset", 20, 0.95, 0.012),
-        ("offset", 100, 0.92, 0.01),
-        ("sliding", 20, 0.95, 0.01),
-        ("sliding", 100, 0.91, 0.01),
-        ("bucket", 20, 0.95, 0.015),
-    ],
-)
-async def test_told_nothing_the_limit_is_learned(
-    kind: str, limit: int, least: float, most: float
-) -> None:
-    """Told nothing: slow start, then the limit learned from the span the 429s show (any
-    window of a second at any phase holds it), a bucket from the most a second held and
-    spaced probing. The first seconds' slow start costs up to 7% at 100/s."""
+@pytest.mark.parametrize("limit", [20, 100])
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_told_nothing_the_limit_is_learned(kind: str, limit: int) -> None:
+    """Told nothing, calls reaching the count at once: slow start, then a model of the
+    window fitted to the answers at its pauses and paced by: at least 0.95 of the limit
+    and under 1% of calls answered 429, every kind."""
     share, limited = await run(limit, False, **KINDS[kind])
-    assert share >= least
-    assert limited < most
+    assert share >= 0.95
+    assert limited < 0.01
 
 
 async def test_a_minute_told_nothing_waits_for_its_retry_after() -> None:
@@ -111,11 +99,6 @@ async def told_nothing(limit: int, kind: str) -> list[Outcome]:
     return outcomes
 
 
-async def worst_of_seeds(limit: int, kind: str) -> float:
-    """The least share of the limit six runs told nothing got."""
-    return min(outcome.per_second / limit for outcome in await told_nothing(limit, kind))
-
-
 @pytest.mark.parametrize("limit", [20, 100])
 async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int) -> None:
     """Told nothing, a jittered way in: each of six runs learns the wall clock's limit to
@@ -123,14 +106,28 @@ async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int
     assert [outcome.learned for outcome in await told_nothing(limit, "wall")] == [limit] * 6
 
 
-@pytest.mark.parametrize(
-    ("kind", "limit"),
-    [(kind, limit) for kind in KINDS for limit in (20, 100)],
-)
+@pytest.mark.parametrize("limit", [20, 100])
+@pytest.mark.parametrize("kind", list(KINDS))
 async def test_told_nothing_no_run_learns_a_fraction_of_the_limit(kind: str, limit: int) -> None:
-    """Told nothing, a jittered way in: no run of six settles far under the limit (spaced
-    calls' own seconds once agreed at 5 of 20 and taught that)."""
-    assert await worst_of_seeds(limit, kind) >= 0.8
+    """Told nothing, a jittered way in: no run of six under 0.9 of the limit nor over 3%
+    of 429s (a sliding second: 0.85 and 5%, what spacing for the jitter leaves); a bucket
+    at 100/s was once learned at half, seconds half a second off at 147 of 100."""
+    sliding = kind == "sliding"
+    outcomes = await told_nothing(limit, kind)
+    assert min(outcome.per_second for outcome in outcomes) >= limit * (0.85 if sliding else 0.9)
+    assert max(outcome.rate_limited_share for outcome in outcomes) < (0.05 if sliding else 0.03)
+
+
+@pytest.mark.xfail(strict=True, reason="known: learning a jittered window costs 1-4% of 429s")
+@pytest.mark.parametrize("limit", [20, 100])
+@pytest.mark.parametrize("kind", ["wall", "offset", "bucket"])
+async def test_told_nothing_a_jittered_window_is_learned_with_few_429s(
+    kind: str, limit: int
+) -> None:
+    """Told nothing, a jittered way in: under 1% of 429s in every run of six (the issue's
+    target; the learning seconds' 429s come between admitted calls, and pause late)."""
+    outcomes = await told_nothing(limit, kind)
+    assert max(outcome.rate_limited_share for outcome in outcomes) < 0.01
 
 
 async def told(rate: float, limit: int, kind: str) -> tuple[float, float]:

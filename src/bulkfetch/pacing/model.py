@@ -35,7 +35,7 @@ Answer = tuple[float, float, bool]  # (sent: seconds since the epoch, latency: s
 
 WAY_IN = (0.5, 1.0)  # shares of a latency's jitter tried as the way in's
 PHASES = 50  # fixed phases tried, evenly over a second
-LEAST_REFUSED = 6  # refused answers, in two seconds at least, before any fit is made
+LEAST_REFUSED = 4  # refused answers, in two seconds at least, before any fit is made
 BURSTS = (0.05, 0.1, 0.2, 0.34, 0.5)  # a bucket's bursts tried, as shares of its rate
 
 
@@ -55,9 +55,9 @@ class WindowModel:
 
     @property
     def sure(self) -> bool:
-        """Whether it explains the answers well enough to pace by: at most two, or a tenth
-        of the refusals, left unexplained."""
-        return self.misses <= max(2, self.refused // 10)
+        """Whether it explains the answers well enough to pace by: at most a tenth of the
+        refusals left unexplained."""
+        return self.misses <= self.refused // 10
 
 
 def fit_window(answers: Sequence[Answer]) -> WindowModel | None:
@@ -141,8 +141,16 @@ def _bucket(calls: list[tuple[float, bool]], refused: int, most: int) -> WindowM
             for burst in sorted({max(1, round(share * rate)) for share in BURSTS})
         )
 
+    # A bucket's misses grow with time at a rate a little off (its tokens drift), so rates
+    # are tried about what went through a second, and a tenth apart, then one apart.
+    span = calls[-1][0] - calls[0][0]
+    through = round(sum(ok for _, ok in calls) / span) if span >= 1.0 else most
     step = max(1, most // 10)
-    _, coarse, _ = best_of(range(max(1, most // 3), 2 * most + 1, step))
+    rates = {
+        *range(max(1, most // 3), 2 * most + 1, step),
+        *range(max(1, through - 2), through + 3),
+    }
+    _, coarse, _ = best_of(sorted(rates))
     misses, rate, burst = best_of(range(max(1, -coarse - step), -coarse + step + 1))
     return WindowModel("bucket", -rate, misses, refused, burst=burst)
 

@@ -29,11 +29,12 @@ any window of a second holds, at any phase):
   held before (a bucket: a pause refills only its burst): the most is allowed, the calls
   are spaced, and the limit is learned from the spans above it.
 
-A learned limit holds for ``HOLD_SECONDS``, then is probed above (a limit may rise); a
-budget halved under it (an outage's pauses) climbs back. Without a configured rate the
-budget starts small and grows fourfold each second that uses it all with no 429 (slow
-start): the first seconds of a run meet a 429 or two, not the burst of every call in
-flight.
+A learned limit holds for ``HOLD_SECONDS``, then is probed above (a limit may rise); told
+nothing, one no model of the window is sure of (:meth:`adopt` takes a model's) holds
+``UNSURE_SECONDS`` at first, twice as long each time it is learned again. A budget halved
+under it (an outage's pauses) climbs back. Without a configured rate the budget starts
+small and grows fourfold each half second that uses it all with no 429 (slow start): the
+first seconds of a run meet a 429 or two, not the burst of every call in flight.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ class PacingPolicy:
     """The calls a second to send at (the budget), from what answers teach."""
 
     HOLD_SECONDS = 60.0  # a learned limit holds this long before probing above it
+    UNSURE_SECONDS = 5.0  # or, told nothing and no model of the window sure, at first
     CONFIRM_SECONDS = 3  # two signs of a limit at most this many seconds apart teach it
     START = 16.0  # without a configured rate: the first second's budget (slow start)
-    GROWTH = 4.0  # and its growth a full second with no 429, until the first 429
+    STEP = 0.5  # seconds: slow start grows the budget a step at a time
+    GROWTH = 4.0  # fourfold each step that used it all with no 429, until the first 429
     USED = 0.75  # a second that sent this share of its budget was full (we may be slower)
     KEEP = 6  # seconds of answers kept
     NEAR_MOST = 0.9  # of the most that got through in a second: where a limit would refuse
@@ -83,8 +86,9 @@ class PacingPolicy:
         self.run = 0  # the 429s in a row the last one ended
         self._succeeded_since_pause = True
         self._paused_second = -1  # the second (ours, at the fit's phase) last paused in
-        self._grown = -1  # the last second slow start grew the budget in
+        self._grown = -1  # the last step slow start grew the budget in
         self.modelled = False  # the limit learned is a model's of the answers: as if told
+        self._unsure = self.UNSURE_SECONDS  # told nothing, unmodelled: a limit holds so long
 
     def configure(self, rate: float) -> None:
         """The user's rate (calls a second) is the ceiling from now on."""
@@ -117,7 +121,10 @@ class PacingPolicy:
         span = self._between(self._through, sent_at - 1.0, sent_at)
         self._most_through = max(self._most_through, min(own, span))
         self._succeeded_since_pause = True
-        if self._learned is not None and now - self._learned_at >= self.HOLD_SECONDS:
+        # Told nothing, a limit no model is sure of is probed soon: its pauses give the
+        # model answers to fit; each time it is learned again, it holds twice as long.
+        hold = self.HOLD_SECONDS if self.modelled or self.ceiling else self._unsure
+        if self._learned is not None and now - self._learned_at >= hold:
             self._learned = None  # probe above it: the provider may allow more by now
         if self._learned is not None:
             # Halved under it (an outage's pauses): back to it, half a call a second a call.
@@ -125,18 +132,18 @@ class PacingPolicy:
             self.budget = min(float(most), self.budget + 0.5)
             return
         if self.slow_start:
-            # The second before used most of its budget with no 429: grow, from this one.
-            second = math.floor(sent_at)
-            start, end = second - 1 - 1e-9, second - 1e-9
-            full = self._between(self._through, start, end) >= self.USED * self.budget
-            if full and not self._between(self._refused, start, end) and self._grown < second:
+            # The step before used most of its budget with no 429: grow, from this one.
+            step = math.floor(sent_at / self.STEP)
+            start, end = (step - 1) * self.STEP - 1e-9, step * self.STEP - 1e-9
+            used = self._between(self._through, start, end) >= self.USED * self.budget * self.STEP
+            if used and not self._between(self._refused, start, end) and self._grown < step:
                 self.budget *= self.GROWTH
-                self._grown = second
+                self._grown = step
             return
         goal = self.ceiling if self.ceiling is not None else 2.0 * self.budget
         if self.budget < goal:
-            step = goal / (2.0 * self._probe_seconds * max(self.budget, 1.0))
-            self.budget = min(goal, self.budget + step)
+            rise = goal / (2.0 * self._probe_seconds * max(self.budget, 1.0))
+            self.budget = min(goal, self.budget + rise)
 
     def busy(self, sent_at: float, phase: float = 0.0) -> bool:
         """Whether a 429 for a call sent at ``sent_at`` tells of the window: sent after the
@@ -165,11 +172,13 @@ class PacingPolicy:
     def _modelled(self) -> float | None:
         return float(self._learned) if self.modelled and self._learned is not None else None
 
-    def adopt(self, limit: int, now: float, *, fixed: bool) -> None:
+    def adopt(self, limit: int, now: float, *, fixed: bool, phase: float = 0.0) -> None:
         """A model of the answers found the limit (calls a second): it is learned, and
-        paced by as if told, until it is probed above; ``fixed``: in fixed seconds (else the
-        window refills as it goes, and calls are spaced)."""
+        paced by as if told, until it is probed above; ``fixed``: in fixed seconds starting
+        at ``phase`` of ours (else the window refills as it goes, and calls are spaced).
+        The 429s of calls sent before now are of the pacing before it."""
         limit = max(1, limit)
+        self._paused_second = max(self._paused_second, math.floor(now - phase))
         self._learned, self._learned_at, self.last_learned = limit, now, limit
         self._most_through, self.modelled, self.shaped = limit, True, not fixed
         self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
@@ -298,6 +307,8 @@ class PacingPolicy:
                     # A limit falls, it does not vanish: at most to half of the last, a
                     # time (counts of a window misread cannot take the rate to nothing).
                     limit = max(limit, self.last_learned // 2)
+                if limit == self.last_learned:
+                    self._unsure = min(self.HOLD_SECONDS, 2 * self._unsure)
                 self._learned, self._learned_at, self.last_learned = limit, now, limit
                 self._most_through = limit
                 self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
@@ -320,7 +331,7 @@ class PacingPolicy:
             "succeeded_since_pause": self._succeeded_since_pause,
             "paused_second": self._paused_second,
             "grown": self._grown,
-            "modelled": self.modelled,
+            "modelled": [self.modelled, self._unsure],
         }
 
     @classmethod
@@ -338,7 +349,7 @@ class PacingPolicy:
         policy._succeeded_since_pause = state["succeeded_since_pause"]
         policy._paused_second = state["paused_second"]
         policy._grown = state["grown"]
-        policy.modelled = state.get("modelled", False)
+        policy.modelled, policy._unsure = state.get("modelled", [False, cls.UNSURE_SECONDS])
         return policy
 
 

@@ -4,9 +4,10 @@ limiter keeps one in memory; a shared budget keeps one in the store, and every w
 answers teach it.
 
 Told no rate, the answers of the last seconds are kept, and at each pause a limit calls
-for, a model of the window is fitted to them (:func:`~bulkfetch.pacing.model.fit_window`):
-one that explains them is paced by as if told, its kind and phase placing the calls; the
-fit is made again at the pauses of the next seconds, in case more answers tell better."""
+for (and at a 429, once a second), a model of the window is fitted to them
+(:func:`~bulkfetch.pacing.model.fit_window`): one that explains them is paced by as if
+told, its kind and phase placing the calls. Once no 429 has come for a while, the answers
+are no longer kept, until one comes again."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ class Schedule:
     epoch (the wall clock's, or the database's for a shared budget)."""
 
     KEEP = 6.0  # seconds of answers a model is fitted to
-    VERIFY = 10.0  # seconds after a model is taken up that it is fitted again at pauses
+    QUIET = 10.0  # seconds with no 429 after which a model taken up holds: no more kept
+    REFIT = 1.0  # seconds: a model taken up is fitted again at a 429 at most this often
+    MOST = 600  # answers a model is fitted to at most (the latest): a fit's time is bounded
 
     def __init__(
         self, ceiling: float | None, *, min_rate: float = 0.5, probe_seconds: float = 10.0
@@ -38,10 +41,11 @@ class Schedule:
         self.slots = WindowSlots()
         self.resume_at = 0.0  # sending may resume at this time
         self.epoch = 0  # bumped by each pause: a slot handed out before one is not used
-        # Told no rate: the answers kept for a model, until VERIFY after one is taken up.
+        # Told no rate: the answers kept for a model (None while none are kept).
         self.answers: list[Answer] | None = [] if ceiling is None else None
-        self.model: tuple[str, int, float] | None = None  # the model taken up: kind, limit, phase
-        self.modelled_at = 0.0
+        self.model: tuple[str, int, float] | None = None  # the one taken up: kind, limit, phase
+        self.refused_at = 0.0  # the last 429
+        self.fitted_at = -math.inf  # the last fit
 
     def slot(self, now: float) -> float:
         """The next free slot: no sooner than ``now`` nor than the end of a pause."""
@@ -75,14 +79,13 @@ class Schedule:
         self._keep((sent_at, latency, True), now)
 
     def _keep(self, answer: Answer, now: float) -> None:
-        """Keep an answer for a model, while one may be fitted: told no rate, and until
-        ``VERIFY`` seconds after one was taken up."""
+        """Keep an answer for a model: told no rate, and not while a model taken up has
+        met no 429 for ``QUIET`` seconds."""
         answers = self.answers
         if answers is None:
             return
-        if self.policy.ceiling is not None or (
-            self.model is not None and now - self.modelled_at > self.VERIFY
-        ):
+        quiet = self.model is not None and now - self.refused_at > self.QUIET
+        if self.policy.ceiling is not None or quiet:
             self.answers = None
             return
         answers.append(answer)
@@ -100,6 +103,9 @@ class Schedule:
         - sent_at`` if not given): the policy reads it, and the fit a 429 of a full second,
         once a limit is known; a pause it calls for lasts to the provider's next second (or
         the Retry-After it gave), after a model of the answers is fitted."""
+        if self.answers is None and self.policy.ceiling is None:
+            self.answers = []  # 429s again: keep answers for a model again
+        self.refused_at = now
         self._keep((sent_at, now - sent_at if latency is None else latency, False), now)
         if self.policy.busy(sent_at, self.fit.phase):
             fitted = self.fit.phase, self.fit.spaced
@@ -117,7 +123,8 @@ class Schedule:
             self.fit.space(now)
             self.epoch += 1
             self.slots.reset()
-        if pause and retry_after is None and self.answers is not None:
+        refit = pause or (self.model is not None and now - self.fitted_at >= self.REFIT)
+        if refit and retry_after is None and self.answers is not None:
             self._model(now)
         if retry_after is not None:
             self.pause_until(now + retry_after)
@@ -127,21 +134,31 @@ class Schedule:
     def _model(self, now: float) -> None:
         """Fit a model to the answers kept; one that explains them is taken up."""
         assert self.answers is not None
-        model = fit_window([kept for kept in self.answers if kept[0] >= now - self.KEEP])
+        self.fitted_at = now
+        recent = sorted(kept for kept in self.answers if kept[0] >= now - self.KEEP)
+        model = fit_window(recent[-self.MOST :])
         if model is None or not model.sure or self._taken(model):
             return
-        self.model, self.modelled_at = (model.kind, model.limit, model.phase), now
-        self.policy.adopt(model.limit, now, fixed=model.kind == "fixed")
-        if model.kind == "fixed":
+        self.model = model.kind, model.limit, model.phase
+        fixed = model.kind == "fixed"
+        self.policy.adopt(model.limit, now, fixed=fixed, phase=model.phase)
+        if fixed:
             self.fit.place(model.phase)
         else:
             self.fit.space(now)
         self.epoch += 1
         self.slots.reset()
+        self.pause_until(self._room(now, now))  # the window may be spent: its next one
 
     def _taken(self, model: WindowModel) -> bool:
-        """Whether ``model`` is the one taken up already."""
-        return self.model == (model.kind, model.limit, model.phase)
+        """Whether ``model`` is about the one taken up already: of its kind, its limit within
+        2% and its phase within a twentieth of a second (answers a jittered way in leave
+        that much open)."""
+        if self.model is None or self.model[0] != model.kind:
+            return False
+        _, limit, phase = self.model
+        apart = abs(model.phase - phase) % 1.0
+        return abs(model.limit - limit) <= 0.02 * limit and min(apart, 1.0 - apart) <= 0.05
 
     def _room(self, sent_at: float, now: float) -> float:
         """When the provider has room again after a 429 for a call sent at ``sent_at``, as
@@ -172,7 +189,7 @@ class Schedule:
             "resume_at": self.resume_at,
             "epoch": self.epoch,
             "answers": self.answers,
-            "model": [self.model, self.modelled_at],
+            "model": [self.model, self.refused_at, self.fitted_at],
         }
         return json.dumps(state, separators=(",", ":"))
 
@@ -187,6 +204,7 @@ class Schedule:
         schedule.resume_at, schedule.epoch = state["resume_at"], state["epoch"]
         answers = state.get("answers")
         schedule.answers = None if answers is None else [tuple(kept) for kept in answers]
-        model, schedule.modelled_at = state.get("model", [None, 0.0])
-        schedule.model = None if model is None else tuple(model)
+        model, schedule.refused_at, fitted = state.get("model", [None, 0.0, None])
+        schedule.model = None if model is None else (model[0], model[1], model[2])
+        schedule.fitted_at = -math.inf if fitted is None else fitted
         return schedule

@@ -1,0 +1,83 @@
+"""The model of a provider's window fitted to its answers: the emulator's windows replayed
+over calls with a jittered way in (or both ways), and the fit's kind, limit and phase."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bulkfetch.emulator.windows import Window, window_of
+from bulkfetch.pacing.model import Answer, fit_window
+
+
+def replay(
+    window: Window | None,
+    rate: float,
+    seconds: float,
+    *,
+    way_in: float = 0.1,
+    way_back: float = 0.0,
+    at_random: float = 0.0,
+    seed: int = 1,
+) -> list[Answer]:
+    """Calls sent evenly at ``rate`` for ``seconds`` from 1000.0, each arriving after a way
+    in of 0-``way_in`` seconds and answered 20 ms later plus 0-``way_back``; admitted in
+    the order they arrive (``at_random``: this share refused anyway)."""
+    rng = random.Random(seed)
+    calls = [(1000.0 + i / rate, rng.uniform(0, way_in)) for i in range(int(rate * seconds))]
+    answers = []
+    for sent, way in sorted(calls, key=lambda call: call[0] + call[1]):
+        admitted = window is None or window.admit(sent + way) is None
+        admitted = admitted and rng.random() >= at_random
+        answers.append((sent, way + 0.02 + rng.uniform(0, way_back), admitted))
+    return sorted(answers)
+
+
+KINDS = [("fixed", 0.0), ("fixed", 0.3), ("fixed", 0.5), ("sliding", 0.0), ("bucket", 0.0)]
+
+
+@pytest.mark.parametrize("limit", [20, 100])
+@pytest.mark.parametrize(("kind", "offset"), KINDS)
+def test_each_kind_is_told_with_its_limit_and_phase(kind: str, offset: float, limit: int) -> None:
+    """Sent a fifth over the limit for 5 s, a 0-100 ms way in: the fit names the window's
+    kind, its limit to the call, fixed seconds' phase to within 50 ms, and is sure."""
+    answers = replay(window_of(kind, limit, offset=offset), 1.2 * limit, 5.0)
+    model = fit_window(answers)
+    assert model is not None
+    assert (model.kind, model.limit) == (kind, limit)
+    assert model.sure
+    if kind == "fixed":
+        apart = abs(model.phase - offset) % 1.0
+        assert min(apart, 1.0 - apart) <= 0.05
+    if kind == "bucket":
+        assert model.burst == limit // 5
+
+
+@pytest.mark.parametrize(("kind", "offset"), KINDS)
+def test_jitter_on_both_ways_is_fitted_too(kind: str, offset: float) -> None:
+    """The jitter split between the way in and the way back (0-50 ms each): the arrivals
+    taken half-way through the jitter still tell the kind and the limit within a call."""
+    window = window_of(kind, 50, offset=offset)
+    model = fit_window(replay(window, 60.0, 5.0, way_in=0.05, way_back=0.05))
+    assert model is not None
+    assert model.kind == kind
+    assert abs(model.limit - 50) <= 1
+
+
+def test_a_single_second_s_refusals_tell_nothing_yet() -> None:
+    """Refusals in one second alone: no fit (a phase is not seen twice)."""
+    answers = replay(window_of("fixed", 20), 30.0, 1.0)
+    assert sum(not admitted for _, _, admitted in answers) >= 4
+    assert fit_window(answers) is None
+
+
+def test_429s_at_random_fit_no_window() -> None:
+    """A provider with no limit refusing a tenth of calls at random: no window explains it."""
+    model = fit_window(replay(None, 40.0, 5.0, at_random=0.1))
+    assert model is None or not model.sure
+
+
+def test_under_the_limit_there_is_nothing_to_fit() -> None:
+    """Calls under the limit meet no refusal: no fit."""
+    assert fit_window(replay(window_of("sliding", 20), 15.0, 5.0)) is None
