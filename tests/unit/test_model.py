@@ -1,5 +1,6 @@
 """The model of a provider's window fitted to its answers: the emulator's windows replayed
-over calls with a jittered way in (or both ways), and the fit's kind, limit and phase."""
+over calls with a jittered way in (or both ways), the fit's kind, limit and phase, and a
+schedule told nothing that paces by it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from bulkfetch.emulator.windows import Window, window_of
 from bulkfetch.pacing.model import Answer, fit_window
+from bulkfetch.pacing.schedule import Schedule
 
 
 def replay(
@@ -81,3 +83,53 @@ def test_429s_at_random_fit_no_window() -> None:
 def test_under_the_limit_there_is_nothing_to_fit() -> None:
     """Calls under the limit meet no refusal: no fit."""
     assert fit_window(replay(window_of("sliding", 20), 15.0, 5.0)) is None
+
+
+def feed(schedule: Schedule, answers: list[Answer]) -> None:
+    """Each answer reaches the schedule when it comes (its send time plus its latency)."""
+    for sent, latency, admitted in sorted(answers, key=lambda answer: answer[0] + answer[1]):
+        if admitted:
+            schedule.success(sent, sent + latency, latency)
+        else:
+            schedule.rate_limited(sent, sent + latency, None, latency)
+
+
+def test_told_nothing_a_schedule_takes_up_the_model_at_a_pause() -> None:
+    """Told nothing, seconds half a second off ours at 20/s: the schedule paces by the
+    model its answers fit: the limit learned, the fixed seconds at their phase."""
+    schedule = Schedule(None)
+    feed(schedule, replay(window_of("fixed", 20, offset=0.5), 30.0, 4.0))
+    assert schedule.model is not None
+    kind, limit, phase = schedule.model
+    assert (kind, limit) == ("fixed", 20)
+    assert schedule.policy.limit == 20
+    assert not schedule.fit.spaced
+    assert abs(schedule.fit.phase - 0.5) <= 0.05
+    assert abs(phase - 0.5) <= 0.05
+
+
+def test_the_model_and_its_answers_go_through_the_shared_budget_s_text() -> None:
+    """A schedule's model and the answers it keeps survive its JSON (a shared budget's)."""
+    schedule = Schedule(None)
+    feed(schedule, replay(window_of("bucket", 20), 30.0, 4.0))
+    again = Schedule.loads(schedule.dumps())
+    assert again.model == schedule.model
+    assert again.model is not None
+    assert again.model[0] == "bucket"
+    assert again.answers == schedule.answers
+    assert again.policy.modelled
+    assert again.fit.spaced
+
+
+def test_the_answers_kept_are_bounded_and_dropped_when_no_429_comes() -> None:
+    """At most about ``MOST`` answers are kept, however fast the calls; none once ``QUIET``
+    seconds pass with no 429; and a 429 starts keeping them again."""
+    schedule = Schedule(None)
+    feed(schedule, replay(window_of("fixed", 500), 600.0, 3.0))
+    assert schedule.answers is not None
+    assert len(schedule.answers) <= schedule.MOST + 64
+    calm = Schedule(None)
+    feed(calm, replay(None, 50.0, calm.QUIET + 2.0))
+    assert calm.answers is None
+    calm.rate_limited(1012.5, 1012.6, None)
+    assert calm.answers == [(1012.5, pytest.approx(0.1), False)]

@@ -6,8 +6,9 @@ answers teach it.
 Told no rate, the answers of the last seconds are kept, and at each pause a limit calls
 for (and at a 429, once a second), a model of the window is fitted to them
 (:func:`~bulkfetch.pacing.model.fit_window`): one that explains them is paced by as if
-told, its kind and phase placing the calls. Once no 429 has come for a while, the answers
-are no longer kept, until one comes again."""
+told, its kind and phase placing the calls. Once no 429 has come for a while (from the
+start, or since the last), the answers are no longer kept, until one comes again; and
+never more than a bounded number of them (a shared budget keeps them in its row)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class Schedule:
     epoch (the wall clock's, or the database's for a shared budget)."""
 
     KEEP = 6.0  # seconds of answers a model is fitted to
-    QUIET = 10.0  # seconds with no 429 after which a model taken up holds: no more kept
+    QUIET = 10.0  # seconds with no 429 after which answers are no longer kept
     REFIT = 1.0  # seconds: a model taken up is fitted again at a 429 at most this often
     MOST = 600  # answers a model is fitted to at most (the latest): a fit's time is bounded
 
@@ -44,7 +45,7 @@ class Schedule:
         # Told no rate: the answers kept for a model (None while none are kept).
         self.answers: list[Answer] | None = [] if ceiling is None else None
         self.model: tuple[str, int, float] | None = None  # the one taken up: kind, limit, phase
-        self.refused_at = 0.0  # the last 429
+        self.refused_at: float | None = None  # the last 429 (or the first answer)
         self.fitted_at = -math.inf  # the last fit
 
     def slot(self, now: float) -> float:
@@ -79,18 +80,19 @@ class Schedule:
         self._keep((sent_at, latency, True), now)
 
     def _keep(self, answer: Answer, now: float) -> None:
-        """Keep an answer for a model: told no rate, and not while a model taken up has
-        met no 429 for ``QUIET`` seconds."""
+        """Keep an answer for a model: told no rate, and not once ``QUIET`` seconds have
+        passed with no 429 (from the first answer, or since the last 429)."""
         answers = self.answers
         if answers is None:
             return
-        quiet = self.model is not None and now - self.refused_at > self.QUIET
-        if self.policy.ceiling is not None or quiet:
+        if self.refused_at is None:
+            self.refused_at = now
+        if self.policy.ceiling is not None or now - self.refused_at > self.QUIET:
             self.answers = None
             return
         answers.append(answer)
         if len(answers) % 64 == 0:
-            answers[:] = [kept for kept in answers if kept[0] >= now - self.KEEP]
+            answers[:] = [kept for kept in answers[-self.MOST :] if kept[0] >= now - self.KEEP]
 
     def rate_limited(
         self,
@@ -204,7 +206,7 @@ class Schedule:
         schedule.resume_at, schedule.epoch = state["resume_at"], state["epoch"]
         answers = state.get("answers")
         schedule.answers = None if answers is None else [tuple(kept) for kept in answers]
-        model, schedule.refused_at, fitted = state.get("model", [None, 0.0, None])
+        model, schedule.refused_at, fitted = state.get("model", [None, None, None])
         schedule.model = None if model is None else (model[0], model[1], model[2])
         schedule.fitted_at = -math.inf if fitted is None else fitted
         return schedule
