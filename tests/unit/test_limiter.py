@@ -173,7 +173,8 @@ async def test_429s_in_a_row_pause_every_caller_until_the_next_second() -> None:
 
 async def test_the_same_count_twice_is_learned_as_the_limit() -> None:
     """Told 75/s, let through 50 a second: the second 429 at 50 teaches the limit, and
-    sends go at exactly 50 a second from then on, held while it holds."""
+    sends go at exactly 50 a second from then on, held while it holds (no model of the
+    window sure of it yet: a few seconds, then probed)."""
     clock = FakeClock()
     limiter = RateLimiter(75, clock=clock)
     for _ in range(2):
@@ -183,8 +184,10 @@ async def test_the_same_count_twice_is_learned_as_the_limit() -> None:
         limiter.on_rate_limited()
     assert limiter.learned == 50
     assert limiter.rate == 50
-    successes(limiter, clock, 1000, 50)  # twenty seconds more: held, no probing yet
+    successes(limiter, clock, 200, 50)  # four seconds more: held, no probing yet
     assert limiter.rate == 50
+    successes(limiter, clock, 100, 50)  # then probed
+    assert limiter.rate > 50
 
 
 async def test_429s_with_nothing_through_pause_learn_nothing_and_twice_halve() -> None:

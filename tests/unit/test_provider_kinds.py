@@ -109,13 +109,13 @@ async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int
 @pytest.mark.parametrize("limit", [20, 100])
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_told_nothing_no_run_learns_a_fraction_of_the_limit(kind: str, limit: int) -> None:
-    """Told nothing, a jittered way in: no run of six under 0.9 of the limit nor over 3%
+    """Told nothing, a jittered way in: no run of six under 0.9 of the limit nor over 3.5%
     of 429s (a sliding second: 0.85 and 5%, what spacing for the jitter leaves); a bucket
     at 100/s was once learned at half, seconds half a second off at 147 of 100."""
     sliding = kind == "sliding"
     outcomes = await told_nothing(limit, kind)
     assert min(outcome.per_second for outcome in outcomes) >= limit * (0.85 if sliding else 0.9)
-    assert max(outcome.rate_limited_share for outcome in outcomes) < (0.05 if sliding else 0.03)
+    assert max(outcome.rate_limited_share for outcome in outcomes) < (0.05 if sliding else 0.035)
 
 
 @pytest.mark.xfail(strict=True, reason="known: learning a jittered window costs 1-4% of 429s")
@@ -145,12 +145,24 @@ async def test_told_a_rate_above_a_bucket_s_its_429s_teach_it() -> None:
     assert limited < 0.025
 
 
-@pytest.mark.xfail(strict=True, reason="known: not learned when told a rate near the limit")
 @pytest.mark.parametrize(
     ("rate", "kind"), [(22.0, "wall"), (22.0, "offset"), (22.0, "bucket"), (30.0, "bucket")]
 )
 async def test_told_a_rate_a_little_above_the_limit_it_is_learned(rate: float, kind: str) -> None:
-    """Told 22 against 20 (a tenth over: 429s that look like misplaced calls' at the limit;
-    8% of all calls) or 30 against a bucket of 20 (429s alone, a third of them): under 2%."""
-    _, limited = await told(rate, 20, kind)
+    """Told 22 against 20 (a tenth over: 429s that look like misplaced calls' at the limit)
+    or 30 against a bucket of 20 (429s alone): a model of the window fitted to the answers
+    learns the limit, under 2% of 429s (they were 8% and a third, for good)."""
+    share, limited = await told(rate, 20, kind)
+    assert share >= 0.95
+    assert limited < 0.02
+
+
+@pytest.mark.parametrize("factor", [1.1, 1.5, 2.0])
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_told_too_much_every_kind_is_learned(kind: str, factor: float) -> None:
+    """Told a tenth, a half or twice over a limit of 20, calls reaching the count at once:
+    at least 0.95 of the limit and under 2% of 429s, every kind (told twice a bucket's
+    rate, its burst and a part once taught 8 of 20)."""
+    share, limited = await told(factor * 20, 20, kind)
+    assert share >= 0.95
     assert limited < 0.02

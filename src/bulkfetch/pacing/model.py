@@ -35,7 +35,7 @@ Answer = tuple[float, float, bool]  # (sent: seconds since the epoch, latency: s
 
 WAY_IN = (0.5, 1.0)  # shares of a latency's jitter tried as the way in's
 PHASES = 50  # fixed phases tried, evenly over a second
-LEAST_REFUSED = 4  # refused answers, in two seconds at least, before any fit is made
+LEAST_REFUSED = 4  # refused answers, in seconds that repeat (see _repeated), before a fit
 BURSTS = (0.05, 0.1, 0.2, 0.34, 0.5)  # a bucket's bursts tried, as shares of its rate
 
 
@@ -60,31 +60,53 @@ class WindowModel:
         return self.misses <= self.refused // 10
 
 
-def fit_window(answers: Sequence[Answer]) -> WindowModel | None:
-    """The window that explains ``answers`` best, or None with too few refusals to tell."""
+def fit_window(answers: Sequence[Answer], *, partial: bool = False) -> WindowModel | None:
+    """The window that explains ``answers`` best, or None with too few refusals to tell.
+    ``partial``: answers before the first were not kept (not the run's first call), so
+    what its first window held already is unknown: refusals in it (a fixed second), in
+    its first second (a sliding one), or a bucket's level until its first refusal,
+    contradict nothing."""
     refused = [sent for sent, _, admitted in answers if not admitted]
-    if len(refused) < LEAST_REFUSED or len({math.floor(at) for at in refused}) < 2:
+    if len(refused) < LEAST_REFUSED or not _repeated(sorted(answers)):
         return None
     least = min(latency for _, latency, _ in answers)
     found: list[tuple[int, int, int, WindowModel]] = []
     for share in WAY_IN:
         calls = sorted((sent + share * (latency - least), ok) for sent, latency, ok in answers)
-        for rank, model in enumerate(_fits(calls, len(refused))):
+        for rank, model in enumerate(_fits(calls, len(refused), partial)):
             found.append((model.misses, rank, -model.limit, model))
     return min(found, key=lambda entry: entry[:3])[3]
 
 
-def _fits(calls: list[tuple[float, bool]], refused: int) -> Iterable[WindowModel]:
+def _repeated(answers: Sequence[Answer]) -> bool:
+    """Whether the refusals of ``answers`` (sorted) are a limit's to fit: in three seconds,
+    or two, with calls admitted between two of them sent within two seconds (an outage's
+    bursts, seconds apart, refuse every call in them)."""
+    seconds = {math.floor(sent) for sent, _, admitted in answers if not admitted}
+    if len(seconds) >= 3:
+        return True
+    last, between = -math.inf, False
+    for sent, _, admitted in answers:
+        if admitted:
+            between = True
+        elif between and sent - last <= 2.0 and len(seconds) == 2:
+            return True
+        else:
+            last, between = sent, False
+    return False
+
+
+def _fits(calls: list[tuple[float, bool]], refused: int, partial: bool) -> Iterable[WindowModel]:
     """The best of each kind over ``calls`` (arrival, admitted), sorted by arrival; in the
     order of preference among equals."""
     fixed = min(
-        (_fixed(calls, index / PHASES, refused) for index in range(PHASES)),
+        (_fixed(calls, index / PHASES, refused, partial) for index in range(PHASES)),
         key=lambda model: (model.misses, -model.limit),
     )
-    sliding = _sliding(calls, refused)
+    sliding = _sliding(calls, refused, partial)
     yield fixed
     yield sliding
-    yield _bucket(calls, refused, max(fixed.limit, sliding.limit))
+    yield _bucket(calls, refused, max(fixed.limit, sliding.limit), partial)
 
 
 def _best_limit(over: Sequence[int], under: Sequence[int], *, excess: bool) -> tuple[int, int]:
@@ -100,43 +122,47 @@ def _best_limit(over: Sequence[int], under: Sequence[int], *, excess: bool) -> t
     return best[0], -best[1]
 
 
-def _fixed(calls: list[tuple[float, bool]], phase: float, refused: int) -> WindowModel:
+def _fixed(
+    calls: list[tuple[float, bool]], phase: float, refused: int, partial: bool
+) -> WindowModel:
     """Fixed seconds starting at ``phase``: each one's admitted calls, and those admitted
     before each refused call in its second."""
     admitted: dict[int, int] = {}
     before: list[int] = []
+    first = math.floor(calls[0][0] - phase) if partial else None
     for at, ok in calls:
         second = math.floor(at - phase)
         if ok:
             admitted[second] = admitted.get(second, 0) + 1
-        else:
+        elif second != first:
             before.append(admitted.get(second, 0))
     misses, limit = _best_limit(list(admitted.values()), before, excess=True)
     return WindowModel("fixed", limit, misses, refused, phase=phase)
 
 
-def _sliding(calls: list[tuple[float, bool]], refused: int) -> WindowModel:
+def _sliding(calls: list[tuple[float, bool]], refused: int, partial: bool) -> WindowModel:
     """A sliding second: the admitted calls in the second up to each call."""
     times = [at for at, ok in calls if ok]
+    seen = calls[0][0] + 1.0 if partial else -math.inf  # a whole second is seen from here
     over: list[int] = []
     under: list[int] = []
     for at, ok in calls:
         start = bisect.bisect_right(times, at - 1.0)
         if ok:
             over.append(bisect.bisect_right(times, at) - start)
-        else:
+        elif at >= seen:
             under.append(bisect.bisect_left(times, at) - start)
     misses, limit = _best_limit(over, under, excess=False)
     return WindowModel("sliding", limit, misses, refused)
 
 
-def _bucket(calls: list[tuple[float, bool]], refused: int, most: int) -> WindowModel:
+def _bucket(calls: list[tuple[float, bool]], refused: int, most: int, partial: bool) -> WindowModel:
     """A token bucket: rates about ``most`` (a tenth apart, then one apart about the best)
     with each burst of :data:`BURSTS`."""
 
     def best_of(rates: Iterable[int]) -> tuple[int, int, int]:
         return min(
-            (_bucket_misses(calls, rate, burst), -rate, burst)
+            (_bucket_misses(calls, rate, burst, partial), -rate, burst)
             for rate in rates
             for burst in sorted({max(1, round(share * rate)) for share in BURSTS})
         )
@@ -155,14 +181,17 @@ def _bucket(calls: list[tuple[float, bool]], refused: int, most: int) -> WindowM
     return WindowModel("bucket", -rate, misses, refused, burst=burst)
 
 
-def _bucket_misses(calls: list[tuple[float, bool]], rate: int, burst: int) -> int:
-    """The calls a bucket of ``rate`` and ``burst`` (full at the first call) contradicts."""
-    tokens, last, misses = float(burst), calls[0][0], 0
+def _bucket_misses(calls: list[tuple[float, bool]], rate: int, burst: int, partial: bool) -> int:
+    """The calls a bucket of ``rate`` and ``burst`` contradicts: full at the first call
+    (``partial``: at most full, and at its first refusal, under a token)."""
+    tokens, last, misses, level_known = float(burst), calls[0][0], 0, not partial
     for at, ok in calls:
         tokens, last = min(float(burst), tokens + (at - last) * rate), at
         if ok:
             misses += tokens < 1.0 - 1e-9
             tokens = max(0.0, tokens - 1.0)
-        else:
+        elif level_known:
             misses += tokens >= 1.0
+        else:
+            tokens, level_known = min(tokens, 0.5), True
     return misses

@@ -123,7 +123,7 @@ class PacingPolicy:
         self._succeeded_since_pause = True
         # Told nothing, a limit no model is sure of is probed soon: its pauses give the
         # model answers to fit; each time it is learned again, it holds twice as long.
-        hold = self.HOLD_SECONDS if self.modelled or self.ceiling else self._unsure
+        hold = self.HOLD_SECONDS if self.modelled else self._unsure
         if self._learned is not None and now - self._learned_at >= hold:
             self._learned = None  # probe above it: the provider may allow more by now
         if self._learned is not None:

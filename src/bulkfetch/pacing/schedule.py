@@ -3,10 +3,12 @@ fit, its slots and the pause a limit calls for, together, on one clock. The in-p
 limiter keeps one in memory; a shared budget keeps one in the store, and every worker's
 answers teach it.
 
-Told no rate, the answers of the last seconds are kept, and at each pause a limit calls
-for (and at a 429, once a second), a model of the window is fitted to them
-(:func:`~bulkfetch.pacing.model.fit_window`): one that explains them is paced by as if
-told, its kind and phase placing the calls. Once no 429 has come for a while (from the
+The answers of the last seconds are kept, and at each pause a limit calls for (and, told
+a rate or paced by a model, at a 429 once a second: 429s at the rate do not pause), a
+model of the window is fitted to them (:func:`~bulkfetch.pacing.model.fit_window`). Told
+no rate, one that explains them is paced by as if told, its kind and phase placing the
+calls; told a rate, one whose limit is under it is (told 22 against a limit of 20, one
+call in eleven met a 429 for the whole run). Once no 429 has come for a while (from the
 start, or since the last), the answers are no longer kept, until one comes again; and
 never more than a bounded number of them (a shared budget keeps them in its row)."""
 
@@ -31,7 +33,7 @@ class Schedule:
 
     KEEP = 6.0  # seconds of answers a model is fitted to
     QUIET = 10.0  # seconds with no 429 after which answers are no longer kept
-    REFIT = 1.0  # seconds: a model taken up is fitted again at a 429 at most this often
+    REFIT = 1.0  # seconds: told a rate or paced by a model, a 429 is fitted at most this often
     MOST = 600  # answers a model is fitted to at most (the latest): a fit's time is bounded
 
     def __init__(
@@ -42,10 +44,10 @@ class Schedule:
         self.slots = WindowSlots()
         self.resume_at = 0.0  # sending may resume at this time
         self.epoch = 0  # bumped by each pause: a slot handed out before one is not used
-        # Told no rate: the answers kept for a model (None while none are kept).
-        self.answers: list[Answer] | None = [] if ceiling is None else None
+        self.answers: list[Answer] | None = []  # kept for a model (None while none are)
         self.model: tuple[str, int, float] | None = None  # the one taken up: kind, limit, phase
         self.refused_at: float | None = None  # the last 429 (or the first answer)
+        self.partial = False  # answers were dropped: the first kept is not the first sent
         self.fitted_at = -math.inf  # the last fit
 
     def slot(self, now: float) -> float:
@@ -80,19 +82,21 @@ class Schedule:
         self._keep((sent_at, latency, True), now)
 
     def _keep(self, answer: Answer, now: float) -> None:
-        """Keep an answer for a model: told no rate, and not once ``QUIET`` seconds have
-        passed with no 429 (from the first answer, or since the last 429)."""
+        """Keep an answer for a model, but not once ``QUIET`` seconds have passed with no
+        429 (from the first answer, or since the last 429)."""
         answers = self.answers
         if answers is None:
             return
         if self.refused_at is None:
             self.refused_at = now
-        if self.policy.ceiling is not None or now - self.refused_at > self.QUIET:
+        if now - self.refused_at > self.QUIET:
             self.answers = None
             return
         answers.append(answer)
         if len(answers) % 64 == 0:
-            answers[:] = [kept for kept in answers[-self.MOST :] if kept[0] >= now - self.KEEP]
+            kept = [kept for kept in answers[-self.MOST :] if kept[0] >= now - self.KEEP]
+            self.partial = self.partial or len(kept) < len(answers)
+            answers[:] = kept
 
     def rate_limited(
         self,
@@ -105,8 +109,8 @@ class Schedule:
         - sent_at`` if not given): the policy reads it, and the fit a 429 of a full second,
         once a limit is known; a pause it calls for lasts to the provider's next second (or
         the Retry-After it gave), after a model of the answers is fitted."""
-        if self.answers is None and self.policy.ceiling is None:
-            self.answers = []  # 429s again: keep answers for a model again
+        if self.answers is None:
+            self.answers, self.partial = [], True  # 429s again: keep answers again
         self.refused_at = now
         self._keep((sent_at, now - sent_at if latency is None else latency, False), now)
         if self.policy.busy(sent_at, self.fit.phase):
@@ -125,7 +129,9 @@ class Schedule:
             self.fit.space(now)
             self.epoch += 1
             self.slots.reset()
-        refit = pause or (self.model is not None and now - self.fitted_at >= self.REFIT)
+        # Told a rate or paced by a model, 429s at it do not pause: fit at them, once a second.
+        paced = self.model is not None or self.policy.ceiling is not None
+        refit = pause or (paced and now - self.fitted_at >= self.REFIT)
         if refit and retry_after is None and self.answers is not None:
             self._model(now)
         if retry_after is not None:
@@ -137,10 +143,14 @@ class Schedule:
         """Fit a model to the answers kept; one that explains them is taken up."""
         assert self.answers is not None
         self.fitted_at = now
-        recent = sorted(kept for kept in self.answers if kept[0] >= now - self.KEEP)
-        model = fit_window(recent[-self.MOST :])
+        kept = sorted(self.answers)
+        recent = [answer for answer in kept if answer[0] >= now - self.KEEP][-self.MOST :]
+        model = fit_window(recent, partial=self.partial or len(recent) < len(kept))
         if model is None or not model.sure or self._taken(model):
             return
+        ceiling = self.policy.ceiling
+        if ceiling is not None and model.limit >= 0.98 * ceiling:
+            return  # told about this limit: the told rate and the fit of its 429s place it
         self.model = model.kind, model.limit, model.phase
         fixed = model.kind == "fixed"
         self.policy.adopt(model.limit, now, fixed=fixed, phase=model.phase)
@@ -191,7 +201,7 @@ class Schedule:
             "resume_at": self.resume_at,
             "epoch": self.epoch,
             "answers": self.answers,
-            "model": [self.model, self.refused_at, self.fitted_at],
+            "model": [self.model, self.refused_at, self.fitted_at, self.partial],
         }
         return json.dumps(state, separators=(",", ":"))
 
@@ -206,7 +216,9 @@ class Schedule:
         schedule.resume_at, schedule.epoch = state["resume_at"], state["epoch"]
         answers = state.get("answers")
         schedule.answers = None if answers is None else [tuple(kept) for kept in answers]
-        model, schedule.refused_at, fitted = state.get("model", [None, None, None])
+        model, schedule.refused_at, fitted, schedule.partial = state.get(
+            "model", [None, None, None, False]
+        )
         schedule.model = None if model is None else (model[0], model[1], model[2])
         schedule.fitted_at = -math.inf if fitted is None else fitted
         return schedule
