@@ -84,10 +84,15 @@ async def test_a_minute_told_nothing_waits_for_its_retry_after() -> None:
     assert outcome.rate_limited_share < 0.02
 
 
+RUNS: dict[tuple[int, str], list[Outcome]] = {}  # the six runs of each: the same every time
+
+
 async def told_nothing(limit: int, kind: str) -> list[Outcome]:
     """Six runs told nothing, each call's way in 0-100 ms (each run its own latencies and
-    start within the second)."""
-    outcomes = []
+    start within the second); simulated once a test session, as they are seeded."""
+    if (limit, kind) in RUNS:
+        return RUNS[limit, kind]
+    outcomes = RUNS[limit, kind] = []
     for seed in range(6):
         provider = Provider(limit, jitter=0.1, rng=random.Random(seed + 1), **KINDS[kind])
         outcomes.append(
@@ -99,6 +104,7 @@ async def told_nothing(limit: int, kind: str) -> list[Outcome]:
     return outcomes
 
 
+@pytest.mark.slow  # six runs a case: the full tier
 @pytest.mark.parametrize("limit", [20, 100])
 async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int) -> None:
     """Told nothing, a jittered way in: each of six runs learns the wall clock's limit to
@@ -106,6 +112,7 @@ async def test_told_nothing_the_wall_clock_s_limit_is_learned_exactly(limit: int
     assert [outcome.learned for outcome in await told_nothing(limit, "wall")] == [limit] * 6
 
 
+@pytest.mark.slow  # six runs a case: the full tier
 @pytest.mark.parametrize("limit", [20, 100])
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_told_nothing_no_run_learns_a_fraction_of_the_limit(kind: str, limit: int) -> None:
@@ -118,6 +125,7 @@ async def test_told_nothing_no_run_learns_a_fraction_of_the_limit(kind: str, lim
     assert max(outcome.rate_limited_share for outcome in outcomes) < (0.05 if sliding else 0.035)
 
 
+@pytest.mark.slow  # six runs a case: the full tier
 @pytest.mark.xfail(strict=True, reason="known: learning a jittered window costs 1-4% of 429s")
 @pytest.mark.parametrize("limit", [20, 100])
 @pytest.mark.parametrize("kind", ["wall", "offset", "bucket"])
