@@ -29,9 +29,9 @@ any window of a second holds, at any phase):
   held before (a bucket: a pause refills only its burst): the most is allowed, the calls
   are spaced, and the limit is learned from the spans above it.
 
-A learned limit holds for ``HOLD_SECONDS``, then is probed above (a limit may rise); told
-nothing, one no model of the window is sure of (:meth:`adopt` takes a model's) holds
-``UNSURE_SECONDS`` at first, twice as long each time it is learned again. A budget halved
+A limit a model of the window gave (:meth:`adopt`) holds for ``HOLD_SECONDS``, then is
+probed above (a limit may rise); one learned from counts alone holds ``UNSURE_SECONDS`` at
+first, twice as long each time it is learned again. A budget halved
 under it (an outage's pauses) climbs back. Without a configured rate the budget starts
 small and grows fourfold each half second that uses it all with no 429 (slow start): the
 first seconds of a run meet a 429 or two, not the burst of every call in flight.
@@ -50,7 +50,7 @@ class PacingPolicy:
     """The calls a second to send at (the budget), from what answers teach."""
 
     HOLD_SECONDS = 60.0  # a learned limit holds this long before probing above it
-    UNSURE_SECONDS = 5.0  # or, told nothing and no model of the window sure, at first
+    UNSURE_SECONDS = 5.0  # or, learned from counts with no model sure of it, at first
     CONFIRM_SECONDS = 3  # two signs of a limit at most this many seconds apart teach it
     START = 16.0  # without a configured rate: the first second's budget (slow start)
     STEP = 0.5  # seconds: slow start grows the budget a step at a time
@@ -88,7 +88,7 @@ class PacingPolicy:
         self._paused_second = -1  # the second (ours, at the fit's phase) last paused in
         self._grown = -1  # the last step slow start grew the budget in
         self.modelled = False  # the limit learned is a model's of the answers: as if told
-        self._unsure = self.UNSURE_SECONDS  # told nothing, unmodelled: a limit holds so long
+        self._unsure = self.UNSURE_SECONDS  # a limit learned from counts holds so long
 
     def configure(self, rate: float) -> None:
         """The user's rate (calls a second) is the ceiling from now on."""
@@ -121,8 +121,8 @@ class PacingPolicy:
         span = self._between(self._through, sent_at - 1.0, sent_at)
         self._most_through = max(self._most_through, min(own, span))
         self._succeeded_since_pause = True
-        # Told nothing, a limit no model is sure of is probed soon: its pauses give the
-        # model answers to fit; each time it is learned again, it holds twice as long.
+        # A limit no model is sure of is probed soon: its pauses give the model answers
+        # to fit; each time it is learned again, it holds twice as long.
         hold = self.HOLD_SECONDS if self.modelled else self._unsure
         if self._learned is not None and now - self._learned_at >= hold:
             self._learned = None  # probe above it: the provider may allow more by now
@@ -177,12 +177,17 @@ class PacingPolicy:
         paced by as if told, until it is probed above; ``fixed``: in fixed seconds starting
         at ``phase`` of ours (else the window refills as it goes, and calls are spaced).
         The 429s of calls sent before now are of the pacing before it."""
-        limit = max(1, limit)
         self._paused_second = max(self._paused_second, math.floor(now - phase))
-        self._learned, self._learned_at, self.last_learned = limit, now, limit
-        self._most_through, self.modelled, self.shaped = limit, True, not fixed
-        self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
+        self._learn(max(1, limit), now)
+        self.modelled, self.shaped = True, not fixed
         self.slow_start, self._prior, self._sign = False, None, None
+
+    def _learn(self, limit: int, now: float) -> None:
+        """``limit`` is learned now: the most a second holds, and the budget (under the
+        ceiling told, if any)."""
+        self._learned, self._learned_at, self.last_learned = limit, now, limit
+        self._most_through = limit
+        self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
 
     def forget_sign(self) -> None:
         """The 429s read so far were of a window misplaced, not of a limit."""
@@ -247,8 +252,8 @@ class PacingPolicy:
             # seconds (it is a limit's only in the provider's seconds; spaced, no seconds
             # fit): the span's holds whatever their phase.
             own = in_second if spent and not spaced else -1
-            modelled = self.ceiling is None and self._modelled() is not None
-            under = math.inf if self.ceiling is None and not modelled else self.budget
+            paced = self.ceiling is not None or self._modelled() is not None
+            under = self.budget if paced else math.inf
             if not spent:
                 # Near what is sent, 429s are of the window's shape or at random; not when
                 # 15% of the calls lately met one (a bucket told a rate above its own).
@@ -309,9 +314,7 @@ class PacingPolicy:
                     limit = max(limit, self.last_learned // 2)
                 if limit == self.last_learned:
                     self._unsure = min(self.HOLD_SECONDS, 2 * self._unsure)
-                self._learned, self._learned_at, self.last_learned = limit, now, limit
-                self._most_through = limit
-                self.budget = float(limit) if self.ceiling is None else min(self.ceiling, limit)
+                self._learn(limit, now)
                 return
 
     def dump(self) -> dict[str, Any]:

@@ -117,8 +117,7 @@ class Schedule:
             fitted = self.fit.phase, self.fit.spaced
             self.fit.refused(sent_at, now)
             if (self.fit.phase, self.fit.spaced) != fitted:
-                self.epoch += 1  # slots placed for the old fit are not used
-                self.slots.reset()
+                self._new_slots()
                 self.policy.forget_sign()
         spaced = self.fit.spaced
         sending = self.policy.budget / (1.0 + self.fit.margin) if spaced else None
@@ -127,8 +126,7 @@ class Schedule:
         )
         if self.policy.shaped and not self.fit.spaced:
             self.fit.space(now)
-            self.epoch += 1
-            self.slots.reset()
+            self._new_slots()
         # Told a rate or paced by a model, 429s at it do not pause: fit at them, once a second.
         paced = self.model is not None or self.policy.ceiling is not None
         refit = pause or (paced and now - self.fitted_at >= self.REFIT)
@@ -158,8 +156,7 @@ class Schedule:
             self.fit.place(model.phase)
         else:
             self.fit.space(now)
-        self.epoch += 1
-        self.slots.reset()
+        self._new_slots()
         self.pause_until(self._room(now, now))  # the window may be spent: its next one
 
     def _taken(self, model: WindowModel) -> bool:
@@ -189,8 +186,12 @@ class Schedule:
     def pause_until(self, resume_at: float) -> None:
         if resume_at > self.resume_at:
             self.resume_at = resume_at
-            self.epoch += 1
-            self.slots.reset()
+            self._new_slots()
+
+    def _new_slots(self) -> None:
+        """Slots handed out before now are not used (a pause, or the fit changed)."""
+        self.epoch += 1
+        self.slots.reset()
 
     def dumps(self) -> str:
         """As JSON text."""
