@@ -213,8 +213,8 @@ async def test_a_pass_streams_its_first_rows_while_the_rest_are_read(
 async def test_a_file_changed_while_a_pass_reads_it_retires_every_run(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rewritten between its hash and the end of its reading: refused before any call, and
-    none of the pass's runs is ever resumed; the next pass over it makes new ones."""
+    """Rewritten between its hash and the end of its reading: refused, no output, none of
+    the pass's runs ever resumed; the next pass makes new ones and pays for no lookup twice."""
     source = write_postcode_file(tmp_path / "in.csv", CHUNK + 100, seed=35)
     hashed = CsvSource.content_hash
 
@@ -230,8 +230,11 @@ async def test_a_file_changed_while_a_pass_reads_it_retires_every_run(
         monkeypatch.setattr(CsvSource, "content_hash", hash_then_edit)
         with pytest.raises(UsageError, match="changed while it was being read"):
             await run_file(_operations(api), source, column=where, out=out, db=db)
-        assert emulator.ledger()["requests"] == 0
+        assert not out.exists()
+        # Streamed: only the first chunk was stored (and may be called) before the refusal.
+        assert emulator.ledger()["requests"] <= len(THREE) * CHUNK
         report = await run_file(_operations(api), source, column=where, out=out, db=db)
     assert report.complete
     assert report.run_id == 4  # runs 1 to 3 retired
+    assert emulator.ledger()["billed_twice"] == 0
     assert out.read_text().splitlines()[-1].split(",")[2] == "row last"
