@@ -69,18 +69,36 @@ def test_a_refusal_in_the_middle_of_seconds_moved_already_spaces_the_calls() -> 
 
 
 def test_a_spaced_margin_grows_with_429s_and_shrinks_while_none_come() -> None:
-    """Each 429 (once a second) widens it, never beyond the spread; calm seconds narrow it,
-    not under one a 429 came at until that is forgotten."""
+    """Each 429 (once a second) widens it, never beyond the latencies' reach; calm seconds
+    narrow it, not under one a 429 came at until that is forgotten."""
     fit = answered(WindowFit(), [0.02 + i / 2000 for i in range(101)])
     fit.space(1000.0)
     start = fit.margin
     fit.refused(1001.5, 1001.5)
     wider = fit.margin
-    assert start < wider <= max(0.02, fit.spread + 3 * WindowFit.LEAST)
+    assert start < wider <= max(0.02, fit.reach + 3 * WindowFit.LEAST)
     fit.calm(1001.5 + WindowFit.SHRINK_AFTER)
     assert fit.margin == pytest.approx(max(start * 1.1, wider * WindowFit.SHRINK))
     for second in range(2, 400):  # a 429 more than 30 s ago is forgotten, bit by bit
         fit.calm(1001.5 + second * WindowFit.SHRINK_AFTER)
+    assert fit.margin == WindowFit.LEAST
+
+
+def test_a_sliding_window_s_margin_keeps_to_the_latencies_reach() -> None:
+    """Told the window slides: the margin is the reach at once, and calm seconds never
+    narrow it under that; told it does not, they narrow it to the least again."""
+    fit = answered(WindowFit(), [0.02 + i / 1000 for i in range(101)])
+    assert fit.spread < fit.reach <= 0.1
+    fit.space(1000.0)
+    fit.slides(True)
+    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)
+    for second in range(1, 100):
+        fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
+    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)
+    assert WindowFit.load(fit.dump()).floor == fit.floor
+    fit.slides(False)
+    for second in range(100, 200):
+        fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
     assert fit.margin == WindowFit.LEAST
 
 

@@ -54,13 +54,13 @@ async def test_told_the_limit_a_jittered_way_in_is_kept_to(kind: str, limit: int
 
 @pytest.mark.parametrize("limit", [20, 100])
 async def test_a_sliding_second_with_a_jittered_way_in_costs_the_jitter(limit: int) -> None:
-    """A sliding second, each call's way in 0-100 ms: no client can keep 0.97 of it with
-    few 429s (calls a limit apart must arrive a second apart, and their latencies may
-    differ by 100 ms); spaced by a margin its 429s widen, at least 0.9 of it and under
-    2.5% of 429s."""
+    """A sliding second, each call's way in 0-100 ms: no client can keep more than 1/1.1 of
+    it with no 429 (calls a limit apart must arrive a second apart, and their ways in may
+    differ by 100 ms); spaced by the latencies' reach once a model says it slides, at
+    least 0.89 of it and under 1.2% of 429s."""
     share, limited = await run(limit, True, jitter=0.1, kind="sliding")
-    assert share >= 0.9
-    assert limited < 0.025
+    assert share >= 0.89
+    assert limited < 0.012
 
 
 @pytest.mark.parametrize("limit", [20, 100])

@@ -144,11 +144,12 @@ class Schedule:
         kept = sorted(self.answers)
         recent = [answer for answer in kept if answer[0] >= now - self.KEEP][-self.MOST :]
         model = fit_window(recent, partial=self.partial or len(recent) < len(kept))
-        if model is None or not model.sure or self._taken(model):
+        if model is None or not model.sure:
             return
+        self.fit.slides(model.kind == "sliding")
         ceiling = self.policy.ceiling
-        if ceiling is not None and model.limit >= 0.98 * ceiling:
-            return  # told about this limit: the told rate and the fit of its 429s place it
+        if self._taken(model) or (ceiling is not None and model.limit >= 0.98 * ceiling):
+            return  # taken up, or told about this limit: the told rate and the fit place it
         self.model = model.kind, model.limit, model.phase
         fixed = model.kind == "fixed"
         self.policy.adopt(model.limit, now, fixed=fixed, phase=model.phase)
