@@ -45,6 +45,27 @@ def test_refusals_in_a_short_arc_of_two_seconds_move_the_seconds_there() -> None
     assert not fit.spaced
 
 
+def test_a_refusal_is_placed_where_it_arrived_by_half_its_latency_over_the_least() -> None:
+    """Refused at x.30 and y.35, each answered 100 ms slower than the fastest: they fell at
+    x.35 and y.40 (half of the 100 ms on the way in), so the seconds start after y.40."""
+    fit = answered(WindowFit(), [0.02] * 30)
+    fit.refused(1000.30, 1000.42, latency=0.12)
+    fit.refused(1001.35, 1001.47, latency=0.12)
+    assert fit.phase == pytest.approx(0.40 + WindowFit.EDGE / 2)
+
+
+def test_fixed_slots_keep_the_spread_off_the_end_of_the_second_only() -> None:
+    """Calls arrive after they are sent, never before: a second's slots start the skew
+    after its start and end the skew and the latencies' spread before its end."""
+    schedule = Schedule(10.0)
+    answered(schedule.fit, [0.02 + i / 1000 for i in range(101)])
+    slots = [schedule.slot(1000.0) for _ in range(10)]
+    assert slots[0] == pytest.approx(1000.0 + WindowFit.EDGE)
+    spacing = (1.0 - 2 * WindowFit.EDGE - schedule.fit.spread) / 10
+    assert slots[9] == pytest.approx(1000.0 + WindowFit.EDGE + 9 * spacing)
+    assert schedule.slot(1000.0) == pytest.approx(1001.0 + WindowFit.EDGE)
+
+
 def test_refusals_all_over_the_second_space_the_calls() -> None:
     """Refused at x.1 and y.7: no fixed seconds end there; calls are spaced, with a margin
     of half the latencies' spread."""

@@ -106,8 +106,13 @@ class WindowFit:
             self.margin = max(self.floor, self._failed * 1.1, self.margin * self.SHRINK)
             self._calm_since = now
 
-    def refused(self, sent_at: float, now: float) -> None:
-        """A 429 the policy reads as the limit's, for a call sent at ``sent_at``."""
+    def refused(self, sent_at: float, now: float, latency: float | None = None) -> None:
+        """A 429 the policy reads as the limit's, for a call sent at ``sent_at`` and answered
+        ``latency`` seconds after: where the refusal fell is taken as its send time plus
+        half its latency over the least (the way in's share of the jitter, both ways
+        alike)."""
+        if latency is not None and self._ordered:
+            sent_at += max(0.0, latency - self._ordered[0]) / 2
         if self.spaced:
             if now - self._calm_since >= 1.0:
                 cap = max(0.02, self.reach + 3 * self.LEAST)

@@ -59,7 +59,7 @@ class Schedule:
             return self.slots.take(at, budget, 0.0)
         if fit.spaced:
             return self.slots.space(at, (1.0 + fit.margin) / budget)
-        return self.slots.take(at, budget, fit.edge, fit.phase)
+        return self.slots.take(at, budget, fit.EDGE, fit.phase, fit.spread)
 
     def deadline(self, slot: float) -> float:
         """The latest a call of ``slot`` may go: later, it could arrive in a second whose
@@ -112,10 +112,11 @@ class Schedule:
         if self.answers is None:
             self.answers, self.partial = [], True  # 429s again: keep answers again
         self.refused_at = now
-        self._keep((sent_at, now - sent_at if latency is None else latency, False), now)
+        latency = now - sent_at if latency is None else latency
+        self._keep((sent_at, latency, False), now)
         if self.policy.busy(sent_at, self.fit.phase):
             fitted = self.fit.phase, self.fit.spaced
-            self.fit.refused(sent_at, now)
+            self.fit.refused(sent_at, now, latency)
             if (self.fit.phase, self.fit.spaced) != fitted:
                 self._new_slots()
                 self.policy.forget_sign()
@@ -148,12 +149,19 @@ class Schedule:
             return
         self.fit.slides(model.kind == "sliding")
         ceiling = self.policy.ceiling
-        if self._taken(model) or (ceiling is not None and model.limit >= 0.98 * ceiling):
-            return  # taken up, or told about this limit: the told rate and the fit place it
+        if self._taken(model):
+            return
+        if ceiling is not None and model.limit >= 0.98 * ceiling:
+            # Told about this limit: the told rate paces, the model's kind places the calls.
+            self._place(model, now)
+            return
+        self.policy.adopt(model.limit, now, fixed=model.kind == "fixed", phase=model.phase)
+        self._place(model, now)
+
+    def _place(self, model: WindowModel, now: float) -> None:
+        """Calls placed as ``model`` has the window: in its seconds, or spaced."""
         self.model = model.kind, model.limit, model.phase
-        fixed = model.kind == "fixed"
-        self.policy.adopt(model.limit, now, fixed=fixed, phase=model.phase)
-        if fixed:
+        if model.kind == "fixed":
             self.fit.place(model.phase)
         else:
             self.fit.space(now)

@@ -63,14 +63,21 @@ class WindowSlots:
         self._last = -math.inf  # the last slot handed out
 
     def take(
-        self, at: float, rate: float, margin: float = WINDOW_SKEW, phase: float = 0.0
+        self,
+        at: float,
+        rate: float,
+        margin: float = WINDOW_SKEW,
+        phase: float = 0.0,
+        late: float = 0.0,
     ) -> float:
-        """The first free slot at or after ``at`` (seconds since the epoch)."""
+        """The first free slot at or after ``at`` (seconds since the epoch), ``late`` more
+        from the second's end than from its start (a call arrives after its send, by up to
+        the latencies' spread more than the fastest)."""
         if rate < 1.0:
             at = max(at, self._last + 1.0 / rate)
         at -= phase
         per_second = max(1, math.floor(rate))
-        spacing = (1.0 - 2.0 * margin) / per_second
+        spacing = (1.0 - 2.0 * margin - late) / per_second
         second = math.floor(at)
         if self._second is None or second > self._second:
             self._second, self._taken = second, 0
