@@ -105,19 +105,23 @@ def test_a_spaced_margin_grows_with_429s_and_shrinks_while_none_come() -> None:
     assert fit.margin == WindowFit.LEAST
 
 
-def test_a_sliding_window_s_margin_keeps_to_the_latencies_reach() -> None:
-    """Told the window slides: the margin is the reach at once, and calm seconds never
-    narrow it under that; told it does not, they narrow it to the least again."""
+def test_a_sliding_window_s_margin_keeps_its_count_s_deviations_under_the_limit() -> None:
+    """Told the window slides: the margin is three deviations of a second's count at once
+    (at most the latencies' reach), and calm seconds never narrow it under that; told it
+    does not, they narrow it to the least again."""
     fit = answered(WindowFit(), [0.02 + i / 1000 for i in range(101)])
     assert fit.spread < fit.reach <= 0.1
     fit.space(1000.0)
-    fit.slides(True)
-    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)
+    fit.slides(20)
+    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)  # 3 x 0.07 > the reach
+    fit.slides(100)
+    at_100 = 3 * (fit.reach / 300) ** 0.5 + WindowFit.LEAST
+    assert fit.floor == pytest.approx(at_100)
     for second in range(1, 100):
         fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
-    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)
+    assert fit.margin == pytest.approx(at_100)
     assert WindowFit.load(fit.dump()).floor == fit.floor
-    fit.slides(False)
+    fit.slides(None)
     for second in range(100, 200):
         fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
     assert fit.margin == WindowFit.LEAST

@@ -54,9 +54,9 @@ async def test_told_the_limit_a_jittered_way_in_is_kept_to(kind: str, limit: int
 
 @pytest.mark.parametrize("limit", [20, 100])
 async def test_a_sliding_second_with_a_jittered_way_in_costs_the_jitter(limit: int) -> None:
-    """A sliding second, each call's way in 0-100 ms: no client can keep more than 1/1.1 of
-    it with no 429 (calls a limit apart must arrive a second apart, and their ways in may
-    differ by 100 ms); spaced by the latencies' reach once a model says it slides, at
+    """A sliding second, each call's way in 0-100 ms: evenly spaced, a second's count varies
+    as the calls at its edges arrive in it or not; spaced three of that variation under
+    the limit once a model says it slides (at 20/s nearly the 100 ms: 1/1.1 of it), at
     least 0.89 of it and under 1.2% of 429s."""
     share, limited = await run(limit, True, jitter=0.1, kind="sliding")
     assert share >= 0.89
@@ -109,10 +109,11 @@ async def six_runs(limit: int, kind: str, *, told: bool = False) -> list[Outcome
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_told_the_limit_every_run_of_six_keeps_to_it(kind: str, limit: int) -> None:
     """Told the limit, a jittered way in: every run of six at least 0.97 of it and under
-    0.5% of 429s (the issue's target); a sliding second at least 0.89 and under 1%."""
-    sliding = kind == "sliding"
+    0.5% of 429s (the issue's target); a sliding second at least 0.89 (0.92 at 100/s) and
+    under 1%."""
+    sliding = {20: 0.89, 100: 0.92}[limit] if kind == "sliding" else None
     outcomes = await six_runs(limit, kind, told=True)
-    assert min(outcome.per_second for outcome in outcomes) >= limit * (0.89 if sliding else 0.97)
+    assert min(outcome.per_second for outcome in outcomes) >= limit * (sliding or 0.97)
     assert max(outcome.rate_limited_share for outcome in outcomes) < (0.01 if sliding else 0.005)
 
 

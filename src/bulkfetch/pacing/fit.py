@@ -47,12 +47,13 @@ class WindowFit:
     SHRINK = 0.5  # by this much
     FORGET_AFTER = 30.0  # seconds with no 429 before a margin one came at may be tried
     LEAST = 0.003  # the spaced margin's floor (seconds beyond 1 that ``limit`` calls span)
+    SPREAD_CALLS = 3.0  # a sliding second's margin: this many of its count's deviations
 
     def __init__(self) -> None:
         self.phase = 0.0  # fixed seconds start at this fraction of ours
         self.spaced = False
         self.margin = 0.0  # spaced: the share of a second beyond 1 that ``limit`` calls span
-        self.sliding = False  # spaced, and a model says the window slides: see :meth:`slides`
+        self.sliding = 0  # a model says the window slides, at this limit: see :meth:`slides`
         self._latencies: list[float] = []  # in the order they came
         self._ordered: list[float] = []  # the same, sorted: the spread is read every slot
         self._refused: list[float] = []  # send times of the limit's 429s, recent
@@ -144,27 +145,32 @@ class WindowFit:
 
     @property
     def floor(self) -> float:
-        """The least spaced margin: a sliding second's is the latencies' whole reach (calls
-        ``limit`` apart must arrive a second apart, whichever came in faster); a bucket's
-        burst takes up the reach."""
-        return self.reach + self.LEAST if self.sliding else self.LEAST
+        """The least spaced margin. A sliding second counts the calls that arrived in the
+        last second: evenly spaced, those of its edges may arrive in it or not, as their
+        ways in differ, so that its count varies by about ``sqrt(limit * reach / 3)``
+        calls; the margin keeps three of that under the limit (at most the reach, beyond
+        which no count can vary). A bucket's burst takes up the reach."""
+        if not self.sliding:
+            return self.LEAST
+        reach = self.reach
+        return min(reach, self.SPREAD_CALLS * math.sqrt(reach / (3 * self.sliding))) + self.LEAST
 
     def space(self, now: float) -> None:
         """No fixed seconds fit: calls evenly spaced from now."""
         self.spaced, self.margin, self._calm_since = True, self.spread / 2 + self.LEAST, now
         self.margin = max(self.margin, self.floor)
 
-    def slides(self, sliding: bool) -> None:
-        """A model of the answers says the window slides (or that it does not): spaced, the
-        margin keeps to the floor that calls for."""
-        self.sliding = sliding
+    def slides(self, limit: int | None) -> None:
+        """A model of the answers says the window slides at ``limit`` (or, None, that it
+        does not): spaced, the margin keeps to the floor that calls for."""
+        self.sliding = limit or 0
         if self.spaced:
             self.margin = max(self.margin, self.floor)
 
     def place(self, phase: float) -> None:
         """The provider's seconds start at ``phase`` of ours (a model of its answers says
         so): moved there once, so a refusal in their middle is of no fixed seconds."""
-        self.phase, self.spaced, self.margin, self.sliding = phase % 1.0, False, 0.0, False
+        self.phase, self.spaced, self.margin, self.sliding = phase % 1.0, False, 0.0, 0
         self._phases, self._refused = max(1, self._phases), []
 
     def dump(self) -> dict[str, Any]:
@@ -186,7 +192,7 @@ class WindowFit:
         """The fit :meth:`dump` gave ``state`` of."""
         fit = cls()
         fit.phase, fit.spaced, fit.margin = state["phase"], state["spaced"], state["margin"]
-        fit.sliding = state.get("sliding", False)
+        fit.sliding = state.get("sliding", 0)
         fit._latencies, fit._refused = state["latencies"], state["refused"]
         fit._ordered = sorted(fit._latencies)
         fit._phases, fit._calm_since = state["phases"], state["calm_since"]

@@ -147,7 +147,7 @@ class Schedule:
         model = fit_window(recent, partial=self.partial or len(recent) < len(kept))
         if model is None or not model.sure:
             return
-        self.fit.slides(model.kind == "sliding")
+        self.fit.slides(model.limit if model.kind == "sliding" else None)
         ceiling = self.policy.ceiling
         if self._taken(model):
             return
