@@ -9,8 +9,9 @@ import random
 import pytest
 
 from bulkfetch.emulator.windows import Window, window_of
-from bulkfetch.pacing.model import Answer, fit_window
+from bulkfetch.pacing.model import Answer, WindowModel, fit_window
 from bulkfetch.pacing.schedule import Schedule
+from bulkfetch.pacing.window import WINDOW_SKEW
 
 
 def replay(
@@ -106,6 +107,31 @@ def test_told_nothing_a_schedule_takes_up_the_model_at_a_pause() -> None:
     assert not schedule.fit.spaced
     assert abs(schedule.fit.phase - 0.5) <= 0.05
     assert abs(phase - 0.5) <= 0.05
+
+
+def test_told_the_limit_a_schedule_places_its_calls_by_the_model() -> None:
+    """Told the limit, seconds half a second off ours: the told rate paces, and the model
+    its answers fit is taken up to place the calls (fixed seconds at their phase)."""
+    schedule = Schedule(20.0)
+    feed(schedule, replay(window_of("fixed", 20, offset=0.5), 30.0, 4.0))
+    assert schedule.model is not None
+    kind, limit, phase = schedule.model
+    assert (kind, limit, schedule.policy.budget) == ("fixed", 20, 20.0)
+    assert abs(phase - 0.5) <= 0.05
+
+
+def test_seconds_a_model_moves_a_little_are_moved_to_with_no_pause() -> None:
+    """Told the limit, slots in seconds at 0.48: a model at 0.5 moves them with no pause
+    and keeps the slots handed out; one at 0.0 pauses to its next second, slots anew."""
+    schedule = Schedule(20.0)
+    schedule.fit.place(0.48)
+    schedule.slot(1000.6)
+    epoch = schedule.epoch
+    schedule._place(WindowModel("fixed", 20, 0, 10, phase=0.5), 1000.7)
+    assert (schedule.fit.phase, schedule.resume_at, schedule.epoch) == (0.5, 0.0, epoch)
+    schedule._place(WindowModel("fixed", 20, 0, 10, phase=0.0), 1000.8)
+    assert schedule.epoch > epoch
+    assert schedule.resume_at == pytest.approx(1001.0 + WINDOW_SKEW)
 
 
 def test_the_model_and_its_answers_go_through_the_shared_budget_s_text() -> None:

@@ -159,12 +159,19 @@ class Schedule:
         self._place(model, now)
 
     def _place(self, model: WindowModel, now: float) -> None:
-        """Calls placed as ``model`` has the window: in its seconds, or spaced."""
+        """Calls placed as ``model`` has the window: in its seconds, or spaced. Seconds
+        about where the slots are already (within the skew) are moved to with no pause:
+        the slots handed out in this one keep to it within the edges' margin."""
         self.model = model.kind, model.limit, model.phase
+        fit = self.fit
         if model.kind == "fixed":
-            self.fit.place(model.phase)
+            apart = abs(model.phase - fit.phase) % 1.0
+            near = not fit.spaced and min(apart, 1.0 - apart) <= WINDOW_SKEW
+            fit.place(model.phase)
+            if near:
+                return
         else:
-            self.fit.space(now)
+            fit.space(now)
         self._new_slots()
         self.pause_until(self._room(now, now))  # the window may be spent: its next one
 
