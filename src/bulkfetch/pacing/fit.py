@@ -12,6 +12,8 @@ limit's:
 - **Refusals in a short arc of our seconds, away from where our calls end**: the
   provider's seconds start just after them (a window fills, refuses the calls up to its
   end, and the next takes calls again). The fit moves its seconds there: its *phase*.
+  Each refusal is placed where it arrived, as near as the answers tell: its send time
+  plus half its latency over the least.
 - **Refusals at the end of our calls in each second, or all over the second, or a phase
   that moved twice**: no fixed seconds fit (a sliding window, a bucket refilling as it
   goes). The fit is *spaced*: calls evenly spaced, ``limit`` of them spanning ``1 +
@@ -19,9 +21,9 @@ limit's:
   placed. The margin starts at half the latencies' spread (a bucket's burst takes the
   rest), grows with each 429 and shrinks while none comes (not under one a 429 came at,
   for a while), never beyond the latencies' reach. Once a model of the answers says the
-  window slides, the margin is that reach, and stays: calls ``limit`` apart arrive a
-  second apart however their ways in differ (probing under it bought a 429 every few
-  seconds, for a gain of a few calls in a thousand).
+  window slides, the margin never goes under three deviations of a second's count (see
+  :attr:`WindowFit.floor`): probing under it bought a 429 every few seconds, for a gain
+  of a few calls in a thousand.
 """
 
 from __future__ import annotations
@@ -85,8 +87,8 @@ class WindowFit:
 
     @property
     def edge(self) -> float:
-        """A fixed second's margin at each edge (seconds): calls sent between them arrive
-        inside the provider's second however late they come."""
+        """How far from a fixed second's edges (seconds) a refusal may fall and still be of
+        that second's end: the skew and the latencies' spread."""
         return self.EDGE + self.spread
 
     def answered(self, latency: float) -> None:
