@@ -69,20 +69,21 @@ class WindowFit:
         """The spread of the answers' latencies (seconds): between their 5th and 95th
         percentiles, once there are 20; 0 before; at most ``MOST_SPREAD`` (more is of
         answers slow for their own reasons, not of the way in)."""
-        ordered = self._ordered
-        if len(ordered) < 20:
-            return 0.0
-        low, high = ordered[len(ordered) // 20], ordered[-1 - len(ordered) // 20]
-        return min(self.MOST_SPREAD, high - low)
+        return self._between_tails(20)
 
     @property
     def reach(self) -> float:
         """The whole spread of the answers' latencies, but the slowest and fastest of each
         hundred (at most ``MOST_SPREAD``): how far apart two calls' ways in may be."""
+        return self._between_tails(100)
+
+    def _between_tails(self, each: int) -> float:
+        """The latencies' spread without the fastest and slowest of ``each`` (one in that
+        many at each end), once there are 20; 0 before; at most ``MOST_SPREAD``."""
         ordered = self._ordered
         if len(ordered) < 20:
             return 0.0
-        low, high = ordered[len(ordered) // 100], ordered[-1 - len(ordered) // 100]
+        low, high = ordered[len(ordered) // each], ordered[-1 - len(ordered) // each]
         return min(self.MOST_SPREAD, high - low)
 
     @property
