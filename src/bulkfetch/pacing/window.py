@@ -92,10 +92,16 @@ class WindowSlots:
             second += 1
             self._second, self._taken, at = second, 0, float(second)
 
-    def space(self, at: float, interval: float) -> float:
-        """The first slot at or after ``at`` and ``interval`` after the last one."""
+    def space(self, at: float, interval: float, group: int = 1) -> float:
+        """The first slot at or after ``at`` and ``interval`` after the last one; or, in
+        groups of ``group`` calls sent at once, the slot of a group not full and gone by
+        less than an interval (its calls leave one after another), else the next group's,
+        ``group`` intervals after the last."""
         self._second = None
-        self._last = max(at, self._last + interval)
+        if 0 < self._taken < group and at < self._last + interval:
+            self._taken += 1
+            return self._last
+        self._last, self._taken = max(at, self._last + interval * group), 1
         return self._last
 
     def reset(self) -> None:
