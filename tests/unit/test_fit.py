@@ -160,17 +160,17 @@ def test_spaced_slots_are_evenly_apart_and_a_late_one_may_not_go() -> None:
 
 def test_a_sliding_second_s_slots_come_in_groups_a_limit_a_second_and_a_margin() -> None:
     """Against a sliding second of 20, slots come ten at once, two groups each 1 + margin
-    seconds; a caller a little after a group's slot (under a spacing) joins it, a later
-    one waits for the next group."""
+    seconds; a caller a little after a group's slot (a quarter of a spacing) joins it, a
+    later one waits for the next group."""
     schedule = Schedule(20.0)
     answered(schedule.fit, [0.02 + i / 1000 for i in range(101)])
     schedule.fit.space(1000.0)
     schedule.fit.slides(20)
     spacing = (1.0 + schedule.fit.margin) / 20
-    slots = [schedule.slot(1000.0) for _ in range(9)] + [schedule.slot(1000.0 + spacing / 2)]
+    slots = [schedule.slot(1000.0) for _ in range(9)] + [schedule.slot(1000.0 + spacing / 4)]
     assert slots == [1000.0] * 10
     assert schedule.slot(1000.0) == pytest.approx(1000.0 + 10 * spacing)
-    late = 1000.0 + 10 * spacing + spacing * 1.5  # past the second group's slot by more
+    late = 1000.0 + 10 * spacing + spacing / 2  # past the second group's slot by more
     assert schedule.slot(late) == pytest.approx(1000.0 + 20 * spacing)
     assert [schedule.slot(late) for _ in range(9)][-1] == pytest.approx(1000.0 + 20 * spacing)
     assert schedule.slot(late) == pytest.approx(1000.0 + 30 * spacing)
