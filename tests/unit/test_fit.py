@@ -106,31 +106,22 @@ def test_a_spaced_margin_grows_with_429s_and_shrinks_while_none_come() -> None:
 
 
 def test_a_sliding_window_s_margin_keeps_its_count_s_deviations_under_the_limit() -> None:
-    """Told the window slides: the margin is three deviations of a second's count, or of a
-    group's sorted arrivals (at most the latencies' reach), and calm seconds never narrow it
-    under that; told it does not, they narrow it to the least again."""
+    """Told the window slides: the margin is three deviations of a second's count at once
+    (at most the latencies' reach), and calm seconds never narrow it under that; told it
+    does not, they narrow it to the least again."""
     fit = answered(WindowFit(), [0.02 + i / 1000 for i in range(101)])
     assert fit.spread < fit.reach <= 0.1
     fit.space(1000.0)
-    fit.slides(13)  # no group up to 10 divides 13: one by one, 3 x 0.2 calls over the reach
-    assert fit.group == 1
-    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)
-    fit.slides(20)  # groups of 10, whose sorted arrivals vary by reach / sqrt(24) at most
-    assert fit.group == 10
-    assert fit.floor == pytest.approx(3 * fit.reach / 24**0.5 + WindowFit.LEAST)
-    fit.slides(100)  # a second's count varies less than a group's arrivals: one by one
-    assert fit.group == 1
+    fit.slides(20)
+    assert fit.margin == pytest.approx(fit.reach + WindowFit.LEAST)  # 3 x 0.07 > the reach
+    fit.slides(100)
     at_100 = 3 * (fit.reach / 300) ** 0.5 + WindowFit.LEAST
     assert fit.floor == pytest.approx(at_100)
     for second in range(1, 100):
         fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
     assert fit.margin == pytest.approx(at_100)
     assert WindowFit.load(fit.dump()).floor == fit.floor
-    steady = answered(WindowFit(), [0.02] * 30)
-    steady.slides(20)
-    assert steady.group == 1  # no jitter: no margin to narrow
     fit.slides(None)
-    assert fit.group == 1
     for second in range(100, 200):
         fit.calm(1000.0 + second * WindowFit.SHRINK_AFTER)
     assert fit.margin == WindowFit.LEAST
@@ -156,24 +147,6 @@ def test_spaced_slots_are_evenly_apart_and_a_late_one_may_not_go() -> None:
     slots = [schedule.slot(1000.0) for _ in range(21)]
     assert slots[20] - slots[0] == pytest.approx(1.0 + schedule.fit.margin)
     assert schedule.deadline(slots[1]) == pytest.approx(slots[1] + 0.25 / 20)
-
-
-def test_a_sliding_second_s_slots_come_in_groups_a_limit_a_second_and_a_margin() -> None:
-    """Against a sliding second of 20, slots come ten at once, two groups each 1 + margin
-    seconds; a caller a little after a group's slot (a quarter of a spacing) joins it, a
-    later one waits for the next group."""
-    schedule = Schedule(20.0)
-    answered(schedule.fit, [0.02 + i / 1000 for i in range(101)])
-    schedule.fit.space(1000.0)
-    schedule.fit.slides(20)
-    spacing = (1.0 + schedule.fit.margin) / 20
-    slots = [schedule.slot(1000.0) for _ in range(9)] + [schedule.slot(1000.0 + spacing / 4)]
-    assert slots == [1000.0] * 10
-    assert schedule.slot(1000.0) == pytest.approx(1000.0 + 10 * spacing)
-    late = 1000.0 + 10 * spacing + spacing / 2  # past the second group's slot by more
-    assert schedule.slot(late) == pytest.approx(1000.0 + 20 * spacing)
-    assert [schedule.slot(late) for _ in range(9)][-1] == pytest.approx(1000.0 + 20 * spacing)
-    assert schedule.slot(late) == pytest.approx(1000.0 + 30 * spacing)
 
 
 # -- the emulator's windows --------------------------------------------------------------

@@ -23,8 +23,7 @@ limit's:
   for a while), never beyond the latencies' reach. Once a model of the answers says the
   window slides, the margin never goes under three deviations of a second's count (see
   :attr:`WindowFit.floor`): probing under it bought a 429 every few seconds, for a gain
-  of a few calls in a thousand. Where it narrows that margin, a sliding second's calls
-  go in groups sent at once (:attr:`WindowFit.group`).
+  of a few calls in a thousand.
 """
 
 from __future__ import annotations
@@ -51,8 +50,6 @@ class WindowFit:
     FORGET_AFTER = 30.0  # seconds with no 429 before a margin one came at may be tried
     LEAST = 0.003  # the spaced margin's floor (seconds beyond 1 that ``limit`` calls span)
     SPREAD_CALLS = 3.0  # a sliding second's margin: this many of its count's deviations
-    GROUP = 10  # a sliding second's calls go in groups of at most this many (see group)
-    SPREAD_GROUPS = 3.0  # grouped, its margin: this many deviations of a group's arrivals
 
     def __init__(self) -> None:
         self.phase = 0.0  # fixed seconds start at this fraction of ours
@@ -155,38 +152,11 @@ class WindowFit:
         last second: evenly spaced, those of its edges may arrive in it or not, as their
         ways in differ, so that its count varies by about ``sqrt(limit * reach / 3)``
         calls; the margin keeps three of that under the limit (at most the reach, beyond
-        which no count can vary). In groups (see :attr:`group`), three deviations of a
-        group's sorted arrivals. A bucket's burst takes up the reach."""
+        which no count can vary). A bucket's burst takes up the reach."""
         if not self.sliding:
             return self.LEAST
-        group = self.group
-        return (self._grouped(group) if group > 1 else self._one_by_one()) + self.LEAST
-
-    @property
-    def group(self) -> int:
-        """Calls sent at once, spaced: one but for a sliding second, whose calls go in
-        groups of the largest divisor of its limit up to ``GROUP`` where that narrows the
-        margin. The calls a limit apart are then the same place in two groups a second
-        apart, and a group's arrivals, sorted, vary less than one call's: against a
-        sliding second of 20 with ways in of 0-100 ms, at most 0.954 of the limit under
-        0.5% of 429s, not 0.922. Not over ``GROUP``: a group is as many calls in flight at
-        once; and a size that does not divide the limit brings back one call's variation."""
-        limit = self.sliding
-        if not limit:
-            return 1
-        group = max(size for size in range(1, self.GROUP + 1) if limit % size == 0)
-        return group if self._grouped(group) < self._one_by_one() else 1
-
-    def _one_by_one(self) -> float:
-        """A sliding second's margin for calls spaced one by one (beyond the least)."""
         reach = self.reach
-        return min(reach, self.SPREAD_CALLS * math.sqrt(reach / (3 * self.sliding)))
-
-    def _grouped(self, group: int) -> float:
-        """And in groups of ``group``: three deviations of the sorted arrivals of a group,
-        about ``reach / sqrt(2 * (group + 2))`` at its middle, at most the reach."""
-        reach = self.reach
-        return min(reach, self.SPREAD_GROUPS * reach / math.sqrt(2 * (group + 2)))
+        return min(reach, self.SPREAD_CALLS * math.sqrt(reach / (3 * self.sliding))) + self.LEAST
 
     def space(self, now: float) -> None:
         """No fixed seconds fit: calls evenly spaced from now."""

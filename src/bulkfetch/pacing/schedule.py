@@ -58,7 +58,7 @@ class Schedule:
         if self.policy.slow_start:
             return self.slots.take(at, budget, 0.0)
         if fit.spaced:
-            return self.slots.space(at, (1.0 + fit.margin) / budget, fit.group)
+            return self.slots.space(at, (1.0 + fit.margin) / budget)
         return self.slots.take(at, budget, fit.EDGE, fit.phase, fit.spread)
 
     def deadline(self, slot: float) -> float:

@@ -92,17 +92,10 @@ class WindowSlots:
             second += 1
             self._second, self._taken, at = second, 0, float(second)
 
-    def space(self, at: float, interval: float, group: int = 1) -> float:
-        """The first slot at or after ``at`` and ``interval`` after the last one; or, in
-        groups of ``group`` calls sent at once, the slot of a group not full and gone by a
-        quarter of an interval at most (its calls leave one after another; one later would
-        arrive out of its place in the group), else the next group's, ``group`` intervals
-        after the last."""
+    def space(self, at: float, interval: float) -> float:
+        """The first slot at or after ``at`` and ``interval`` after the last one."""
         self._second = None
-        if 0 < self._taken < group and at <= self._last + interval / 4:
-            self._taken += 1
-            return self._last
-        self._last, self._taken = max(at, self._last + interval * group), 1
+        self._last = max(at, self._last + interval)
         return self._last
 
     def reset(self) -> None:
